@@ -1,0 +1,178 @@
+"""HTTP wiring shared by every function: the resolver, the caller, and the error body.
+
+Every non-2xx response has the body ``{"error": {"code": ..., "message": ...}}`` (API.md).
+Domain errors are mapped to a status here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict
+
+from segshare_core import config
+from segshare_core.domain import access
+from segshare_core.domain.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RetryLater,
+    TooLarge,
+    Unauthenticated,
+)
+from segshare_core.observability import logger
+from segshare_core.store import directory
+from segshare_core.store.errors import to_domain
+
+STATUS: dict[type[DomainError], int] = {
+    BadRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    InvalidInput: 422,
+    RetryLater: 503,
+}
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields: extra ``companyId`` or ``version`` is a 422, never applied."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "malformed request",
+    401: "missing or invalid bearer token",
+    403: "not allowed",
+    404: "not found, or not visible to the caller",
+    409: "conflict",
+    413: "body or batch over the limit",
+    422: "invalid input",
+    503: "a dependency is busy; retry after Retry-After seconds",
+}
+
+
+def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
+    """OpenAPI declarations of the error responses a route can give (plus the ones every route can)."""
+    every = {400, 401, 403, 422, 503}
+    return {
+        status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
+        for status in sorted(every | set(statuses))
+    }
+
+
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": body}),
+        headers=dict(headers or {}),
+    )
+
+
+def _status_of(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def _domain_response(exc: DomainError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
+    return error_response(_status_of(exc), exc.code, exc.message, headers, **exc.extra)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+    errs = exc.errors()
+    first = errs[0] if errs else {}
+    if first.get("type") == "json_invalid":
+        return 400, "MALFORMED_JSON", "request body is not valid JSON"
+    location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = str(first.get("msg", "invalid request"))
+    return 422, "VALIDATION_ERROR", f"{location}: {message}" if location else message
+
+
+def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    body = app.current_event.body or ""
+    if len(body) > config.MAX_BODY_BYTES:
+        return error_response(413, "TOO_LARGE", f"request body is over {config.MAX_BODY_BYTES} bytes")
+    return next_middleware(app)
+
+
+def make_resolver() -> APIGatewayHttpResolver:
+    """A resolver with request validation, API.md's error body and the body size limit."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_limit_body])
+
+    @app.exception_handler(DomainError)
+    def _domain(exc: DomainError) -> Response:
+        return _domain_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        status, code, message = _validation_message(exc)
+        return error_response(status, code, message)
+
+    @app.not_found
+    def _no_route(_exc: Exception) -> Response:
+        return error_response(404, "NOT_FOUND", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        translated = to_domain(exc)
+        if translated is not None:
+            logger.warning("dependency unavailable", error_type=type(exc).__name__)
+            return _domain_response(translated)
+        logger.exception("unhandled error")
+        return error_response(500, "INTERNAL", "internal error; the request id is in the logs")
+
+    return app
+
+
+def claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The verified JWT claims, where API Gateway's HTTP API JWT authorizer puts them."""
+    authorizer = app.current_event.get("requestContext", {}).get("authorizer") or {}
+    found = (authorizer.get("jwt") or {}).get("claims") or {}
+    if not found.get("sub"):
+        raise Unauthenticated("a valid bearer token is required")
+    return dict(found)
+
+
+def principal(app: APIGatewayHttpResolver) -> access.Principal:
+    """The caller: token claims joined with the grant read from the store on every request."""
+    token_claims = claims(app)
+    grant = directory.get_grant(str(token_claims["sub"]))
+    return access.principal_from(token_claims, grant)
+
+
+def project_scope(caller: access.Principal, project_id: str) -> str:
+    """The company of a project the caller may access; NotFound otherwise (existence never leaks)."""
+    access.require_known(caller)
+    if caller.is_operator:
+        company_id = directory.project_company(project_id)
+    elif caller.company_id is not None and directory.get_project(caller.company_id, project_id) is not None:
+        company_id = caller.company_id
+    else:
+        company_id = None
+    return access.require_project(caller, company_id, project_id)

@@ -1,0 +1,28 @@
+"""Every environment variable the service reads, read once at import.
+
+template.yaml sets each of them (shared ones under Globals); the local stack and the
+tests set the same names before anything of ours is imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DIRECTORY_TABLE = os.environ.get("DIRECTORY_TABLE", "DirectoryTable")
+PROFILES_TABLE = os.environ.get("PROFILES_TABLE", "ProfilesTable")
+DEVICE_INDEX_TABLE = os.environ.get("DEVICE_INDEX_TABLE", "DeviceIndexTable")
+SEGMENTS_TABLE = os.environ.get("SEGMENTS_TABLE", "SegmentsTable")
+EVALUATIONS_TABLE = os.environ.get("EVALUATIONS_TABLE", "EvaluationsTable")
+EXPORTS_TABLE = os.environ.get("EXPORTS_TABLE", "ExportsTable")
+IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "IdempotencyTable")
+DATA_BUCKET = os.environ.get("DATA_BUCKET", "segshare-data")
+
+#: Shards of a project's device index partition; evaluations read them in parallel.
+DEVICE_INDEX_SHARDS = _int("DEVICE_INDEX_SHARDS", 16)
+#: Largest request body accepted, in bytes (API Gateway allows more; nothing here needs it).
+MAX_BODY_BYTES = _int("MAX_BODY_BYTES", 1_048_576)

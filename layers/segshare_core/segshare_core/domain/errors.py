@@ -1,0 +1,62 @@
+"""Typed domain errors. Each carries the API error code; api.py maps the type to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error the API reports to a caller."""
+
+    code = "ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class FeatureDisabled(Forbidden):
+    code = "FEATURE_DISABLED"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class InvalidInput(DomainError):
+    """The request was understood but a value is not acceptable (422)."""
+
+    code = "VALIDATION_ERROR"
+
+
+class BadRequest(DomainError):
+    """The request itself is malformed (400): bad JSON, a bad cursor, a forbidden target."""
+
+    code = "BAD_REQUEST"
+
+
+class TooLarge(DomainError):
+    code = "TOO_LARGE"
+
+
+class RetryLater(DomainError):
+    code = "RETRY_LATER"
+
+    def __init__(self, message: str = "a dependency is busy; retry shortly", *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

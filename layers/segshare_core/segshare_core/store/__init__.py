@@ -1,0 +1,1 @@
+"""DynamoDB and S3 access. Public functions take and return domain objects, never rows."""

@@ -1,0 +1,150 @@
+"""Companies, projects and user grants."""
+
+from __future__ import annotations
+
+import secrets
+
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from segshare_core.domain.access import Grant, Role
+from segshare_core.domain.clock import now
+from segshare_core.domain.directory import Company, Project
+from segshare_core.domain.errors import Conflict, NotFound
+from segshare_core.store.models import CompanyRow, GrantRow, ProjectIdRow, ProjectRow, company_pk, connection
+
+_COMPANY_SK = "COMPANY"
+
+
+def _company(row: CompanyRow) -> Company:
+    return Company(
+        company_id=row.pk.removeprefix("C#"),
+        name=row.name,
+        shared_segments_enabled=bool(row.shared_segments_enabled),
+    )
+
+
+def _project(company_id: str, row: ProjectRow) -> Project:
+    return Project(project_id=row.sk.removeprefix("P#"), company_id=company_id, name=row.name)
+
+
+def _conditional_failed(exc: PutError | TransactWriteError) -> bool:
+    if exc.cause_response_code == "ConditionalCheckFailedException":
+        return True
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+def create_company(company_id: str, name: str, shared_segments_enabled: bool) -> Company:
+    """Create a company with a fresh device-token key; an existing id is ALREADY_EXISTS."""
+    row = CompanyRow(
+        company_pk(company_id),
+        _COMPANY_SK,
+        name=name,
+        shared_segments_enabled=shared_segments_enabled,
+        device_key=secrets.token_bytes(32),
+        created_at=now(),
+    )
+    try:
+        row.save(condition=CompanyRow.pk.does_not_exist())
+    except PutError as exc:
+        if _conditional_failed(exc):
+            raise Conflict(f"company {company_id!r} already exists", code="ALREADY_EXISTS") from exc
+        raise
+    return _company(row)
+
+
+def _company_row(company_id: str) -> CompanyRow | None:
+    try:
+        return CompanyRow.get(company_pk(company_id), _COMPANY_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def get_company(company_id: str) -> Company | None:
+    row = _company_row(company_id)
+    return _company(row) if row else None
+
+
+def update_company(company_id: str, *, name: str | None, shared_segments_enabled: bool | None) -> Company:
+    row = _company_row(company_id)
+    if row is None:
+        raise NotFound(f"company {company_id!r} not found")
+    actions = []
+    if name is not None:
+        actions.append(CompanyRow.name.set(name))
+    if shared_segments_enabled is not None:
+        actions.append(CompanyRow.shared_segments_enabled.set(shared_segments_enabled))
+    if actions:
+        row.update(actions=actions, condition=CompanyRow.pk.exists())
+    return _company(row)
+
+
+def company_key(company_id: str) -> bytes:
+    """The company's secret key for device tokens."""
+    row = _company_row(company_id)
+    if row is None:
+        raise NotFound(f"company {company_id!r} not found")
+    return bytes(row.device_key)
+
+
+def create_project(company_id: str, project_id: str, name: str) -> Project:
+    """Create a project; its id is reserved deployment-wide in the same transaction."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(
+                ProjectIdRow(f"PROJECT#{project_id}", "PROJECT", company_id=company_id),
+                condition=ProjectIdRow.pk.does_not_exist(),
+            )
+            tx.save(ProjectRow(company_pk(company_id), f"P#{project_id}", name=name, created_at=now()))
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            raise Conflict(f"project {project_id!r} already exists", code="ALREADY_EXISTS") from exc
+        raise
+    return Project(project_id=project_id, company_id=company_id, name=name)
+
+
+def list_projects(company_id: str) -> list[Project]:
+    rows = ProjectRow.query(company_pk(company_id), ProjectRow.sk.startswith("P#"), consistent_read=True)
+    return [_project(company_id, row) for row in rows]
+
+
+def get_project(company_id: str, project_id: str) -> Project | None:
+    try:
+        row = ProjectRow.get(company_pk(company_id), f"P#{project_id}", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return _project(company_id, row)
+
+
+def project_company(project_id: str) -> str | None:
+    """The company a project id belongs to, from the deployment-wide id registry."""
+    try:
+        return ProjectIdRow.get(f"PROJECT#{project_id}", "PROJECT", consistent_read=True).company_id
+    except DoesNotExist:
+        return None
+
+
+def get_grant(user_id: str) -> Grant | None:
+    try:
+        row = GrantRow.get(f"USER#{user_id}", "GRANT", consistent_read=True)
+    except DoesNotExist:
+        return None
+    return Grant(
+        user_id=user_id,
+        company_id=row.company_id,
+        role=row.role,  # type: ignore[arg-type]
+        project_ids=frozenset(row.project_ids or []),
+    )
+
+
+def put_grant(user_id: str, company_id: str, role: Role, project_ids: list[str]) -> Grant:
+    """Set a user's grant. A user belongs to one company: one of another company is ALREADY_EXISTS."""
+    row = GrantRow(f"USER#{user_id}", "GRANT", company_id=company_id, role=role, project_ids=project_ids)
+    try:
+        row.save(condition=GrantRow.pk.does_not_exist() | (GrantRow.company_id == company_id))
+    except PutError as exc:
+        if _conditional_failed(exc):
+            raise Conflict(f"user {user_id!r} belongs to another company", code="ALREADY_EXISTS") from exc
+        raise
+    return Grant(user_id=user_id, company_id=company_id, role=role, project_ids=frozenset(project_ids))

@@ -1,0 +1,49 @@
+"""Translate pynamodb and botocore failures into domain errors, in this one place."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+
+from segshare_core.domain.errors import DomainError, RetryLater
+
+_RETRYABLE = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "TransactionInProgressException",
+    }
+)
+
+
+def _aws_code(exc: BaseException) -> str | None:
+    if isinstance(exc, PynamoDBException):
+        if exc.cause_response_code:
+            return exc.cause_response_code
+        cause = exc.cause
+        return _aws_code(cause) if cause is not None else None
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling and transient service faults: the caller should come back shortly."""
+    code = _aws_code(exc)
+    if code in _RETRYABLE:
+        return True
+    if isinstance(exc, PynamoDBException) and exc.cause_response_code is None:
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        return any(r is not None and r.code in _RETRYABLE for r in reasons)
+    return isinstance(exc, BotoCoreError)
+
+
+def to_domain(exc: BaseException) -> DomainError | None:
+    """The domain error a dependency failure stands for, or None when it is a bug of ours."""
+    if is_retryable(exc):
+        return RetryLater()
+    return None

@@ -1,0 +1,134 @@
+"""pynamodb models. Every data key leads with the company (``C#<companyId>#...``).
+
+Two lookup items are deployment-wide because a request names them without a company:
+``USER#<sub>`` (the caller's grant: company, role, projects) and ``PROJECT#<projectId>``
+(project ids are unique across the deployment). They hold only those pointers.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+
+from segshare_core import config
+
+
+@cache
+def connection() -> Connection:
+    """One connection (one botocore client) per process for transactions: a client costs ~100 ms to build."""
+    return Connection()
+
+
+def company_pk(company_id: str) -> str:
+    return f"C#{company_id}"
+
+
+def project_pk(company_id: str, project_id: str) -> str:
+    return f"C#{company_id}#P#{project_id}"
+
+
+def index_pk(company_id: str, project_id: str, shard: int) -> str:
+    return f"C#{company_id}#P#{project_id}#S#{shard:03d}"
+
+
+class _DirectoryRow(Model):
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+    class Meta:
+        table_name = config.DIRECTORY_TABLE
+
+
+class CompanyRow(_DirectoryRow):
+    """pk C#<companyId>, sk COMPANY."""
+
+    class Meta:
+        table_name = config.DIRECTORY_TABLE
+
+    name = UnicodeAttribute()
+    shared_segments_enabled = BooleanAttribute(default=False)
+    device_key = BinaryAttribute(legacy_encoding=False)
+    created_at = UTCDateTimeAttribute()
+
+
+class ProjectRow(_DirectoryRow):
+    """pk C#<companyId>, sk P#<projectId>."""
+
+    class Meta:
+        table_name = config.DIRECTORY_TABLE
+
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class ProjectIdRow(_DirectoryRow):
+    """pk PROJECT#<projectId>, sk PROJECT: reserves the id deployment-wide, points at the company."""
+
+    class Meta:
+        table_name = config.DIRECTORY_TABLE
+
+    company_id = UnicodeAttribute()
+
+
+class GrantRow(_DirectoryRow):
+    """pk USER#<userId>, sk GRANT: the user's one company, role and (project admins) projects."""
+
+    class Meta:
+        table_name = config.DIRECTORY_TABLE
+
+    company_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    project_ids = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class ProfileRow(Model):
+    """pk C#<companyId>#P#<projectId>, sk the profile id."""
+
+    class Meta:
+        table_name = config.PROFILES_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    attributes = JSONAttribute()
+    devices = JSONAttribute()
+    tokens = ListAttribute(of=UnicodeAttribute, default=list)
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class DeviceIndexRow(Model):
+    """pk C#<companyId>#P#<projectId>#S#<shard>, sk a device token; the profiles holding it.
+
+    A device can belong to several profiles of one project, hence a set. An entry whose set
+    became empty is removed right after; readers skip any that linger.
+    """
+
+    class Meta:
+        table_name = config.DEVICE_INDEX_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    platform = UnicodeAttribute()
+    profiles = UnicodeSetAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    CompanyRow,
+    ProjectRow,
+    ProjectIdRow,
+    GrantRow,
+    ProfileRow,
+    DeviceIndexRow,
+)

@@ -1,0 +1,77 @@
+"""Load the template's handlers as Lambda would, and invoke them with a Lambda-like context.
+
+Lambda runs one request per container at a time; a Powertools resolver keeps the current
+event on itself, so each concurrent request here gets its own loaded copy of the module
+(its own "container"), reused once free.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import queue
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from local.template import Function
+
+_counter = itertools.count()
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def load_module(function: Function) -> ModuleType:
+    module_file, _attr = function.handler.rsplit(".", 1)
+    path = function.code_dir / f"{module_file}.py"
+    name = f"segshare_fn_{function.logical_id}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as Lambda's runtime does; pydantic resolves annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+class Containers:
+    """A pool of warm copies of one function's module."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self._free: queue.SimpleQueue[ModuleType] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+
+    def _take(self) -> ModuleType:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                return load_module(self.function)
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        module = self._take()
+        try:
+            handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, self.function.handler.rsplit(".", 1)[1])
+            return handler(event, LambdaContext(function_name=self.function.logical_id))
+        finally:
+            self._free.put(module)

@@ -1,0 +1,185 @@
+"""`make dev`: moto's server as AWS, the template's resources and routes, demo data, clean stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import warnings
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from local import moto_fixes
+
+
+@dataclass
+class Settings:
+    port: int = field(default_factory=lambda: int(os.environ.get("SEGSHARE_PORT", "3000")))
+    demo: bool = field(default_factory=lambda: os.environ.get("SEGSHARE_DEMO", "1") != "0")
+    schedule_seconds: float = field(default_factory=lambda: float(os.environ.get("SEGSHARE_SCHEDULE_SECONDS", "300")))
+
+
+def _aws_environment(endpoint: str, moto_port: int) -> None:
+    """Point boto3 and pynamodb at moto (before anything of ours reads its configuration)."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["MOTO_PORT"] = str(moto_port)  # moto's Step Functions interpreter calls back on it
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        os.environ[key] = value
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "segshare-local")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("SEGSHARE_LOG_LEVEL", "WARNING"))
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+class Stack:
+    """The running local stack; `start()` returns once it serves requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.http: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self.stopped = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        assert self.http is not None
+        host, port = self.http.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        moto_fixes.apply()
+        self.moto.start()
+        host, moto_port = self.moto.get_host_and_port()
+        _aws_environment(f"http://{host}:{moto_port}", moto_port)
+
+        from local import template as tpl
+        from local.apigw import Gateway
+        from local.openapi import document, swagger_page
+        from local.resources import create_all
+
+        template = tpl.load()
+        for key, value in tpl.environment(template).items():
+            os.environ.setdefault(key, value)
+        create_all(template)
+        self.gateway = Gateway(template)
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.settings.port), _handler_for(self))
+        self.http.daemon_threads = True
+        self.spec = document(template, self.base_url)
+        self.docs_html = swagger_page(self.spec).encode()
+        serve = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
+        serve.start()
+        self._threads.append(serve)
+        if self.settings.demo:
+            from local import demo
+
+            demo.seed(self.call)
+
+    def call(self, method: str, path: str, user: Any, body: Any = None) -> tuple[int, Any]:
+        """Invoke a route in-process as `user` (used to load the demo data through the API)."""
+        headers = {"authorization": f"Bearer {user.token()}", "content-type": "application/json"}
+        raw = json.dumps(body).encode() if body is not None else b""
+        response = self.gateway.handle(method, path, headers, raw)
+        return response.status, json.loads(response.body or b"null")
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        self.moto.stop()
+        self.stopped.set()
+
+
+def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "segshare-local"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            if os.environ.get("SEGSHARE_ACCESS_LOG") == "1":
+                super().log_message(format, *args)
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = self.path.split("?", 1)[0]
+            if self.command == "GET" and path == "/openapi.json":
+                self._send(200, {"content-type": "application/json"}, json.dumps(stack.spec).encode())
+                return
+            if self.command == "GET" and path == "/docs":
+                self._send(200, {"content-type": "text/html; charset=utf-8"}, stack.docs_html)
+                return
+            try:
+                response = stack.gateway.handle(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+            except Exception:  # the emulator itself failed: answer like API Gateway would
+                logging.getLogger("segshare.local").exception("local gateway error")
+                self._send(500, {"content-type": "application/json"}, b'{"error":{"code":"INTERNAL","message":"internal error"}}')
+                return
+            self._send(response.status, response.headers, response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    return Handler
+
+
+def _banner(stack: Stack) -> str:
+    url = stack.base_url
+    lines = [f"segshare local stack on {url}  (Swagger UI {url}/docs, OpenAPI {url}/openapi.json)"]
+    if stack.settings.demo:
+        from local import demo
+
+        lines.append("demo data: company 'acme', projects proj-a (A) proj-b (B) proj-c (C) proj-d (D)")
+        lines.append("tokens (valid 7 days, HS256 with SEGSHARE_JWT_SECRET):")
+        for user in demo.USERS:
+            lines.append(f"  {user.label}:\n    export TOKEN_{user.user_id.upper().replace('-', '_')}={user.token()}")
+        lines.append("try:")
+        lines.append(f'  curl -s {url}/v1/me -H "Authorization: Bearer $TOKEN_DEMO_ADMIN_AB"')
+        lines.append(f'  curl -s {url}/v1/companies/acme/projects -H "Authorization: Bearer $TOKEN_DEMO_COMPANY_ADMIN"')
+        lines.append(f'  curl -s {url}/v1/projects/proj-b/profiles/b-user-0000 -H "Authorization: Bearer $TOKEN_DEMO_ADMIN_B"')
+    else:
+        lines.append("started empty (SEGSHARE_DEMO=0)")
+    lines.append("ready")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    stack = Stack(Settings())
+
+    def _stop(signum: int, _frame: object) -> None:
+        threading.Thread(target=stack.stop, name="stop").start()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    stack.start()
+    print(_banner(stack), flush=True)
+    stack.stopped.wait()
+    print("segshare local stack stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Read template.yaml: functions, their HTTP routes, environment, tables and buckets.
+
+The local stack and the tests build everything from what the template declares, so a route
+or table added there is served and created locally without touching this package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as long-form dicts."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    authorized: bool
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, Any]
+    routes: tuple[Route, ...] = field(default_factory=tuple)
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}$")
+
+
+@dataclass(frozen=True)
+class Template:
+    body: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return dict(self.body["Resources"])
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def functions(self) -> list[Function]:
+        global_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        found = []
+        for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
+            props = resource["Properties"]
+            env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
+            routes = []
+            for event in props.get("Events", {}).values():
+                if event["Type"] != "HttpApi":
+                    continue
+                ev = event["Properties"]
+                authorized = (ev.get("Auth") or {}).get("Authorizer") != "NONE"
+                routes.append(Route(ev["Method"].upper(), ev["Path"], authorized, _path_pattern(ev["Path"])))
+            found.append(Function(logical_id, ROOT / props["CodeUri"], props["Handler"], env, tuple(routes)))
+        return found
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        return {k: v.get("Default") for k, v in self.body.get("Parameters", {}).items()}
+
+
+@cache
+def load() -> Template:
+    with TEMPLATE.open() as fh:
+        return Template(yaml.load(fh, Loader=_CfnLoader))  # noqa: S506 - our own loader, a SafeLoader subclass
+
+
+def local_name(logical_id: str, resource_type: str) -> str:
+    """The physical name a resource gets locally (S3 needs lower case)."""
+    if resource_type == "AWS::S3::Bucket":
+        return f"segshare-{logical_id.lower()}"
+    return logical_id
+
+
+def resolve(value: Any, template: Template) -> str:
+    """Resolve the few intrinsics the environment uses: Ref to a resource or a parameter."""
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        if name in template.resources:
+            return local_name(name, template.resources[name]["Type"])
+        return str(template.parameter_defaults().get(name, ""))
+    return str(value)
+
+
+def environment(template: Template) -> dict[str, str]:
+    """Every function's environment merged (they share one process locally)."""
+    env: dict[str, str] = {}
+    for function in template.functions():
+        for key, value in function.environment.items():
+            env[key] = resolve(value, template)
+    env.pop("POWERTOOLS_SERVICE_NAME", None)
+    return env
