@@ -81,7 +81,7 @@ def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
     }
 
 
-def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response[str]:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
     return Response(
         status_code=status,
@@ -98,7 +98,7 @@ def _status_of(exc: DomainError) -> int:
     return 500
 
 
-def _domain_response(exc: DomainError) -> Response:
+def _domain_response(exc: DomainError) -> Response[str]:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
     return error_response(_status_of(exc), exc.code, exc.message, headers, **exc.extra)
 
@@ -113,7 +113,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     return 422, "VALIDATION_ERROR", f"{location}: {message}" if location else message
 
 
-def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
     body = app.current_event.body or ""
     if len(body) > config.MAX_BODY_BYTES:
         return error_response(413, "TOO_LARGE", f"request body is over {config.MAX_BODY_BYTES} bytes")
@@ -126,20 +126,20 @@ def make_resolver() -> APIGatewayHttpResolver:
     app.use(middlewares=[_limit_body])
 
     @app.exception_handler(DomainError)
-    def _domain(exc: DomainError) -> Response:
+    def _domain(exc: DomainError) -> Response[str]:
         return _domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response:
+    def _invalid(exc: RequestValidationError) -> Response[str]:
         status, code, message = _validation_message(exc)
         return error_response(status, code, message)
 
     @app.not_found
-    def _no_route(_exc: Exception) -> Response:
+    def _no_route(_exc: Exception) -> Response[str]:
         return error_response(404, "NOT_FOUND", "no such route")
 
     @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def _unexpected(exc: Exception) -> Response[str]:
         translated = to_domain(exc)
         if translated is not None:
             logger.warning("dependency unavailable", error_type=type(exc).__name__)
@@ -152,7 +152,7 @@ def make_resolver() -> APIGatewayHttpResolver:
 
 def claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
     """The verified JWT claims, where API Gateway's HTTP API JWT authorizer puts them."""
-    authorizer = app.current_event.get("requestContext", {}).get("authorizer") or {}
+    authorizer = (app.current_event.get("requestContext") or {}).get("authorizer") or {}
     found = (authorizer.get("jwt") or {}).get("claims") or {}
     if not found.get("sub"):
         raise Unauthenticated("a valid bearer token is required")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from segshare_core.domain.access import Grant, Role
@@ -70,7 +71,7 @@ def update_company(company_id: str, *, name: str | None, shared_segments_enabled
     row = _company_row(company_id)
     if row is None:
         raise NotFound(f"company {company_id!r} not found")
-    actions = []
+    actions: list[Action] = []
     if name is not None:
         actions.append(CompanyRow.name.set(name))
     if shared_segments_enabled is not None:
@@ -134,7 +135,7 @@ def get_grant(user_id: str) -> Grant | None:
         user_id=user_id,
         company_id=row.company_id,
         role=row.role,  # type: ignore[arg-type]
-        project_ids=frozenset(row.project_ids or []),
+        project_ids=frozenset(str(p) for p in row.project_ids or []),
     )
 
 

@@ -26,6 +26,10 @@ def _profile(row: ProfileRow) -> Profile:
     return Profile(profile_id=row.sk, attributes=row.attributes or {}, devices=devices)
 
 
+def _row_tokens(row: ProfileRow) -> list[str]:
+    return [str(t) for t in row.tokens or []]
+
+
 def _tokens(company_key: bytes, profile: Profile) -> dict[str, str]:
     """token -> platform for every device of the profile that can match."""
     return {token(company_key, d): d.platform for d in profile.matchable_devices()}
@@ -70,7 +74,7 @@ class _Change:
 
 def _change(company_id: str, project_id: str, company_key: bytes, profile: Profile, current: ProfileRow | None) -> _Change:
     new_tokens = _tokens(company_key, profile)
-    old_tokens = set(current.tokens) if current is not None else set()
+    old_tokens = set(_row_tokens(current)) if current is not None else set()
     attributes = dict(profile.attributes)
     row = ProfileRow(
         project_pk(company_id, project_id),
@@ -188,7 +192,7 @@ def delete_profile(company_id: str, project_id: str, profile_id: str) -> None:
         try:
             with TransactWrite(connection=connection()) as tx:
                 tx.delete(row)
-                for device_token in row.tokens:
+                for device_token in _row_tokens(row):
                     tx.update(
                         DeviceIndexRow(*_index_key(company_id, project_id, device_token)),
                         actions=[DeviceIndexRow.profiles.delete({profile_id})],
@@ -197,7 +201,7 @@ def delete_profile(company_id: str, project_id: str, profile_id: str) -> None:
             if _is_conflict(exc):
                 continue
             raise
-        _drop_empty_index_entries(company_id, project_id, row.tokens)
+        _drop_empty_index_entries(company_id, project_id, _row_tokens(row))
         return
     raise RetryLater("profile is being written concurrently; retry")
 

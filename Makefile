@@ -1,0 +1,66 @@
+# segshare: two commands for a newcomer, `make dev` and `make test`; the rest for maintainers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12: the pyenv interpreter where there is one, else any python3.12 on PATH.
+PY312 := $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12 2>/dev/null)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+export PYTHONPATH := layers/segshare_core:.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help dev test test-fast lint template build bench deploy clean
+
+help:
+	@echo "make dev    - start the local stack with demo data on http://127.0.0.1:$${SEGSHARE_PORT:-3000}"
+	@echo "make test   - run the whole test suite"
+	@echo "make lint   - ruff, mypy and the template checks (cfn-lint, sam validate --lint)"
+	@echo "make build  - sam build (python3.12 first on PATH, no Docker needed)"
+	@echo "make bench  - benchmarks that print figures"
+
+$(VENV)/.installed: requirements-dev.txt layers/segshare_core/requirements.txt
+	@test -n "$(PY312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12.1) or put python3.12 on PATH"; exit 1; }
+	$(PY312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PY312)" || { echo "Python 3.12 not found"; exit 1; }
+	$(PY312) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+dev: $(VENV)/.installed
+	$(PY) -m local
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not e2e"
+
+lint: $(VENV)/.installed template
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --explicit-package-bases functions/*/app.py
+
+template: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint
+
+build: $(SAM_VENV)/.installed
+	PATH="$(dir $(PY312)):$$PATH" $(SAM_VENV)/bin/sam build
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+deploy: build
+	$(SAM_VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
