@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
+    NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -124,6 +125,58 @@ class DeviceIndexRow(Model):
     profiles = UnicodeSetAttribute(null=True)
 
 
+class SegmentRow(Model):
+    """pk C#<companyId>#P#<projectId>, sk SEG#<segmentId>: a project's own segment and its shares.
+
+    ``shared_with`` is the source of truth for shares; every change is a transaction
+    conditioned on ``share_version``, which moves with each accepted save.
+    """
+
+    class Meta:
+        table_name = config.SEGMENTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    rule = JSONAttribute(null=True)
+    profile_ids = JSONAttribute(null=True)
+    shared_with = ListAttribute(of=UnicodeAttribute, default=list)
+    share_version = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+
+
+class SharedRow(Model):
+    """pk C#<companyId>#P#<targetProjectId>, sk SHARED#<sharedSegmentId>: a live share in the target.
+
+    Written and deleted in the same transaction as the source segment's ``shared_with``.
+    """
+
+    class Meta:
+        table_name = config.SEGMENTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    source_project_id = UnicodeAttribute()
+    segment_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    shared_at = UTCDateTimeAttribute()
+
+
+class HistoryRow(Model):
+    """pk C#<companyId>#P#<projectId>#H#<segmentId>, sk <time>#<version>: one accepted sharing save."""
+
+    class Meta:
+        table_name = config.SEGMENTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute()
+    added = ListAttribute(of=UnicodeAttribute, default=list)
+    removed = ListAttribute(of=UnicodeAttribute, default=list)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CompanyRow,
     ProjectRow,
@@ -131,4 +184,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     GrantRow,
     ProfileRow,
     DeviceIndexRow,
+    SegmentRow,
+    SharedRow,
+    HistoryRow,
 )

@@ -1,0 +1,200 @@
+"""Segments, their shares (source side and target side, always written together) and sharing history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from segshare_core.domain.clock import iso, now
+from segshare_core.domain.errors import Conflict
+from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
+from segshare_core.domain.sharing import SavePlan
+from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connection, project_pk
+
+
+class VersionMoved(Exception):
+    """The segment's share version changed between our read and our write."""
+
+
+def _segment(row: SegmentRow) -> Segment:
+    return Segment(
+        segment_id=row.sk.removeprefix("SEG#"),
+        project_id=row.pk.rsplit("#P#", 1)[1],
+        name=row.name,
+        kind=row.kind,  # type: ignore[arg-type]
+        rule=row.rule,
+        profile_ids=tuple(row.profile_ids or ()),
+        shared_with=frozenset(str(p) for p in row.shared_with or []),
+        share_version=int(row.share_version or 0),
+        created_at=iso(row.created_at),
+    )
+
+
+def _shared(row: SharedRow) -> SharedSegment:
+    return SharedSegment(
+        shared_segment_id=row.sk.removeprefix("SHARED#"),
+        target_project_id=row.pk.rsplit("#P#", 1)[1],
+        source_project_id=row.source_project_id,
+        segment_id=row.segment_id,
+        name=row.name,
+        shared_at=iso(row.shared_at),
+    )
+
+
+def _history_pk(company_id: str, project_id: str, segment_id: str) -> str:
+    return f"{project_pk(company_id, project_id)}#H#{segment_id}"
+
+
+def _cancelled_on_condition(exc: TransactWriteError) -> bool:
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
+
+
+def create_segment(
+    company_id: str,
+    project_id: str,
+    segment_id: str,
+    name: str,
+    *,
+    rule: dict[str, Any] | None,
+    profile_ids: tuple[str, ...] | None,
+    user_id: str,
+) -> Segment:
+    row = SegmentRow(
+        project_pk(company_id, project_id),
+        f"SEG#{segment_id}",
+        name=name,
+        kind="rule" if rule is not None else "static",
+        rule=rule,
+        profile_ids=list(profile_ids) if profile_ids is not None else None,
+        shared_with=[],
+        share_version=0,
+        created_at=now(),
+        created_by=user_id,
+    )
+    try:
+        row.save(condition=SegmentRow.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"segment {segment_id!r} already exists", code="ALREADY_EXISTS") from exc
+        raise
+    return _segment(row)
+
+
+def get_segment(company_id: str, project_id: str, segment_id: str) -> Segment | None:
+    try:
+        return _segment(SegmentRow.get(project_pk(company_id, project_id), f"SEG#{segment_id}", consistent_read=True))
+    except DoesNotExist:
+        return None
+
+
+def list_segments(company_id: str, project_id: str) -> list[Segment]:
+    rows = SegmentRow.query(project_pk(company_id, project_id), SegmentRow.sk.startswith("SEG#"), consistent_read=True)
+    return [_segment(row) for row in rows]
+
+
+def list_shared_in(company_id: str, project_id: str) -> list[SharedSegment]:
+    rows = SharedRow.query(project_pk(company_id, project_id), SharedRow.sk.startswith("SHARED#"), consistent_read=True)
+    return [_shared(row) for row in rows]
+
+
+def get_shared_in(company_id: str, project_id: str, shared_id: str) -> SharedSegment | None:
+    try:
+        return _shared(SharedRow.get(project_pk(company_id, project_id), f"SHARED#{shared_id}", consistent_read=True))
+    except DoesNotExist:
+        return None
+
+
+def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str) -> Segment:
+    """Apply a save in one transaction conditioned on the version we read; VersionMoved if it moved.
+
+    The source's ``shared_with``, the targets' share items and the history line change together,
+    so a target never lists a share the source does not have, and no save goes unrecorded.
+    """
+    moment = now()
+    version = segment.share_version + 1
+    source_pk = project_pk(company_id, segment.project_id)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(
+                SegmentRow(source_pk, f"SEG#{segment.segment_id}"),
+                actions=[SegmentRow.shared_with.set(sorted(plan.shared_with)), SegmentRow.share_version.set(version)],  # type: ignore[arg-type]
+                condition=(SegmentRow.share_version == segment.share_version),
+            )
+            for target in sorted(plan.added):
+                shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
+                tx.save(
+                    SharedRow(
+                        project_pk(company_id, target),
+                        f"SHARED#{shared_id}",
+                        source_project_id=segment.project_id,
+                        segment_id=segment.segment_id,
+                        name=segment.name,
+                        shared_at=moment,
+                    )
+                )
+            for target in sorted(plan.removed):
+                shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
+                tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
+            tx.save(
+                HistoryRow(
+                    _history_pk(company_id, segment.project_id, segment.segment_id),
+                    f"{iso(moment)}#{version:010d}",
+                    user_id=user_id,
+                    added=sorted(plan.added),
+                    removed=sorted(plan.removed),
+                )
+            )
+    except TransactWriteError as exc:
+        if _cancelled_on_condition(exc):
+            raise VersionMoved from exc
+        raise
+    return Segment(
+        segment_id=segment.segment_id,
+        project_id=segment.project_id,
+        name=segment.name,
+        kind=segment.kind,
+        rule=segment.rule,
+        profile_ids=segment.profile_ids,
+        shared_with=plan.shared_with,
+        share_version=version,
+        created_at=segment.created_at,
+    )
+
+
+def delete_segment(company_id: str, segment: Segment) -> None:
+    """Delete a segment and revoke every share of it in one transaction (VersionMoved if it changed)."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.delete(
+                SegmentRow(project_pk(company_id, segment.project_id), f"SEG#{segment.segment_id}"),
+                condition=(SegmentRow.share_version == segment.share_version),
+            )
+            for target in sorted(segment.shared_with):
+                shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
+                tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
+    except TransactWriteError as exc:
+        if _cancelled_on_condition(exc):
+            raise VersionMoved from exc
+        raise
+
+
+def history(
+    company_id: str, project_id: str, segment_id: str, limit: int, after: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Accepted saves, newest first: (entries, position after the last one or None at the end)."""
+    pk = _history_pk(company_id, project_id, segment_id)
+    start = {"pk": {"S": pk}, "sk": {"S": str(after["sk"])}} if after else None
+    result = HistoryRow.query(pk, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit)
+    entries = [
+        {
+            "at": row.sk.split("#", 1)[0],
+            "userId": row.user_id,
+            "added": [str(p) for p in row.added or []],
+            "removed": [str(p) for p in row.removed or []],
+        }
+        for row in result
+    ]
+    last = result.last_evaluated_key
+    return entries, ({"sk": last["sk"]["S"]} if last else None)
