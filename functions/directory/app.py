@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import Field, StrictBool
 from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
 from segshare_core.domain import access
 from segshare_core.domain.directory import Company, Project
@@ -26,12 +27,13 @@ Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f
 class CompanyIn(Strict):
     name: Name
     id: Annotated[str | None, Field(pattern=ID_PATTERN)] = None
-    sharedSegmentsEnabled: bool = False
+    # Strict: "yes", 1 or "false" are schema violations, not booleans.
+    sharedSegmentsEnabled: StrictBool = False
 
 
 class CompanyPatch(Strict):
     name: Name | None = None
-    sharedSegmentsEnabled: bool | None = None
+    sharedSegmentsEnabled: StrictBool | None = None
 
 
 class ProjectIn(Strict):
@@ -247,11 +249,12 @@ def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
 
 
 @app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={204: {"description": "deleted"}, **errors(404)})
-def delete_profile(projectId: Id, profileId: Id) -> tuple[None, int]:
+def delete_profile(projectId: Id, profileId: Id) -> Response[None]:
     company_id = project_scope(principal(app), projectId)
     profiles.delete_profile(company_id, projectId, profileId)
     logger.info("profile deleted", project_id=projectId)
-    return None, 204
+    # A 204 carries no content: not even the JSON "null" a None body would serialise to.
+    return Response(status_code=204)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

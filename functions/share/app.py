@@ -23,7 +23,7 @@ from segshare_core.domain.segments import (
     validate_static,
 )
 from segshare_core.observability import logger, metrics, tracer
-from segshare_core.store import directory, segments
+from segshare_core.store import directory, evaluations, segments
 
 app = make_resolver()
 
@@ -182,7 +182,7 @@ def _shared_ref_out(shared: SharedSegment, projects: dict[str, Project]) -> dict
     }
 
 
-def _shared_out(shared: SharedSegment, projects: dict[str, Project]) -> dict[str, Any]:
+def _shared_out(company_id: str, shared: SharedSegment, projects: dict[str, Project]) -> dict[str, Any]:
     source = projects.get(shared.source_project_id)
     return {
         "sharedSegmentId": shared.shared_segment_id,
@@ -190,8 +190,13 @@ def _shared_out(shared: SharedSegment, projects: dict[str, Project]) -> dict[str
         "sourceProjectId": shared.source_project_id,
         "sourceProjectName": source.name if source else "",
         "sharedAt": shared.shared_at,
-        "lastEvaluation": None,
+        "lastEvaluation": _last_evaluation(company_id, shared),
     }
+
+
+def _last_evaluation(company_id: str, shared: SharedSegment) -> dict[str, Any] | None:
+    newest = evaluations.newest(company_id, shared.target_project_id, shared.shared_segment_id)
+    return newest.to_api() if newest else None
 
 
 def _sharing_out(caller: Principal, company_id: str, segment: Segment, projects: dict[str, Project]) -> dict[str, Any]:
@@ -369,7 +374,7 @@ def list_shared_segments(projectId: Id) -> dict[str, Any]:
     company_id = project_scope(caller, projectId)
     _require_feature(company_id)
     projects = _company_projects(company_id)
-    return {"sharedSegments": [_shared_out(s, projects) for s in segments.list_shared_in(company_id, projectId)]}
+    return {"sharedSegments": [_shared_out(company_id, s, projects) for s in segments.list_shared_in(company_id, projectId)]}
 
 
 @app.get("/v1/projects/<projectId>/shared-segments/<sharedSegmentId>", responses={**_ok(SharedSegmentOut), **errors(404)})
@@ -380,7 +385,7 @@ def get_shared_segment(projectId: Id, sharedSegmentId: Id) -> dict[str, Any]:
     shared = segments.get_shared_in(company_id, projectId, sharedSegmentId)
     if shared is None:
         raise NotFound(f"shared segment {sharedSegmentId!r} not found")
-    return _shared_out(shared, _company_projects(company_id))
+    return _shared_out(company_id, shared, _company_projects(company_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

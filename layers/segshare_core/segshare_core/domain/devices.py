@@ -63,10 +63,10 @@ def normalise(platform: str, raw: object) -> Device:
         raise InvalidDeviceId(f"a {platform} device id must be a string")
     value = raw.lower()
     if platform == "ios":
-        if not _UUID.match(value):
+        if not _UUID.fullmatch(value):
             raise InvalidDeviceId("an ios device id (IDFV) must be a UUID like E621E1F8-C36C-495A-93FC-0C247A3E6E5F")
         return Device("ios", value)
-    if not _ANDROID.match(value):
+    if not _ANDROID.fullmatch(value):
         raise InvalidDeviceId("an android device id (Android ID) must be 1 to 16 hex digits")
     return Device("android", value.lstrip("0") or "0")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -16,6 +17,8 @@ MAX_BATCH = 500
 MAX_DEVICES = 20
 MAX_ATTRIBUTES = 100
 MAX_VALUE_CHARS = 2048
+#: Attributes as stored (JSON, non-ASCII escaped as \uXXXX): a DynamoDB item holds 400 KB in all.
+MAX_ATTRIBUTES_JSON_CHARS = 350_000
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 AttributeValue = str | int | float | bool | None
@@ -67,9 +70,11 @@ def parse_profile(raw: object) -> Profile:
         raise InvalidProfile(f"a profile has at most {MAX_ATTRIBUTES} attributes")
     clean: dict[str, AttributeValue] = {}
     for name, value in attributes.items():
-        if not isinstance(name, str) or not _ATTRIBUTE_NAME.match(name):
+        if not isinstance(name, str) or not _ATTRIBUTE_NAME.fullmatch(name):
             raise InvalidProfile("attribute names must match ^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
         clean[name] = _attribute_value(name, value)
+    if len(json.dumps(clean)) > MAX_ATTRIBUTES_JSON_CHARS:
+        raise InvalidProfile(f"attributes are too large to store (over {MAX_ATTRIBUTES_JSON_CHARS} characters as JSON)")
     devices_raw = raw.get("devices", [])
     if not isinstance(devices_raw, list):
         raise InvalidProfile("devices must be a list")

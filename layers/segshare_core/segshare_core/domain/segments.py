@@ -88,7 +88,10 @@ def validate_own_id(segment_id: str) -> None:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """Ints of any size (JSON allows them; math.isfinite would overflow) and finite floats; never booleans."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _is_scalar(value: object) -> bool:
@@ -107,7 +110,7 @@ def _check_condition(node: Mapping[str, Any], path: str) -> None:
     if not isinstance(attribute, str) or not 0 < len(attribute) <= 64:
         raise InvalidRule(f"{path}.attribute: must be an attribute name")
     op = node.get("op")
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         raise InvalidRule(f"{path}.op: unknown op {str(op)[:20]!r}; one of {', '.join(sorted(OPS))}")
     has_value = "value" in node
     value = node.get("value")
@@ -169,12 +172,11 @@ def validate_static(profile_ids: Sequence[object]) -> tuple[str, ...]:
 
 def _compare(op: str, actual: object, expected: object) -> bool:
     """Order comparisons hold only between two numbers or two strings; anything else is false."""
-    if _is_number(actual) and _is_number(expected):
-        a, b = float(actual), float(expected)  # type: ignore[arg-type]
-    elif isinstance(actual, str) and isinstance(expected, str):
-        a, b = actual, expected  # type: ignore[assignment]
-    else:
+    # int and float compare exactly in Python; converting to float would overflow on huge ints
+    if not ((_is_number(actual) and _is_number(expected)) or (isinstance(actual, str) and isinstance(expected, str))):
         return False
+    a: Any = actual
+    b: Any = expected
     if op == "gt":
         return a > b
     if op == "gte":

@@ -177,6 +177,43 @@ class HistoryRow(Model):
     removed = ListAttribute(of=UnicodeAttribute, default=list)
 
 
+class EvaluationRow(Model):
+    """pk C#<companyId>#P#<targetProjectId>#X#<sharedSegmentId>, sk E#<evaluationId> (ids sort by time)."""
+
+    class Meta:
+        table_name = config.EVALUATIONS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    trigger = UnicodeAttribute()
+    status = UnicodeAttribute()
+    started_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    duration_ms = NumberAttribute(null=True)
+    target_profiles = NumberAttribute(null=True)
+    matched_profiles = NumberAttribute(null=True)
+    matched_devices = NumberAttribute(null=True)
+    matched_by_platform = JSONAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    result_key = UnicodeAttribute(null=True)
+
+
+class LatestRow(Model):
+    """pk as EvaluationRow, sk LATEST: the latest SUCCEEDED evaluation, the one members are served from.
+
+    It moves only after that evaluation's results are complete in S3, in the same transaction
+    that marks the evaluation SUCCEEDED; a failed run never moves it.
+    """
+
+    class Meta:
+        table_name = config.EVALUATIONS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    evaluation_id = UnicodeAttribute()
+    result_key = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CompanyRow,
     ProjectRow,
@@ -187,4 +224,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     SegmentRow,
     SharedRow,
     HistoryRow,
+    EvaluationRow,
+    LatestRow,
 )

@@ -210,3 +210,14 @@ def iter_profiles(company_id: str, project_id: str) -> Iterator[Profile]:
     """Every profile of a project, in id order."""
     for row in ProfileRow.query(project_pk(company_id, project_id)):
         yield _profile(row)
+
+
+def get_profiles(company_id: str, project_id: str, profile_ids: Iterable[str]) -> dict[str, Profile]:
+    """The profiles among these ids that exist (BatchGet, 100 keys a request)."""
+    pk = project_pk(company_id, project_id)
+    keys = [(pk, profile_id) for profile_id in dict.fromkeys(profile_ids)]
+    return {row.sk: _profile(row) for row in ProfileRow.batch_get(keys)} if keys else {}
+
+
+def count_profiles(company_id: str, project_id: str) -> int:
+    return int(ProfileRow.count(project_pk(company_id, project_id)))

@@ -1,0 +1,201 @@
+"""Evaluations of shared segments, their members, and audience previews (own and shared segments)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+from segshare_core import evaluation
+from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.domain import cursors
+from segshare_core.domain.errors import Conflict, FeatureDisabled, NotFound
+from segshare_core.domain.ids import ID_PATTERN
+from segshare_core.domain.profiles import Profile
+from segshare_core.domain.segments import SharedSegment, is_shared_id
+from segshare_core.domain.templating import MAX_TEMPLATE_CHARS, render
+from segshare_core.observability import logger, metrics, tracer
+from segshare_core.store import directory, evaluations, profiles, results, segments
+
+app = make_resolver()
+
+Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+class EvaluationOut(Strict):
+    evaluationId: str
+    sharedSegmentId: str
+    trigger: Literal["manual", "schedule", "export"]
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED"]
+    startedAt: str
+    finishedAt: str | None
+    durationMs: int | None
+    targetProfiles: int | None
+    matchedProfiles: int | None
+    matchedDevices: int | None
+    matchedByPlatform: dict[str, int] | None
+    error: str | None = None
+
+
+class EvaluationsOut(Strict):
+    evaluations: list[EvaluationOut]
+    nextCursor: str | None
+
+
+class Member(Strict):
+    profileId: str
+    attributes: dict[str, Any]
+
+
+class MembersOut(Strict):
+    evaluationId: str
+    members: list[Member]
+    nextCursor: str | None
+
+
+class PreviewIn(Strict):
+    segmentIds: Annotated[list[Annotated[str, Field(pattern=ID_PATTERN)]], Field(max_length=20)] = []
+    match: Literal["all", "any"] = "all"
+    template: Annotated[str, Field(max_length=MAX_TEMPLATE_CHARS)] = ""
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class SampleMessage(Strict):
+    profileId: str
+    message: str
+
+
+class PreviewOut(Strict):
+    count: int
+    sample: list[SampleMessage]
+
+
+def _ok(model: Any, status: int = 200) -> dict[int, Any]:
+    return {status: {"description": "ok", "content": {"application/json": {"model": model}}}}
+
+
+def _feature(company_id: str) -> None:
+    company = directory.get_company(company_id)
+    if company is None or not company.shared_segments_enabled:
+        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
+
+
+def _shared(projectId: str, sharedSegmentId: str) -> tuple[str, SharedSegment]:
+    """The caller's company and the live shared segment; 404 when absent or not the caller's to see."""
+    company_id = project_scope(principal(app), projectId)
+    _feature(company_id)
+    shared = segments.get_shared_in(company_id, projectId, sharedSegmentId)
+    if shared is None:
+        raise NotFound(f"shared segment {sharedSegmentId!r} not found")
+    return company_id, shared
+
+
+@app.post(
+    "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
+    responses={**_ok(EvaluationOut, 201), **errors(404)},
+)
+def create_evaluation(projectId: Id, sharedSegmentId: Id) -> tuple[dict[str, Any], int]:
+    company_id, shared = _shared(projectId, sharedSegmentId)
+    done = evaluation.evaluate(company_id, shared, "manual")
+    metrics.add_metric(name="Evaluations", unit="Count", value=1)
+    return done.to_api(), 201
+
+
+@app.get(
+    "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
+    responses={**_ok(EvaluationsOut), **errors(404)},
+)
+def list_evaluations(
+    projectId: Id, sharedSegmentId: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None
+) -> dict[str, Any]:
+    company_id, _shared_segment = _shared(projectId, sharedSegmentId)
+    key = directory.company_key(company_id)
+    listing = f"evaluations:{projectId}:{sharedSegmentId}"
+    after = cursors.decode(key, listing, cursor) if cursor else None
+    page, last = evaluations.listing(company_id, projectId, sharedSegmentId, limit, after)
+    return {"evaluations": [e.to_api() for e in page], "nextCursor": cursors.encode(key, listing, last) if last else None}
+
+
+@app.get(
+    "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations/<evaluationId>",
+    responses={**_ok(EvaluationOut), **errors(404)},
+)
+def get_evaluation(projectId: Id, sharedSegmentId: Id, evaluationId: Id) -> dict[str, Any]:
+    company_id, _shared_segment = _shared(projectId, sharedSegmentId)
+    found = evaluations.get(company_id, projectId, sharedSegmentId, evaluationId)
+    if found is None:
+        raise NotFound(f"evaluation {evaluationId!r} not found")
+    return found.to_api()
+
+
+@app.get(
+    "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/members",
+    responses={**_ok(MembersOut), **errors(404, 409)},
+)
+def list_members(projectId: Id, sharedSegmentId: Id, limit: Annotated[int, Query(ge=1, le=1000)] = 50, cursor: Cursor = None) -> MembersOut:
+    company_id, _shared_segment = _shared(projectId, sharedSegmentId)
+    key = directory.company_key(company_id)
+    listing = f"members:{projectId}:{sharedSegmentId}"
+    if cursor:
+        # Page on through the evaluation the first page came from, even if a newer one landed since.
+        position = cursors.decode(key, listing, cursor)
+        evaluation_id, offset = str(position["e"]), int(position["o"])
+        result_key = evaluations.result_key_of(company_id, projectId, sharedSegmentId, evaluation_id)
+        if result_key is None:
+            raise NotFound("the evaluation this cursor pages through is gone; start again without a cursor")
+        matched = results.get(result_key)
+    else:
+        latest = evaluation.members_of_latest(company_id, projectId, sharedSegmentId)
+        if latest is None:
+            raise Conflict("this shared segment has no succeeded evaluation yet; evaluate it first", code="NOT_EVALUATED")
+        (evaluation_id, matched), offset = latest, 0
+    page_ids = matched[offset : offset + limit]
+    found = profiles.get_profiles(company_id, projectId, page_ids)
+    members = [Member(profileId=p, attributes=dict(found[p].attributes)) for p in page_ids if p in found]
+    end = offset + limit
+    next_cursor = cursors.encode(key, listing, {"e": evaluation_id, "o": end}) if end < len(matched) else None
+    return MembersOut(evaluationId=evaluation_id, members=members, nextCursor=next_cursor)
+
+
+@app.post("/v1/projects/<projectId>/audiences/preview", responses={**_ok(PreviewOut), **errors(404, 409)})
+def preview_audience(projectId: Id, body: Annotated[PreviewIn, Body()]) -> PreviewOut:
+    company_id = project_scope(principal(app), projectId)
+    tests: list[Callable[[Profile], bool]] = []
+    for segment_id in dict.fromkeys(body.segmentIds):
+        tests.append(_membership(company_id, projectId, segment_id))
+    combine = all if body.match == "all" else any
+    count, sample = 0, []
+    for profile in profiles.iter_profiles(company_id, projectId):
+        if tests and not combine(test(profile) for test in tests):
+            continue
+        count += 1
+        if len(sample) < body.limit:
+            sample.append(SampleMessage(profileId=profile.profile_id, message=render(body.template, profile.attributes)))
+    logger.info("audience previewed", project_id=projectId, segments=len(tests), count=count)
+    return PreviewOut(count=count, sample=sample)
+
+
+def _membership(company_id: str, project_id: str, segment_id: str) -> Callable[[Profile], bool]:
+    """Own segments are evaluated as they stand; shared ones contribute their latest succeeded members."""
+    if is_shared_id(segment_id) and segments.get_shared_in(company_id, project_id, segment_id) is not None:
+        _feature(company_id)
+        latest = evaluation.members_of_latest(company_id, project_id, segment_id)
+        if latest is None:
+            raise Conflict(f"shared segment {segment_id!r} has no succeeded evaluation yet", code="NOT_EVALUATED")
+        members = frozenset(latest[1])
+        return lambda profile: profile.profile_id in members
+    own = segments.get_segment(company_id, project_id, segment_id)
+    if own is None:
+        raise NotFound(f"segment {segment_id!r} not found")
+    return own.contains
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

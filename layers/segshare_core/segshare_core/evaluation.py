@@ -1,0 +1,103 @@
+"""Evaluating a shared segment: resolve the source segment now, match it against the target, record it.
+
+Only the fact of membership crosses projects: the source's members are turned into device
+tokens here and never leave this function; what is stored and returned counts and names the
+target project's own profiles and devices only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from segshare_core import config
+from segshare_core.domain import match as matching
+from segshare_core.domain.devices import token
+from segshare_core.domain.errors import DomainError, RetryLater
+from segshare_core.domain.evaluations import Evaluation, Trigger
+from segshare_core.domain.match_summary import MatchSummary
+from segshare_core.domain.profiles import Profile
+from segshare_core.domain.segments import Segment, SharedSegment
+from segshare_core.observability import logger
+from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
+from segshare_core.store.errors import is_retryable
+
+
+class SourceGone(DomainError):
+    code = "SOURCE_SEGMENT_GONE"
+
+
+def _source_members(company_id: str, segment: Segment) -> Iterable[Profile]:
+    """The source segment's members now: a static list is read by id, a rule over every profile."""
+    if segment.kind == "static":
+        return profiles.get_profiles(company_id, segment.project_id, segment.profile_ids).values()
+    return (p for p in profiles.iter_profiles(company_id, segment.project_id) if segment.contains(p))
+
+
+def source_tokens(company_id: str, segment: Segment, company_key: bytes) -> set[str]:
+    """Tokens of every matchable device of every current member of the source segment."""
+    return {token(company_key, d) for p in _source_members(company_id, segment) for d in p.matchable_devices()}
+
+
+def match_shared(company_id: str, shared: SharedSegment) -> tuple[MatchSummary, list[str]]:
+    """Match a shared segment against its target project now: (summary, matched target profile ids)."""
+    segment = segments.get_segment(company_id, shared.source_project_id, shared.segment_id)
+    if segment is None or shared.target_project_id not in segment.shared_with:
+        raise SourceGone("the source segment was deleted or is no longer shared with this project")
+    key = directory.company_key(company_id)
+    tokens = source_tokens(company_id, segment, key)
+    target_profiles = profiles.count_profiles(company_id, shared.target_project_id)
+    plan = matching.choose_plan(len(tokens), target_profiles)
+    if not tokens or not target_profiles:
+        entries: list[matching.IndexEntry] = []
+    elif plan.name == "probe":
+        entries = device_index.probe(company_id, shared.target_project_id, tokens)
+    else:
+        entries = list(device_index.scan(company_id, shared.target_project_id, config.DEVICE_INDEX_SHARDS))
+    result = matching.match(tokens, entries)
+    summary = MatchSummary(
+        target_profiles=target_profiles,
+        matched_profiles=len(result.matched_profiles),
+        matched_devices=result.matched_devices,
+        matched_by_platform=dict(result.matched_by_platform),
+    )
+    logger.info("shared segment matched", shared_segment_id=shared.shared_segment_id, plan=plan.name, matched=summary.matched_profiles)
+    return summary, sorted(result.matched_profiles)
+
+
+def evaluate(company_id: str, shared: SharedSegment, trigger: Trigger, *, evaluation_id: str | None = None) -> Evaluation:
+    """Run one evaluation to its end and record it.
+
+    The results go to S3 under the evaluation's id first; only then do the record turn
+    SUCCEEDED and the latest pointer move, in one transaction. Any failure records FAILED with
+    a clear error and leaves the previous result in service; throttling is re-raised as
+    RetryLater after it is recorded.
+    """
+    target = shared.target_project_id
+    running = evaluations.start(company_id, target, shared.shared_segment_id, trigger, evaluation_id=evaluation_id)
+    try:
+        summary, matched = match_shared(company_id, shared)
+        key = results.result_key(company_id, target, shared.shared_segment_id, running.evaluation_id)
+        results.put(key, matched)
+        return evaluations.succeed(company_id, target, shared.shared_segment_id, running, summary, key)
+    except DomainError as exc:
+        failed = evaluations.fail(company_id, target, shared.shared_segment_id, running.evaluation_id, exc.message)
+        if isinstance(exc, RetryLater):
+            raise
+        return failed or running
+    except Exception as exc:
+        retryable = is_retryable(exc)
+        message = "a dependency was busy; the evaluation can be retried" if retryable else "the evaluation failed; see the logs"
+        logger.exception("evaluation failed", shared_segment_id=shared.shared_segment_id, evaluation_id=running.evaluation_id)
+        failed = evaluations.fail(company_id, target, shared.shared_segment_id, running.evaluation_id, message)
+        if retryable:
+            raise RetryLater() from exc
+        return failed or running
+
+
+def members_of_latest(company_id: str, project_id: str, shared_id: str) -> tuple[str, list[str]] | None:
+    """(evaluation id, matched profile ids) of the latest succeeded evaluation, or None."""
+    latest = evaluations.latest_succeeded(company_id, project_id, shared_id)
+    if latest is None:
+        return None
+    evaluation_id, key = latest
+    return evaluation_id, results.get(key)

@@ -1,0 +1,93 @@
+"""Reads of a project's device index, the two ways an evaluation can take (see domain.match).
+
+``probe`` BatchGets the entries of given tokens; ``scan`` reads every shard partition in
+parallel. Both return ``IndexEntry`` objects, skip entries whose profile set is empty (a
+delete that has not been cleaned up yet), and read eventually consistently unless asked:
+the index is written in the same transaction as its profile, and an evaluation that
+misses a write made a second earlier is as good as one started a second earlier.
+
+DynamoDB cannot count a partition's items cheaply, so choosing between the two is left to
+the caller, who knows the target project's profile count (``domain.match.choose_plan``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from segshare_core import config
+from segshare_core.domain.devices import Platform, shard_of
+from segshare_core.domain.match import IndexEntry
+from segshare_core.store.models import DeviceIndexRow, index_pk
+
+#: Threads for a scan: requests wait on the network, so a few overlap well even on one vCPU;
+#: botocore's connection pool holds 10.
+MAX_SCAN_THREADS = 8
+
+#: Only what an entry needs: the hash key is known, and less to parse is faster (read units
+#: are charged on the whole item either way).
+_ATTRIBUTES = ["sk", "platform", "profiles"]
+
+#: DynamoDB counts every attribute name of an item in its size.
+_NAME_BYTES = sum(len(name) for name in ("pk", *_ATTRIBUTES))
+
+_PLATFORMS: dict[str, Platform] = {"ios": "ios", "android": "android"}
+
+
+def _entry(row: DeviceIndexRow) -> IndexEntry | None:
+    if not row.profiles:
+        return None
+    return IndexEntry(token=row.sk, platform=_PLATFORMS[row.platform], profile_ids=tuple(sorted(row.profiles)))
+
+
+def _entries(rows: Iterable[DeviceIndexRow]) -> list[IndexEntry]:
+    return [entry for entry in map(_entry, rows) if entry is not None]
+
+
+def probe(company_id: str, project_id: str, tokens: Iterable[str], *, consistent_read: bool = False) -> list[IndexEntry]:
+    """The index entries of the given tokens that exist in the project, in no particular order.
+
+    One BatchGetItem per 100 distinct tokens (pynamodb sends the pages and resends
+    unprocessed keys); a token absent from the index is simply not returned.
+    """
+    shards = config.DEVICE_INDEX_SHARDS
+    keys = {(index_pk(company_id, project_id, shard_of(t, shards)), t) for t in tokens}
+    if not keys:
+        return []
+    rows = DeviceIndexRow.batch_get(keys, consistent_read=consistent_read, attributes_to_get=_ATTRIBUTES)
+    return _entries(rows)
+
+
+def _read_shard(pk: str, consistent_read: bool) -> list[IndexEntry]:
+    return _entries(DeviceIndexRow.query(pk, consistent_read=consistent_read, attributes_to_get=_ATTRIBUTES))
+
+
+def scan(
+    company_id: str,
+    project_id: str,
+    shards: int = config.DEVICE_INDEX_SHARDS,
+    *,
+    consistent_read: bool = False,
+) -> list[IndexEntry]:
+    """Every entry of the project's index: each shard partition queried to its end, in parallel.
+
+    One Query per 1 MB page of a shard, at least one per shard. Entries come shard by
+    shard, each shard in token order. All threads have finished when this returns.
+    """
+    pks = [index_pk(company_id, project_id, shard) for shard in range(shards)]
+    # pynamodb builds its botocore client lazily and not thread-safely: build it here, once.
+    _ = DeviceIndexRow._get_connection().connection.client
+    pool = ThreadPoolExecutor(max_workers=min(MAX_SCAN_THREADS, shards), thread_name_prefix="index-scan")
+    try:
+        parts = list(pool.map(_read_shard, pks, [consistent_read] * len(pks)))
+    finally:
+        # On a failure, shards not started yet are dropped rather than read for nothing.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [entry for part in parts for entry in part]
+
+
+def item_bytes(company_id: str, project_id: str, entry: IndexEntry) -> int:
+    """The entry's size as DynamoDB bills and pages it: attribute names plus UTF-8 values."""
+    pk = index_pk(company_id, project_id, shard_of(entry.token, config.DEVICE_INDEX_SHARDS))
+    values = (pk, entry.token, entry.platform, *entry.profile_ids)
+    return _NAME_BYTES + sum(len(v.encode()) for v in values)
