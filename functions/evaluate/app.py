@@ -168,7 +168,7 @@ def preview_audience(projectId: Id, body: Annotated[PreviewIn, Body()]) -> Previ
     for segment_id in dict.fromkeys(body.segmentIds):
         tests.append(_membership(company_id, projectId, segment_id))
     combine = all if body.match == "all" else any
-    count, sample = 0, []
+    count, sample = 0, list[SampleMessage]()
     for profile in profiles.iter_profiles(company_id, projectId):
         if tests and not combine(test(profile) for test in tests):
             continue
