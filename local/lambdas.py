@@ -8,6 +8,7 @@ event on itself, so each concurrent request here gets its own loaded copy of the
 from __future__ import annotations
 
 import importlib.util
+import json
 import itertools
 import queue
 import sys
@@ -75,3 +76,33 @@ class Containers:
             return handler(event, LambdaContext(function_name=self.function.logical_id))
         finally:
             self._free.put(module)
+
+
+def bridge_lambda_invoke(functions: list[Function]) -> None:
+    """Make moto's Lambda (simple backend, no Docker) run the template's real handlers.
+
+    Step Functions' ``lambda:invoke`` tasks reach moto's Lambda; with ``use_docker`` off moto
+    would only echo the payload. Here the call goes to the handler the template names for that
+    function, and an exception comes back as a Lambda function error of the exception's type,
+    which is what the state machine's Retry and Catch see deployed.
+    """
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    by_name = {f.logical_id: Containers(f) for f in functions}
+
+    def invoke(
+        self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        containers = by_name.get(name)
+        if containers is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFoundException", "errorMessage": f"no function {name}"}).encode()
+        event = json.loads(body) if body else {}
+        try:
+            return json.dumps(containers.invoke(event)).encode()
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)[:500]}).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]

@@ -25,6 +25,8 @@ def document(template: Template, server_url: str) -> dict[str, Any]:
         on_conflict="error",
     )
     for function in template.functions():
+        if not function.routes:
+            continue
         module = load_module(function)
         merge.add_schema(json.loads(module.app.get_openapi_json_schema()))
     spec = merge.get_openapi_schema()

@@ -50,6 +50,7 @@ class Stack:
         self.settings = settings
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.http: ThreadingHTTPServer | None = None
+        self.timer: Any = None
         self._threads: list[threading.Thread] = []
         self.stopped = threading.Event()
 
@@ -76,6 +77,13 @@ class Stack:
         for key, value in tpl.environment(template).items():
             os.environ.setdefault(key, value)
         create_all(template)
+        from local.lambdas import bridge_lambda_invoke
+        from local.schedule import Timer, create_state_machines, enable_interpreter
+
+        enable_interpreter(f"http://{host}:{moto_port}")
+        bridge_lambda_invoke(template.functions())
+        self.state_machines = create_state_machines(template)
+        self.timer = Timer(self.state_machines["ScheduledEvaluationStateMachine"], self.settings.schedule_seconds)
         self.gateway = Gateway(template)
         self.http = ThreadingHTTPServer(("127.0.0.1", self.settings.port), _handler_for(self))
         self.http.daemon_threads = True
@@ -88,6 +96,7 @@ class Stack:
             from local import demo
 
             demo.seed(self.call)
+        self.timer.start()
 
     def call(self, method: str, path: str, user: Any, body: Any = None) -> tuple[int, Any]:
         """Invoke a route in-process as `user` (used to load the demo data through the API)."""
@@ -97,6 +106,8 @@ class Stack:
         return response.status, json.loads(response.body or b"null")
 
     def stop(self) -> None:
+        if getattr(self, "timer", None) is not None:
+            self.timer.stop()
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()

@@ -133,3 +133,29 @@ def environment(template: Template) -> dict[str, str]:
             env[key] = resolve(value, template)
     env.pop("POWERTOOLS_SERVICE_NAME", None)
     return env
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    logical_id: str
+    definition: str
+
+
+def state_machines(template: Template) -> list[StateMachine]:
+    """Each AWS::Serverless::StateMachine's ASL with its substitutions made (function ARNs as moto names them)."""
+    found = []
+    for logical_id, resource in template.of_type("AWS::Serverless::StateMachine").items():
+        props = resource["Properties"]
+        definition = (ROOT / props["DefinitionUri"]).read_text()
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", _arn(value, template))
+        found.append(StateMachine(logical_id, definition))
+    return found
+
+
+def _arn(value: Any, template: Template) -> str:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        name, attribute = value["Fn::GetAtt"]
+        if attribute == "Arn" and template.resources[name]["Type"] == "AWS::Serverless::Function":
+            return f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    return resolve(value, template)

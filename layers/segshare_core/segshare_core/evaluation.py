@@ -7,7 +7,10 @@ target project's own profiles and devices only.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from segshare_core import config
 from segshare_core.domain import match as matching
@@ -101,3 +104,62 @@ def members_of_latest(company_id: str, project_id: str, shared_id: str) -> tuple
         return None
     evaluation_id, key = latest
     return evaluation_id, results.get(key)
+
+
+# ---------------------------------------------------------------- the scheduled state machine
+
+
+def scheduled_evaluation_id(company_id: str, shared_id: str, tick: str) -> str:
+    """The same for every execution of one schedule tick, so a tick evaluates a share once.
+
+    Starts with the tick's time so ids still sort by time; the company is part of the hash.
+    """
+    moment = datetime.fromisoformat(tick.replace("Z", "+00:00"))
+    digest = hashlib.sha256(f"{company_id}\x00{shared_id}\x00{tick}".encode()).hexdigest()[:8]
+    return f"e-{int(moment.timestamp() * 1000):011x}{digest}"
+
+
+def due_items(tick: str) -> list[dict[str, Any]]:
+    """Every live share of every company with the feature on, tagged with the tick."""
+    enabled: dict[str, bool] = {}
+    items = []
+    for company_id, shared in segments.all_live_shares():
+        if company_id not in enabled:
+            company = directory.get_company(company_id)
+            enabled[company_id] = company is not None and company.shared_segments_enabled
+        if enabled[company_id]:
+            items.append(
+                {
+                    "companyId": company_id,
+                    "projectId": shared.target_project_id,
+                    "sharedSegmentId": shared.shared_segment_id,
+                    "tick": tick,
+                }
+            )
+    return items
+
+
+def evaluate_scheduled(item: dict[str, Any]) -> dict[str, Any]:
+    """One share of one tick: evaluated once however often the tick runs (trigger ``schedule``)."""
+    company_id, project_id, shared_id = item["companyId"], item["projectId"], item["sharedSegmentId"]
+    evaluation_id = scheduled_evaluation_id(company_id, shared_id, item["tick"])
+    shared = segments.get_shared_in(company_id, project_id, shared_id)
+    if shared is None:
+        return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
+    try:
+        done = evaluate(company_id, shared, "schedule", evaluation_id=evaluation_id)
+    except DomainError as exc:
+        if exc.code != "ALREADY_EXISTS":
+            raise
+        return {"evaluationId": evaluation_id, "status": "DUPLICATE"}
+    return {"evaluationId": done.evaluation_id, "status": done.status}
+
+
+def record_scheduled_failure(item: dict[str, Any]) -> dict[str, Any]:
+    """The Catch branch: a run that died before recording its end is marked FAILED."""
+    company_id, project_id, shared_id = item["companyId"], item["projectId"], item["sharedSegmentId"]
+    evaluation_id = scheduled_evaluation_id(company_id, shared_id, item["tick"])
+    error = item.get("error") or {}
+    message = f"scheduled evaluation failed: {str(error.get('Error', 'unknown error'))[:100]}"
+    failed = evaluations.fail(company_id, project_id, shared_id, evaluation_id, message)
+    return {"evaluationId": evaluation_id, "status": failed.status if failed else "NOT_STARTED"}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.transactions import TransactWrite
 
 from segshare_core.domain.clock import iso, now
+from segshare_core.domain.errors import Conflict
 from segshare_core.domain.evaluations import Evaluation, Trigger, new_evaluation_id
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.store.models import EvaluationRow, LatestRow, connection, project_pk
@@ -47,7 +48,12 @@ def start(company_id: str, project_id: str, shared_id: str, trigger: Trigger, *,
         status="RUNNING",
         started_at=moment,
     )
-    row.save(condition=EvaluationRow.sk.does_not_exist())
+    try:
+        row.save(condition=EvaluationRow.sk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"evaluation {row.sk.removeprefix('E#')!r} already exists", code="ALREADY_EXISTS") from exc
+        raise
     return _evaluation(shared_id, row)
 
 

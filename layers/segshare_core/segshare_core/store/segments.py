@@ -198,3 +198,12 @@ def history(
     ]
     last = result.last_evaluated_key
     return entries, ({"sk": last["sk"]["S"]} if last else None)
+
+
+def all_live_shares() -> list[tuple[str, SharedSegment]]:
+    """(company id, share) for every live share of the deployment: what the schedule re-evaluates.
+
+    A Scan filtered to share items: fine for a scheduled job; at larger scale the state
+    machine would page this into a Distributed Map instead of one list.
+    """
+    return [(row.pk.split("#", 2)[1], _shared(row)) for row in SharedRow.scan(SharedRow.sk.startswith("SHARED#"))]
