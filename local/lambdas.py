@@ -8,8 +8,8 @@ event on itself, so each concurrent request here gets its own loaded copy of the
 from __future__ import annotations
 
 import importlib.util
-import json
 import itertools
+import json
 import queue
 import sys
 import threading

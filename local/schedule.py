@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 
 import boto3
@@ -42,7 +43,7 @@ def create_state_machines(template: Template) -> dict[str, str]:
 def start_tick(state_machine_arn: str, tick: str | None = None) -> str:
     moment = tick or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     response: dict[str, Any] = boto3.client("stepfunctions").start_execution(
-        stateMachineArn=state_machine_arn, input=json.dumps({"time": moment})
+        stateMachineArn=state_machine_arn, name=f"tick-{uuid.uuid4().hex}", input=json.dumps({"time": moment})
     )
     return str(response["executionArn"])
 
