@@ -39,4 +39,7 @@ def create_all(template: Template) -> None:
             )
     s3 = boto3.client("s3")
     for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
-        s3.create_bucket(Bucket=local_name(logical_id, resource["Type"]))
+        s3.create_bucket(Bucket=local_name(logical_id, resource["Type"], template))
+    sqs = boto3.client("sqs")
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        sqs.create_queue(QueueName=logical_id)

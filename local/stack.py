@@ -85,6 +85,9 @@ class Stack:
         self.state_machines = create_state_machines(template)
         self.timer = Timer(self.state_machines["ScheduledEvaluationStateMachine"], self.settings.schedule_seconds)
         self.gateway = Gateway(template)
+        from local.events import Pump
+
+        self.pump = Pump(template)
         self.http = ThreadingHTTPServer(("127.0.0.1", self.settings.port), _handler_for(self))
         self.http.daemon_threads = True
         self.spec = document(template, self.base_url)
@@ -97,6 +100,7 @@ class Stack:
 
             demo.seed(self.call)
         self.timer.start()
+        self.pump.start()
 
     def call(self, method: str, path: str, user: Any, body: Any = None) -> tuple[int, Any]:
         """Invoke a route in-process as `user` (used to load the demo data through the API)."""
@@ -108,6 +112,8 @@ class Stack:
     def stop(self) -> None:
         if getattr(self, "timer", None) is not None:
             self.timer.stop()
+        if getattr(self, "pump", None) is not None:
+            self.pump.stop()
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()

@@ -57,6 +57,8 @@ class Function:
     handler: str
     environment: dict[str, Any]
     routes: tuple[Route, ...] = field(default_factory=tuple)
+    queues: tuple[str, ...] = ()  # logical ids of the SQS queues that trigger it
+    s3_prefixes: tuple[str, ...] = ()  # key prefixes of the bucket's ObjectCreated events that trigger it
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -88,14 +90,20 @@ class Template:
         for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
             props = resource["Properties"]
             env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-            routes = []
+            routes, queues, prefixes = [], [], []
             for event in props.get("Events", {}).values():
-                if event["Type"] != "HttpApi":
-                    continue
                 ev = event["Properties"]
-                authorized = (ev.get("Auth") or {}).get("Authorizer") != "NONE"
-                routes.append(Route(ev["Method"].upper(), ev["Path"], authorized, _path_pattern(ev["Path"])))
-            found.append(Function(logical_id, ROOT / props["CodeUri"], props["Handler"], env, tuple(routes)))
+                if event["Type"] == "HttpApi":
+                    authorized = (ev.get("Auth") or {}).get("Authorizer") != "NONE"
+                    routes.append(Route(ev["Method"].upper(), ev["Path"], authorized, _path_pattern(ev["Path"])))
+                elif event["Type"] == "SQS":
+                    queues.append(ev["Queue"]["Fn::GetAtt"][0])
+                elif event["Type"] == "S3":
+                    rules = ev.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                    prefixes.append(next((r["Value"] for r in rules if r["Name"] == "prefix"), ""))
+            found.append(
+                Function(logical_id, ROOT / props["CodeUri"], props["Handler"], env, tuple(routes), tuple(queues), tuple(prefixes))
+            )
         return found
 
     def parameter_defaults(self) -> dict[str, Any]:
@@ -108,20 +116,28 @@ def load() -> Template:
         return Template(yaml.load(fh, Loader=_CfnLoader))  # noqa: S506 - our own loader, a SafeLoader subclass
 
 
-def local_name(logical_id: str, resource_type: str) -> str:
-    """The physical name a resource gets locally (S3 needs lower case)."""
+PSEUDO = {"AWS::StackName": "segshare-local", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
+
+
+def local_name(logical_id: str, resource_type: str, template: Template | None = None) -> str:
+    """The physical name a resource gets locally: its declared name, else its logical id (S3: lower case)."""
     if resource_type == "AWS::S3::Bucket":
-        return f"segshare-{logical_id.lower()}"
+        declared = (template or load()).resources[logical_id]["Properties"].get("BucketName")
+        return resolve(declared, template or load()) if declared else f"segshare-{logical_id.lower()}"
     return logical_id
 
 
 def resolve(value: Any, template: Template) -> str:
-    """Resolve the few intrinsics the environment uses: Ref to a resource or a parameter."""
+    """Resolve the few intrinsics the environment uses: Ref, Fn::Sub with pseudo parameters, QueueName."""
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
         if name in template.resources:
-            return local_name(name, template.resources[name]["Type"])
+            return local_name(name, template.resources[name]["Type"], template)
         return str(template.parameter_defaults().get(name, ""))
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m.group(1)) or resolve({"Ref": m.group(1)}, template), value["Fn::Sub"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "QueueName":
+        return str(value["Fn::GetAtt"][0])
     return str(value)
 
 

@@ -21,6 +21,9 @@ EVALUATIONS_TABLE = os.environ.get("EVALUATIONS_TABLE", "EvaluationsTable")
 EXPORTS_TABLE = os.environ.get("EXPORTS_TABLE", "ExportsTable")
 IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "IdempotencyTable")
 DATA_BUCKET = os.environ.get("DATA_BUCKET", "segshare-data")
+EXPORT_QUEUE_NAME = os.environ.get("EXPORT_QUEUE_NAME", "ExportQueue")
+#: Presigned download URLs live at most 15 minutes.
+DOWNLOAD_URL_SECONDS = min(_int("DOWNLOAD_URL_SECONDS", 900), 900)
 
 #: Shards of a project's device index partition; evaluations read them in parallel.
 DEVICE_INDEX_SHARDS = _int("DEVICE_INDEX_SHARDS", 16)

@@ -214,6 +214,28 @@ class LatestRow(Model):
     result_key = UnicodeAttribute()
 
 
+class ExportRow(Model):
+    """pk C#<companyId>#P#<targetProjectId>, sk EXP#<exportId> (ids sort by time)."""
+
+    class Meta:
+        table_name = config.EXPORTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    shared_segment_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    format = UnicodeAttribute()
+    attributes = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    row_count = NumberAttribute(null=True)
+    bytes = NumberAttribute(null=True)
+    ready_at = UTCDateTimeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    evaluation_id = UnicodeAttribute(null=True)
+    object_key = UnicodeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CompanyRow,
     ProjectRow,
@@ -226,4 +248,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     HistoryRow,
     EvaluationRow,
     LatestRow,
+    ExportRow,
 )

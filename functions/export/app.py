@@ -1,0 +1,131 @@
+"""Exports of a shared segment: start one (202, handed to the export queue), read one, list them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+from segshare_core import config
+from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.domain.clock import iso, now
+from segshare_core.domain.errors import FeatureDisabled, NotFound, RetryLater
+from segshare_core.domain.exports import Export
+from segshare_core.domain.ids import ID_PATTERN
+from segshare_core.observability import logger, metrics, tracer
+from segshare_core.store import directory, exports, segments
+
+app = make_resolver()
+
+Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
+AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
+
+
+class ExportIn(Strict):
+    format: Literal["csv", "jsonl"] = "csv"
+    attributes: Annotated[list[AttributeName], Field(max_length=100)] | None = None
+
+
+class ExportOut(Strict):
+    exportId: str
+    sharedSegmentId: str
+    status: Literal["PENDING", "RUNNING", "READY", "FAILED"]
+    format: Literal["csv", "jsonl"]
+    attributes: list[str] | None
+    rowCount: int | None
+    bytes: int | None
+    createdAt: str
+    readyAt: str | None
+    downloadUrl: str | None
+    expiresAt: str | None
+    error: str | None = None
+
+
+class ExportsOut(Strict):
+    exports: list[ExportOut]
+
+
+def _ok(model: Any, status: int = 200) -> dict[int, Any]:
+    return {status: {"description": "ok", "content": {"application/json": {"model": model}}}}
+
+
+def _out(export: Export, *, with_url: bool = False) -> dict[str, Any]:
+    url = expires = None
+    if with_url and export.status == "READY" and export.object_key:
+        # Issued only here, after the caller's access to the project was checked.
+        url = exports.download_url(export.object_key)
+        expires = iso(now() + timedelta(seconds=config.DOWNLOAD_URL_SECONDS))
+    out = {
+        "exportId": export.export_id,
+        "sharedSegmentId": export.shared_segment_id,
+        "status": export.status,
+        "format": export.format,
+        "attributes": list(export.attributes) if export.attributes is not None else None,
+        "rowCount": export.row_count,
+        "bytes": export.bytes,
+        "createdAt": export.created_at,
+        "readyAt": export.ready_at,
+        "downloadUrl": url,
+        "expiresAt": expires,
+    }
+    if export.error:
+        out["error"] = export.error
+    return out
+
+
+def _scope(projectId: str) -> tuple[str, str]:
+    caller = principal(app)
+    company_id = project_scope(caller, projectId)
+    company = directory.get_company(company_id)
+    if company is None or not company.shared_segments_enabled:
+        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
+    return company_id, caller.user_id
+
+
+@app.post(
+    "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/exports",
+    responses={**_ok(ExportOut, 202), **errors(404)},
+)
+def create_export(projectId: Id, sharedSegmentId: Id, body: Annotated[ExportIn, Body()]) -> tuple[dict[str, Any], int]:
+    company_id, user_id = _scope(projectId)
+    if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:
+        raise NotFound(f"shared segment {sharedSegmentId!r} not found")
+    export = exports.create(company_id, projectId, sharedSegmentId, body.format, body.attributes, user_id)
+    try:
+        exports.enqueue(company_id, projectId, export.export_id)
+    except Exception as exc:
+        exports.mark_failed(company_id, projectId, export.export_id, "could not hand the export to its worker")
+        raise RetryLater("the export queue is unavailable; try again shortly") from exc
+    logger.info("export requested", project_id=projectId, export_id=export.export_id, format=body.format)
+    metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
+    return _out(export), 202
+
+
+@app.get("/v1/projects/<projectId>/exports/<exportId>", responses={**_ok(ExportOut), **errors(404)})
+def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
+    company_id, _user = _scope(projectId)
+    export = exports.get(company_id, projectId, exportId)
+    if export is None:
+        raise NotFound(f"export {exportId!r} not found")
+    return _out(export, with_url=True)
+
+
+@app.get(
+    "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/exports",
+    responses={**_ok(ExportsOut), **errors(404)},
+)
+def list_exports(projectId: Id, sharedSegmentId: Id) -> dict[str, Any]:
+    company_id, _user = _scope(projectId)
+    if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:
+        raise NotFound(f"shared segment {sharedSegmentId!r} not found")
+    return {"exports": [_out(e) for e in exports.list_for(company_id, projectId, sharedSegmentId)]}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,84 @@
+"""Exports of a shared segment: the target project's own matched profiles as CSV or JSONL.
+
+CSV is RFC 4180 (CRLF line ends, quotes doubled, fields with a comma, quote or line break
+quoted) and every cell that a spreadsheet would run as a formula (starting with ``=``,
+``+``, ``-``, ``@``, tab or CR) is prefixed with an apostrophe. JSONL keeps values as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+Format = Literal["csv", "jsonl"]
+Status = Literal["PENDING", "RUNNING", "READY", "FAILED"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def new_export_id(moment: datetime) -> str:
+    """Ids sort by creation time, so the newest lists first."""
+    return f"x-{int(moment.timestamp() * 1000):011x}{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    export_id: str
+    project_id: str
+    shared_segment_id: str
+    status: Status
+    format: Format
+    attributes: tuple[str, ...] | None
+    created_at: str
+    row_count: int | None = None
+    bytes: int | None = None
+    ready_at: str | None = None
+    error: str | None = None
+    evaluation_id: str | None = None
+    object_key: str | None = None
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would evaluate gets an apostrophe in front, so it stays text."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    return neutralise(json.dumps(value))
+
+
+def columns(requested: Sequence[str] | None, present: Iterable[str]) -> list[str]:
+    """The attribute columns: those requested, in their order, or every key present, sorted."""
+    if requested is not None:
+        return list(dict.fromkeys(requested))
+    return sorted(set(present))
+
+
+def csv_lines(attribute_columns: Sequence[str], rows: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[str]:
+    """Header ``profileId`` + the columns, then one RFC 4180 record per row, streamed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(["profileId", *(neutralise(c) for c in attribute_columns)])
+    yield buffer.getvalue()
+    for profile_id, attributes in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([neutralise(profile_id), *(_cell(attributes.get(c)) for c in attribute_columns)])
+        yield buffer.getvalue()
+
+
+def jsonl_lines(attribute_columns: Sequence[str] | None, rows: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[str]:
+    """One JSON object per line: ``profileId`` and the chosen attributes (all when none chosen)."""
+    for profile_id, attributes in rows:
+        chosen = dict(attributes) if attribute_columns is None else {c: attributes.get(c) for c in attribute_columns}
+        yield json.dumps({"profileId": profile_id, "attributes": chosen}, ensure_ascii=False) + "\n"

@@ -1,0 +1,109 @@
+"""Running an export (the queue worker) and finalising it (the S3 ObjectCreated event).
+
+The worker evaluates the shared segment afresh (trigger ``export``), spools the target
+project's own matched profiles to a temporary file (memory stays flat in the row count, and
+the row count and columns are known before the upload starts), then streams the file to S3
+as a multipart upload whose metadata carries the row count. It never marks the export READY:
+the object's ObjectCreated event does, so an export is never READY without its object.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from segshare_core import evaluation
+from segshare_core.domain.errors import DomainError, RetryLater
+from segshare_core.domain.exports import CONTENT_TYPES, Export, columns, csv_lines, jsonl_lines
+from segshare_core.observability import logger
+from segshare_core.store import evaluations, exports, profiles, results, segments
+from segshare_core.store.errors import is_retryable
+
+#: Profiles are read 100 at a time (one BatchGet) while spooling.
+READ_CHUNK = 100
+SPOOL_IN_MEMORY_BYTES = 4 * 1024 * 1024
+
+
+def _spool(company_id: str, project_id: str, matched: list[str], spool: IO[str]) -> tuple[int, set[str]]:
+    """Write one JSON line per matched profile still present; return (rows, attribute keys seen)."""
+    rows, keys = 0, set[str]()
+    for start in range(0, len(matched), READ_CHUNK):
+        chunk = matched[start : start + READ_CHUNK]
+        found = profiles.get_profiles(company_id, project_id, chunk)
+        for profile_id in chunk:
+            profile = found.get(profile_id)
+            if profile is None:
+                continue
+            spool.write(json.dumps([profile_id, dict(profile.attributes)]) + "\n")
+            keys.update(profile.attributes)
+            rows += 1
+    return rows, keys
+
+
+def _rows(spool: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    spool.seek(0)
+    for line in spool:
+        profile_id, attributes = json.loads(line)
+        yield profile_id, attributes
+
+
+def run(company_id: str, project_id: str, export_id: str) -> Export | None:
+    """Produce the export's object; on failure record FAILED (throttling is re-raised for a retry)."""
+    record = exports.get(company_id, project_id, export_id)
+    if record is None or record.status not in ("PENDING", "RUNNING"):
+        logger.info("export skipped", export_id=export_id, status=record.status if record else None)
+        return record
+    try:
+        exports.mark_running(company_id, project_id, export_id)
+        shared = segments.get_shared_in(company_id, project_id, record.shared_segment_id)
+        if shared is None:
+            raise DomainError("the shared segment is no longer shared with this project")
+        done = evaluation.evaluate(company_id, shared, "export")
+        if done.status != "SUCCEEDED":
+            raise DomainError(f"the evaluation failed: {done.error or 'unknown error'}")
+        result_key = evaluations.result_key_of(company_id, project_id, record.shared_segment_id, done.evaluation_id)
+        if result_key is None:
+            raise DomainError("the evaluation's results are missing")
+        matched = results.get(result_key)
+        key = exports.object_key(company_id, project_id, export_id, record.format)
+        exports.mark_uploading(company_id, project_id, export_id, done.evaluation_id, key)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+", encoding="utf-8") as spool:
+            row_count, keys = _spool(company_id, project_id, matched, spool)
+            requested = list(record.attributes) if record.attributes is not None else None
+            lines = csv_lines(columns(requested, keys), _rows(spool)) if record.format == "csv" else jsonl_lines(requested, _rows(spool))
+            size = exports.upload(key, lines, CONTENT_TYPES[record.format], {"row-count": str(row_count), "export-id": export_id})
+        logger.info("export uploaded", export_id=export_id, rows=row_count, bytes=size)
+    except RetryLater:
+        raise
+    except DomainError as exc:
+        exports.mark_failed(company_id, project_id, export_id, exc.message)
+    except Exception as exc:
+        if is_retryable(exc):
+            raise RetryLater() from exc
+        logger.exception("export failed", export_id=export_id)
+        exports.mark_failed(company_id, project_id, export_id, "the export failed while writing the file; start a new export")
+    return exports.get(company_id, project_id, export_id)
+
+
+def finalise(key: str) -> bool:
+    """An export object landed: mark its export READY with row count, bytes and time.
+
+    An object that no export record is writing is ignored (and logged).
+    """
+    parsed = exports.parse_object_key(key)
+    if parsed is None:
+        logger.warning("object is not an export", key_prefix=key.split("/", 1)[0])
+        return False
+    company_id, project_id, export_id = parsed
+    facts = exports.object_facts(key)
+    if facts is None:
+        logger.warning("export object vanished before finalising", export_id=export_id)
+        return False
+    row_count, size = facts
+    if not exports.mark_ready(company_id, project_id, export_id, key, row_count, size):
+        logger.warning("object has no export record waiting for it", export_id=export_id)
+        return False
+    logger.info("export ready", export_id=export_id, rows=row_count, bytes=size)
+    return True

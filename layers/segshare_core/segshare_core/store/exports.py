@@ -1,0 +1,210 @@
+"""Export records, the export queue, and export objects in S3 (multipart, never half-visible)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import boto3
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from segshare_core import config
+from segshare_core.domain.clock import iso, now
+from segshare_core.domain.exports import Export, Format, new_export_id
+from segshare_core.store.models import ExportRow, project_pk
+
+#: S3 parts are at least 5 MB (but the last); 8 MB keeps memory flat and requests few.
+PART_BYTES = 8 * 1024 * 1024
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
+
+
+@cache
+def _queue_url() -> str:
+    return str(boto3.client("sqs").get_queue_url(QueueName=config.EXPORT_QUEUE_NAME)["QueueUrl"])
+
+
+def _export(row: ExportRow) -> Export:
+    return Export(
+        export_id=row.sk.removeprefix("EXP#"),
+        project_id=row.pk.rsplit("#P#", 1)[1],
+        shared_segment_id=row.shared_segment_id,
+        status=row.status,  # type: ignore[arg-type]
+        format=row.format,  # type: ignore[arg-type]
+        attributes=tuple(row.attributes) if row.attributes is not None else None,
+        created_at=iso(row.created_at),
+        row_count=int(row.row_count) if row.row_count is not None else None,
+        bytes=int(row.bytes) if row.bytes is not None else None,
+        ready_at=iso(row.ready_at) if row.ready_at else None,
+        error=row.error,
+        evaluation_id=row.evaluation_id,
+        object_key=row.object_key,
+    )
+
+
+def object_key(company_id: str, project_id: str, export_id: str, fmt: Format) -> str:
+    """Under a prefix of company and project; the export id names the record it finalises."""
+    return f"exports/{company_id}/{project_id}/{export_id}.{fmt}"
+
+
+def parse_object_key(key: str) -> tuple[str, str, str] | None:
+    """(company, project, export id) of an export object key, or None for anything else."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "exports" or "." not in parts[3]:
+        return None
+    return parts[1], parts[2], parts[3].rsplit(".", 1)[0]
+
+
+def create(company_id: str, project_id: str, shared_id: str, fmt: Format, attributes: list[str] | None, user_id: str) -> Export:
+    moment = now()
+    row = ExportRow(
+        project_pk(company_id, project_id),
+        f"EXP#{new_export_id(moment)}",
+        shared_segment_id=shared_id,
+        status="PENDING",
+        format=fmt,
+        attributes=attributes,
+        created_at=moment,
+        created_by=user_id,
+    )
+    row.save(condition=ExportRow.sk.does_not_exist())
+    return _export(row)
+
+
+def enqueue(company_id: str, project_id: str, export_id: str) -> None:
+    body = json.dumps({"companyId": company_id, "projectId": project_id, "exportId": export_id})
+    boto3.client("sqs").send_message(QueueUrl=_queue_url(), MessageBody=body)
+
+
+def get(company_id: str, project_id: str, export_id: str) -> Export | None:
+    try:
+        return _export(ExportRow.get(project_pk(company_id, project_id), f"EXP#{export_id}", consistent_read=True))
+    except DoesNotExist:
+        return None
+
+
+def list_for(company_id: str, project_id: str, shared_id: str, limit: int = 100) -> list[Export]:
+    """The shared segment's exports, newest first."""
+    rows = ExportRow.query(
+        project_pk(company_id, project_id),
+        ExportRow.sk.startswith("EXP#"),
+        filter_condition=ExportRow.shared_segment_id == shared_id,
+        scan_index_forward=False,
+        consistent_read=True,
+    )
+    out = []
+    for row in rows:
+        out.append(_export(row))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _transition(company_id: str, project_id: str, export_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
+    """Apply a status change only from the allowed states; False when the record was elsewhere."""
+    row = ExportRow(project_pk(company_id, project_id), f"EXP#{export_id}")
+    try:
+        row.update(actions=actions, condition=ExportRow.pk.exists() & ExportRow.status.is_in(*allowed))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_running(company_id: str, project_id: str, export_id: str, evaluation_id: str | None = None) -> bool:
+    actions = [ExportRow.status.set("RUNNING")]
+    if evaluation_id:
+        actions.append(ExportRow.evaluation_id.set(evaluation_id))
+    return _transition(company_id, project_id, export_id, ("PENDING", "RUNNING"), actions)
+
+
+def mark_uploading(company_id: str, project_id: str, export_id: str, evaluation_id: str, key: str) -> bool:
+    return _transition(
+        company_id,
+        project_id,
+        export_id,
+        ("RUNNING",),
+        [ExportRow.evaluation_id.set(evaluation_id), ExportRow.object_key.set(key)],
+    )
+
+
+def mark_failed(company_id: str, project_id: str, export_id: str, error: str) -> bool:
+    return _transition(
+        company_id, project_id, export_id, ("PENDING", "RUNNING"), [ExportRow.status.set("FAILED"), ExportRow.error.set(error[:500])]
+    )
+
+
+def mark_ready(company_id: str, project_id: str, export_id: str, key: str, row_count: int, size: int) -> bool:
+    """READY only from RUNNING and only for the object this export is writing."""
+    row = ExportRow(project_pk(company_id, project_id), f"EXP#{export_id}")
+    try:
+        row.update(
+            actions=[
+                ExportRow.status.set("READY"),
+                ExportRow.row_count.set(row_count),
+                ExportRow.bytes.set(size),
+                ExportRow.ready_at.set(now()),
+            ],
+            condition=(ExportRow.status == "RUNNING") & (ExportRow.object_key == key),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def upload(key: str, chunks: Iterator[str], content_type: str, metadata: dict[str, str]) -> int:
+    """Stream text to one S3 object as a multipart upload; return its size in bytes.
+
+    Memory holds one part at a time. On any failure the upload is aborted, so no object (and
+    no ObjectCreated event) ever exists for a half-written export.
+    """
+    s3 = _s3()
+    upload_id = s3.create_multipart_upload(
+        Bucket=config.DATA_BUCKET, Key=key, ContentType=content_type, Metadata=metadata, ServerSideEncryption="AES256"
+    )["UploadId"]
+    parts: list[dict[str, Any]] = []
+    buffer = bytearray()
+    size = 0
+
+    def flush() -> None:
+        response = s3.upload_part(Bucket=config.DATA_BUCKET, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1, Body=bytes(buffer))
+        parts.append({"PartNumber": len(parts) + 1, "ETag": response["ETag"]})
+        buffer.clear()
+
+    try:
+        for chunk in chunks:
+            data = chunk.encode()
+            buffer += data
+            size += len(data)
+            if len(buffer) >= PART_BYTES:
+                flush()
+        if buffer or not parts:
+            flush()
+        s3.complete_multipart_upload(Bucket=config.DATA_BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=config.DATA_BUCKET, Key=key, UploadId=upload_id)
+        raise
+    return size
+
+
+def object_facts(key: str) -> tuple[int, int] | None:
+    """(row count from the object's metadata, size in bytes), or None when the object is gone."""
+    try:
+        head = _s3().head_object(Bucket=config.DATA_BUCKET, Key=key)
+    except _s3().exceptions.ClientError:
+        return None
+    return int(head.get("Metadata", {}).get("row-count", "0")), int(head["ContentLength"])
+
+
+def download_url(key: str) -> str:
+    return str(
+        _s3().generate_presigned_url("get_object", Params={"Bucket": config.DATA_BUCKET, "Key": key}, ExpiresIn=config.DOWNLOAD_URL_SECONDS)
+    )
