@@ -120,9 +120,24 @@ def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) ->
     return next_middleware(app)
 
 
+def _json_body(text: str) -> Any:
+    """json.loads, but any body it cannot turn into a value is a JSONDecodeError (400 MALFORMED_JSON).
+
+    Powertools only maps JSONDecodeError; json.loads also raises a plain ValueError (an integer
+    over Python's 4,300-digit limit) and RecursionError (arrays nested thousands deep), which
+    would otherwise surface as a 500.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise json.JSONDecodeError("unparseable JSON value", text, 0) from exc
+
+
 def make_resolver() -> APIGatewayHttpResolver:
     """A resolver with request validation, API.md's error body and the body size limit."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_json_body)
     app.use(middlewares=[_limit_body])
 
     @app.exception_handler(DomainError)
