@@ -1,11 +1,19 @@
-"""A speed fix for moto 5.2.5, same behaviour: one table backup per transaction, not one per item.
+"""Speed fixes for moto 5.2.5 that keep its behaviour.
+
+1. One table backup per transaction, not one per item.
 
 moto's ``transact_write_items`` deep-copies a table (for rollback) once for *every item* of
 the transaction that touches it, so a 40-item transaction on a table of a few thousand
 items copies it 40 times and profile upserts grow quadratically slow. Within one call the
 copies are identical (nothing is written until they are all made), so handing back the
-first copy for the same table changes nothing but the time. Applied by the local stack and
-the tests; remove when moto copies each table once.
+first copy for the same table changes nothing but the time.
+
+2. Sorting a table on precomputed key values. moto sorts the whole table on every Query and
+compares DynamoType objects, which recompute their values at each comparison: a 20k-item
+table took ~3 s a Query. Key attributes of a table share one type, so ordering by
+``cast_value`` (what DynamoType compares) gives the same order.
+
+Applied by the local stack, the tests and the benchmarks; remove when moto does the same.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 
@@ -41,6 +50,16 @@ class _CopyOncePerTransaction:
         return getattr(copy, name)
 
 
+def _all_items_sorted_by_value(self: Table) -> list[Item]:
+    items: list[Item] = []
+    for hash_set in self.items.values():
+        if isinstance(hash_set, dict):  # a table with a range key: one dict of items per hash key
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)
+    return sorted(items, key=lambda x: (x.hash_key.cast_value, x.range_key.cast_value) if x.range_key else x.hash_key.cast_value)
+
+
 _applied = False
 
 
@@ -60,4 +79,5 @@ def apply() -> None:
             proxy.end()
 
     dynamodb_models.copy = proxy  # type: ignore[attr-defined]
+    Table.all_items = _all_items_sorted_by_value  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter, countOf
 from typing import Literal
 
 from segshare_core.domain.devices import PLATFORMS, Platform
@@ -26,13 +25,20 @@ from segshare_core.domain.devices import PLATFORMS, Platform
 class IndexEntry:
     """One entry of a project's device index: a device token and the profiles holding it.
 
-    A token is the index's key, so one project's entries hold each token once. An entry
-    whose profile set became empty (a lingering delete) holds no device of any profile.
+    The token is the index's key, so every read of one project's index (a probe, a scan,
+    one shard of a scan) holds each token once. An entry names at least one profile: an
+    index item whose profile set became empty (a delete not cleaned up yet) is no device
+    of anyone, and the store skips it rather than build an entry.
     """
 
     token: str
     platform: Platform
     profile_ids: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # Checked once here, so the match loop never has to look at an entry's profiles.
+        if not self.profile_ids:
+            raise ValueError("an index entry names at least one profile")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,40 +50,32 @@ class MatchResult:
     matched_by_platform: Mapping[str, int]  # every platform of PLATFORMS, zero included
 
 
-# C-level accessors: after the one pass over the target, only the hits are touched, and
-# only through map/set/frozenset, so the core stays close to a bare set intersection.
-_TOKEN = attrgetter("token")
 _PLATFORM = attrgetter("platform")
-_PROFILE_IDS = attrgetter("profile_ids")
-_FIRST = itemgetter(0)
 
 
 def match(source_tokens: set[str] | frozenset[str], target_entries: Iterable[IndexEntry]) -> MatchResult:
     """Match the target project's index entries against the source segment's device tokens.
 
     A target profile matches when ANY of its devices is also a device of ANY source member
-    (same platform and normalised id, which equal tokens guarantee). ``matched_devices``
-    counts the distinct target tokens that matched, ``matched_by_platform`` splits that
-    count by platform, and a token held by several target profiles matches all of them and
-    counts once. Entries without profiles are ignored. Time is one membership test per
-    target entry plus work proportional to the hits.
+    (same platform and normalised id, which equal tokens guarantee). A device held by
+    several target profiles matches all of them. ``matched_devices`` counts the target
+    devices that matched and ``matched_by_platform`` splits that count by platform; they
+    count entries, which are distinct devices because ``target_entries`` hold each token
+    once (one read of one index; do not concatenate overlapping reads).
+
+    Time: one set membership test per target entry, then work proportional to the hits,
+    which is all this adds to a bare intersection of the same tokens.
     """
-    # The only Python-level loop; `and e.profile_ids` runs for hits only, so it is free.
-    hits = [e for e in target_entries if e.token in source_tokens and e.profile_ids]
-    devices = set(map(_TOKEN, hits))
-    if len(devices) == len(hits):
-        platforms = list(map(_PLATFORM, hits))
-    else:
-        # A token listed twice (callers concatenating reads) still counts once.
-        platforms = list(dict(zip(map(_TOKEN, hits), map(_PLATFORM, hits), strict=True)).values())
-    held_by = list(map(_PROFILE_IDS, hits))
-    # When every hit is held by exactly one profile (the usual case), skip chaining tuples.
-    single = sum(map(len, held_by)) == len(held_by)
-    profiles = frozenset(map(_FIRST, held_by)) if single else frozenset(chain.from_iterable(held_by))
+    # The one pass over the target, touching nothing of an entry but its token.
+    hits = [e for e in target_entries if e.token in source_tokens]
+    # Every hit has one of PLATFORMS, so the last platform's count is what the others leave.
+    *counted, rest = PLATFORMS
+    by_platform: dict[str, int] = {platform: countOf(map(_PLATFORM, hits), platform) for platform in counted}
+    by_platform[rest] = len(hits) - sum(by_platform.values())
     return MatchResult(
-        matched_profiles=profiles,
-        matched_devices=len(devices),
-        matched_by_platform={platform: platforms.count(platform) for platform in PLATFORMS},
+        matched_profiles=frozenset([profile_id for e in hits for profile_id in e.profile_ids]),
+        matched_devices=len(hits),
+        matched_by_platform=by_platform,
     )
 
 
@@ -87,8 +85,8 @@ PlanName = Literal["probe", "scan"]
 
 #: BatchGetItem takes at most 100 keys a request.
 BATCH_GET_KEYS = 100
-#: A Query returns at most 1 MB a page (counted here as 1 MiB, which is 256 read units).
-PAGE_BYTES = 1_048_576
+#: A Query returns at most 1 MB a page; counted as 10^6 bytes, which never underestimates pages.
+PAGE_BYTES = 1_000_000
 #: A read unit covers 4 KB: a strongly consistent read of up to 4 KB; eventually consistent reads cost half.
 READ_UNIT_BYTES = 4096
 #: Size of one index item in DynamoDB's accounting (key names and values, platform, one profile id).
@@ -151,12 +149,13 @@ def scan_cost(
     """Query every shard of the target index to its end.
 
     Tokens are uniform, so each shard holds an equal share of the bytes. A shard costs one
-    request per started 1 MB page and at least one; its read units are its bytes in 4 KB
+    request per started 1 MB page and at least one; each page costs its bytes in 4 KB read
     units, at least one (an empty Query still costs a unit), half when eventually consistent.
     """
-    shard_bytes = max(target_entry_count, 0) * max(avg_entry_bytes, 1) / shards
-    pages = max(1, math.ceil(shard_bytes / PAGE_BYTES))
-    units = max(1, math.ceil(shard_bytes / READ_UNIT_BYTES))
+    shard_bytes = math.ceil(max(target_entry_count, 0) * max(avg_entry_bytes, 1) / shards)
+    full_pages, rest = divmod(shard_bytes, PAGE_BYTES)
+    pages = max(1, full_pages + (rest > 0))
+    units = max(1, full_pages * math.ceil(PAGE_BYTES / READ_UNIT_BYTES) + math.ceil(rest / READ_UNIT_BYTES))
     return Cost(requests=shards * pages, read_units=shards * units * _unit_factor(consistent))
 
 
@@ -175,6 +174,8 @@ def choose_plan(
     back. Ties go to the probe (it reads no more items than the source holds).
     DynamoDB cannot count a partition's items cheaply: the caller passes the target's entry
     count from what it knows (e.g. the target project's profile count times its devices).
+    Reads are assumed eventually consistent, as store.device_index makes them; that halves
+    both plans' units alike, so it moves the boundary only through the request weight.
     """
     probe = probe_cost(source_token_count, consistent=consistent)
     scan = scan_cost(target_entry_count, avg_entry_bytes=avg_entry_bytes, shards=shards, consistent=consistent)

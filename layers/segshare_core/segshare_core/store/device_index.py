@@ -45,7 +45,7 @@ def _entries(rows: Iterable[DeviceIndexRow]) -> list[IndexEntry]:
 
 
 def probe(company_id: str, project_id: str, tokens: Iterable[str], *, consistent_read: bool = False) -> list[IndexEntry]:
-    """The index entries of the given tokens that exist in the project, in no particular order.
+    """The index entries of the given tokens that exist in the project, each once, in no particular order.
 
     One BatchGetItem per 100 distinct tokens (pynamodb sends the pages and resends
     unprocessed keys); a token absent from the index is simply not returned.
@@ -69,7 +69,7 @@ def scan(
     *,
     consistent_read: bool = False,
 ) -> list[IndexEntry]:
-    """Every entry of the project's index: each shard partition queried to its end, in parallel.
+    """Every entry of the project's index, each once: every shard partition queried to its end, in parallel.
 
     One Query per 1 MB page of a shard, at least one per shard. Entries come shard by
     shard, each shard in token order. All threads have finished when this returns.

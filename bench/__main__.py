@@ -1,0 +1,34 @@
+"""``python -m bench [figure ...]``: print the figures (all by default), each from its own module.
+
+A figure is a module with a ``run()`` that prints; add one by listing it in FIGURES.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from bench import core_time, memory, reads
+
+FIGURES: dict[str, Callable[[], None]] = {
+    "a": core_time.run,
+    "b": reads.run,
+    "d": memory.run,
+}
+
+
+def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        print(f"unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}", file=sys.stderr)
+        return 2
+    for name in names or list(FIGURES):
+        start = time.perf_counter()
+        FIGURES[name]()
+        print(f"    [{time.perf_counter() - start:.0f} s]\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
