@@ -9,12 +9,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import core_time, memory, reads
+from bench import bench_export, core_time, end_to_end, memory, reads
 
 FIGURES: dict[str, Callable[[], None]] = {
     "a": core_time.run,
     "b": reads.run,
+    "c": end_to_end.run,
     "d": memory.run,
+    "e": bench_export.run,
 }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 from segshare_core import config
 from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import FeatureDisabled, NotFound, RetryLater
 from segshare_core.domain.exports import Export
@@ -21,6 +22,7 @@ from segshare_core.store import directory, exports, segments
 app = make_resolver()
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
 AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
 
 
@@ -46,6 +48,7 @@ class ExportOut(Strict):
 
 class ExportsOut(Strict):
     exports: list[ExportOut]
+    nextCursor: str | None
 
 
 def _ok(model: Any, status: int = 200) -> dict[int, Any]:
@@ -117,11 +120,17 @@ def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/exports",
     responses={**_ok(ExportsOut), **errors(404)},
 )
-def list_exports(projectId: Id, sharedSegmentId: Id) -> dict[str, Any]:
+def list_exports(
+    projectId: Id, sharedSegmentId: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None
+) -> dict[str, Any]:
     company_id, _user = _scope(projectId)
     if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:
         raise NotFound(f"shared segment {sharedSegmentId!r} not found")
-    return {"exports": [_out(e) for e in exports.list_for(company_id, projectId, sharedSegmentId)]}
+    key = directory.company_key(company_id)
+    listing = f"exports:{projectId}:{sharedSegmentId}"
+    after = str(cursors.decode(key, listing, cursor).get("exportId", "")) if cursor else None
+    page, last = exports.list_for(company_id, projectId, sharedSegmentId, limit, after or None)
+    return {"exports": [_out(e) for e in page], "nextCursor": cursors.encode(key, listing, {"exportId": last}) if last else None}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

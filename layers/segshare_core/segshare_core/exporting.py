@@ -18,7 +18,7 @@ from segshare_core import evaluation
 from segshare_core.domain.errors import DomainError, RetryLater
 from segshare_core.domain.exports import CONTENT_TYPES, Export, columns, csv_lines, jsonl_lines
 from segshare_core.observability import logger
-from segshare_core.store import evaluations, exports, profiles, results, segments
+from segshare_core.store import directory, evaluations, exports, profiles, results, segments
 from segshare_core.store.errors import is_retryable
 
 #: Profiles are read 100 at a time (one BatchGet) while spooling.
@@ -57,6 +57,10 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
         return record
     try:
         exports.mark_running(company_id, project_id, export_id)
+        company = directory.get_company(company_id)
+        # Turned off after the request was accepted: no cross-project evaluation runs (as for the schedule).
+        if company is None or not company.shared_segments_enabled:
+            raise DomainError("shared segments were turned off for this company before the export ran")
         shared = segments.get_shared_in(company_id, project_id, record.shared_segment_id)
         if shared is None:
             raise DomainError("the shared segment is no longer shared with this project")

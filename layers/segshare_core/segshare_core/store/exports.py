@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from segshare_core import config
@@ -21,7 +22,9 @@ PART_BYTES = 8 * 1024 * 1024
 
 @cache
 def _s3() -> Any:
-    return boto3.client("s3")
+    # SigV4 explicitly: botocore presigns S3 with SigV2 by default in the older regions, which
+    # S3 refuses for newer buckets and which carries no X-Amz-Expires (the URL's lifetime).
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 @cache
@@ -88,21 +91,25 @@ def get(company_id: str, project_id: str, export_id: str) -> Export | None:
         return None
 
 
-def list_for(company_id: str, project_id: str, shared_id: str, limit: int = 100) -> list[Export]:
-    """The shared segment's exports, newest first."""
+def list_for(
+    company_id: str, project_id: str, shared_id: str, limit: int = 20, after: str | None = None
+) -> tuple[list[Export], str | None]:
+    """The shared segment's exports, newest first: (page, the id to continue after, or None at the end)."""
+    pk = project_pk(company_id, project_id)
     rows = ExportRow.query(
-        project_pk(company_id, project_id),
+        pk,
         ExportRow.sk.startswith("EXP#"),
         filter_condition=ExportRow.shared_segment_id == shared_id,
         scan_index_forward=False,
         consistent_read=True,
+        last_evaluated_key={"pk": {"S": pk}, "sk": {"S": f"EXP#{after}"}} if after else None,
     )
-    out = []
+    out: list[Export] = []
     for row in rows:
+        if len(out) >= limit:  # one more exists: the page ends here
+            return out, out[-1].export_id
         out.append(_export(row))
-        if len(out) >= limit:
-            break
-    return out
+    return out, None
 
 
 def _transition(company_id: str, project_id: str, export_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
