@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from segshare_core.domain.clock import iso, now
@@ -69,27 +70,45 @@ def succeed(
     summary: MatchSummary,
     result_key: str,
 ) -> Evaluation:
-    """Mark SUCCEEDED and move the latest pointer together, once the results are complete in S3."""
+    """Mark SUCCEEDED and move the latest pointer together, once the results are complete in S3.
+
+    Runs can overlap (a schedule tick and a manual run): the pointer only moves forward, to a
+    run that started later than the one it holds (ids sort by start time). A run overtaken by
+    a newer one is recorded SUCCEEDED and leaves the pointer on the newer result.
+    """
     pk = _pk(company_id, project_id, shared_id)
     row = EvaluationRow.get(pk, f"E#{evaluation.evaluation_id}", consistent_read=True)
     finished = now()
-    with TransactWrite(connection=connection()) as tx:
-        tx.update(
-            row,
-            actions=[
-                EvaluationRow.status.set("SUCCEEDED"),
-                EvaluationRow.finished_at.set(finished),
-                EvaluationRow.duration_ms.set(_duration(row.started_at, finished)),
-                EvaluationRow.target_profiles.set(summary.target_profiles),
-                EvaluationRow.matched_profiles.set(summary.matched_profiles),
-                EvaluationRow.matched_devices.set(summary.matched_devices),
-                EvaluationRow.matched_by_platform.set(summary.matched_by_platform),
-                EvaluationRow.result_key.set(result_key),
-            ],
-            condition=EvaluationRow.status == "RUNNING",
-        )
-        tx.save(LatestRow(pk, _LATEST, evaluation_id=evaluation.evaluation_id, result_key=result_key))
+    actions: list[Action] = [
+        EvaluationRow.status.set("SUCCEEDED"),
+        EvaluationRow.finished_at.set(finished),
+        EvaluationRow.duration_ms.set(_duration(row.started_at, finished)),
+        EvaluationRow.target_profiles.set(summary.target_profiles),
+        EvaluationRow.matched_profiles.set(summary.matched_profiles),
+        EvaluationRow.matched_devices.set(summary.matched_devices),
+        EvaluationRow.matched_by_platform.set(summary.matched_by_platform),
+        EvaluationRow.result_key.set(result_key),
+    ]
+    running = EvaluationRow.status == "RUNNING"
+    forward = LatestRow.evaluation_id.does_not_exist() | (LatestRow.evaluation_id < evaluation.evaluation_id)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(row, actions=actions, condition=running)
+            tx.save(LatestRow(pk, _LATEST, evaluation_id=evaluation.evaluation_id, result_key=result_key), condition=forward)
+    except TransactWriteError as exc:
+        if not _overtaken(exc, company_id, project_id, shared_id, evaluation.evaluation_id):
+            raise
+        row.update(actions=actions, condition=running)
     return get(company_id, project_id, shared_id, evaluation.evaluation_id) or evaluation
+
+
+def _overtaken(exc: TransactWriteError, company_id: str, project_id: str, shared_id: str, evaluation_id: str) -> bool:
+    """The switch was refused on a condition because a newer run already holds the pointer."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    if not any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
+        return False
+    latest = latest_succeeded(company_id, project_id, shared_id)
+    return latest is not None and latest[0] > evaluation_id
 
 
 def fail(company_id: str, project_id: str, shared_id: str, evaluation_id: str, error: str) -> Evaluation | None:
