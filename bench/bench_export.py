@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+
 from segshare_core import config, exporting
 from segshare_core.domain.exports import CONTENT_TYPES, columns, csv_lines
 from segshare_core.store import exports

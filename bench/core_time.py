@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from segshare_core.domain.match import match
-
 from bench.data import sides
 from bench.timing import ms, timings
+from segshare_core.domain.match import match
 
 SOURCE = 200_000
 TARGET = 200_000

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 
 from pynamodb.exceptions import DoesNotExist
 
+from bench.aws import count_requests, moto_tables
 from segshare_core import config, evaluation
 from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
@@ -25,8 +26,6 @@ from segshare_core.domain.match import IndexEntry, match
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, segments
 from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, index_pk, project_pk
-
-from bench.aws import count_requests, moto_tables
 
 SOURCE, TARGET, OVERLAP = 20_000, 20_000, 0.3
 COMPANY, SOURCE_PROJECT, TARGET_PROJECT = "bench", "source", "target"

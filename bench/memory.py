@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from segshare_core.domain.match import match
-
 from bench.data import sides
+from segshare_core.domain.match import match
 
 SOURCE = 200_000
 TARGET = 200_000

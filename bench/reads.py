@@ -12,14 +12,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from bench.aws import count_requests, moto_tables
+from bench.data import sides
 from segshare_core import config
 from segshare_core.domain.devices import shard_of
 from segshare_core.domain.match import BATCH_GET_KEYS, PAGE_BYTES, Cost, IndexEntry, MatchResult, choose_plan, match
 from segshare_core.store import device_index
 from segshare_core.store.models import DeviceIndexRow, index_pk
-
-from bench.aws import count_requests, moto_tables
-from bench.data import sides
 
 SOURCE = 20_000
 TARGET = 20_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from segshare_core import evaluation
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import RetryLater

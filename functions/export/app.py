@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
+
 from segshare_core import config
 from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
 from segshare_core.domain import cursors

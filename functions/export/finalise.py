@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from segshare_core import exporting
 from segshare_core.observability import logger, metrics, tracer
 

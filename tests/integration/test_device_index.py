@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+
+from local import moto_fixes
+from local import template as tpl
+from local.resources import create_all
 from segshare_core import config
 from segshare_core.domain.devices import Device, normalise, shard_of, token
 from segshare_core.domain.match import BATCH_GET_KEYS, MatchResult, match
@@ -18,10 +22,6 @@ from segshare_core.domain.profiles import Profile
 from segshare_core.store import device_index
 from segshare_core.store.models import DeviceIndexRow, index_pk
 from segshare_core.store.profiles import delete_profile, upsert_profiles
-
-from local import moto_fixes
-from local import template as tpl
-from local.resources import create_all
 
 COMPANY = "acme"
 SOURCE, TARGET, OTHER = "proj-a", "proj-b", "proj-c"

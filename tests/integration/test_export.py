@@ -26,14 +26,14 @@ from urllib.parse import parse_qs, unquote, unquote_plus, urlparse
 import boto3
 import pytest
 import requests
-from segshare_core import config
-from segshare_core.domain.segments import shared_segment_id
-from segshare_core.store import exports as export_store
 
 from local import moto_fixes
 from local import template as tpl
 from local.events import S3_EVENTS_QUEUE, Pump
 from local.lambdas import LambdaContext, load_module
+from segshare_core import config
+from segshare_core.domain.segments import shared_segment_id
+from segshare_core.store import exports as export_store
 from tests.integration.conftest import OPERATOR, Response, event, handler_for, user
 
 # Profile upserts are transactions: one table copy per transaction, not per item (see local/moto_fixes.py).

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from segshare_core.domain import access
 from segshare_core.domain.access import Grant, Principal, groups_from_claim, principal_from
 from segshare_core.domain.errors import DomainError, Forbidden, NotFound

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from segshare_core.domain.devices import TOKEN_BYTES, Device, InvalidDeviceId, normalise, shard_of, token
 
 IDFV = "E621E1F8-C36C-495A-93FC-0C247A3E6E5F"

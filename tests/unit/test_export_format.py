@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from segshare_core.domain.exports import FORMULA_STARTS, columns, csv_lines, jsonl_lines, neutralise
 
 Row = tuple[str, Mapping[str, Any]]

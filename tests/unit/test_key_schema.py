@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pynamodb.attributes import Attribute
 from pynamodb.models import Model
-from segshare_core.store.models import ALL_MODELS
 
 from local import template as tpl
+from segshare_core.store.models import ALL_MODELS
 
 TABLES = tpl.load().of_type("AWS::DynamoDB::Table")
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from segshare_core.domain.devices import PLATFORMS, Device, Platform, normalise, token
 from segshare_core.domain.match import (
     BATCH_GET_KEYS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from segshare_core.domain.devices import Device
 from segshare_core.domain.errors import InvalidInput
 from segshare_core.domain.profiles import MAX_ATTRIBUTES, MAX_DEVICES, MAX_VALUE_CHARS, Profile, parse_profile

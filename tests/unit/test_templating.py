@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from segshare_core.domain.templating import render
 
 ANN = {"first_name": "Ann", "country": "IE"}
