@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
+
 from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
 from segshare_core.domain import access, cursors, sharing
 from segshare_core.domain.access import Principal
@@ -262,7 +264,7 @@ def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
     "/v1/projects/<projectId>/segments/<segmentId>",
     responses={204: {"description": "deleted"}, **errors(404, 409)},
 )
-def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()] = False) -> tuple[None, int]:
+def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()] = False) -> Response[str]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
     if is_shared_id(segmentId) and segments.get_shared_in(company_id, projectId, segmentId) is not None:
@@ -285,7 +287,8 @@ def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()]
         except segments.VersionMoved:
             continue
         logger.info("segment deleted", project_id=projectId, segment_id=segmentId, revoked=len(segment.shared_with))
-        return None, 204
+        # A 204 carries no content (RFC 9110); returning None would send the JSON text "null".
+        return Response(status_code=204, content_type=None, body="")
     raise Conflict("the segment changed while deleting it; try again", code="VERSION_CONFLICT")
 
 
@@ -338,7 +341,8 @@ def get_sharing_history(
     projectId: Id,
     segmentId: Id,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    # No max_length here: an over-long cursor is a forged one, 400 INVALID_CURSOR (cursors.decode bounds it), not a 422.
+    cursor: Annotated[str | None, Query()] = None,
 ) -> HistoryOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)

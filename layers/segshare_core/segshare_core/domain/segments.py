@@ -178,12 +178,12 @@ def _compare(op: str, actual: object, expected: object) -> bool:
     a: Any = actual
     b: Any = expected
     if op == "gt":
-        return a > b
+        return bool(a > b)
     if op == "gte":
-        return a >= b
+        return bool(a >= b)
     if op == "lt":
-        return a < b
-    return a <= b
+        return bool(a < b)
+    return bool(a <= b)
 
 
 def _same(actual: object, expected: object) -> bool:
