@@ -565,6 +565,17 @@ def test_force_deleted_source_segment_makes_the_shared_segment_404(world: World)
     assert world.succeeded(VIP_SHARED)["matchedProfiles"] == 2
 
 
+def test_a_reshare_after_revoke_serves_nothing_until_evaluated_again(world: World) -> None:
+    # Given B's shared segment evaluated, then unshared and shared again (the same shared id)
+    world.succeeded()
+    assert world.share("put_sharing", ADMIN, body={"projectIds": []}).status == 200
+    assert world.share("put_sharing", ADMIN, body={"projectIds": ["proj-b"]}).status == 200
+    # Then the old result is not served: members answer 409 NOT_EVALUATED until a new evaluation
+    assert_error(world.members(), 409, "NOT_EVALUATED")
+    assert world.succeeded()["status"] == "SUCCEEDED"
+    assert world.members().status == 200
+
+
 # ====================================================================== failures
 
 

@@ -11,7 +11,7 @@ from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
 from segshare_core.domain.sharing import SavePlan
-from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connection, project_pk
+from segshare_core.store.models import HistoryRow, LatestRow, SegmentRow, SharedRow, connection, project_pk
 
 
 class VersionMoved(Exception):
@@ -45,6 +45,15 @@ def _shared(row: SharedRow) -> SharedSegment:
 
 def _history_pk(company_id: str, project_id: str, segment_id: str) -> str:
     return f"{project_pk(company_id, project_id)}#H#{segment_id}"
+
+
+def _latest_pointer(company_id: str, target: str, shared_id: str) -> LatestRow:
+    """A revoked share stops serving its last result: a reshare starts from NOT_EVALUATED.
+
+    The shared id is stable across unshare and reshare (and across a deleted and re-created
+    segment of the same id), so without this a reshare would serve members from before.
+    """
+    return LatestRow(f"{project_pk(company_id, target)}#X#{shared_id}", "LATEST")
 
 
 def _cancelled_on_condition(exc: TransactWriteError) -> bool:
@@ -137,6 +146,7 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
             for target in sorted(plan.removed):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
                 tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
+                tx.delete(_latest_pointer(company_id, target, shared_id))
             tx.save(
                 HistoryRow(
                     _history_pk(company_id, segment.project_id, segment.segment_id),
@@ -174,6 +184,7 @@ def delete_segment(company_id: str, segment: Segment) -> None:
             for target in sorted(segment.shared_with):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
                 tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
+                tx.delete(_latest_pointer(company_id, target, shared_id))
     except TransactWriteError as exc:
         if _cancelled_on_condition(exc):
             raise VersionMoved from exc
