@@ -10,7 +10,6 @@ from typing import Any
 from moto import mock_aws
 from pynamodb.models import Model
 
-from local import moto_fixes
 from local import template as tpl
 from local.resources import create_all
 
@@ -19,7 +18,6 @@ from local.resources import create_all
 def moto_tables() -> Iterator[None]:
     """Everything the template declares, in an in-process moto, for the duration of the block."""
     with mock_aws():
-        moto_fixes.apply()
         create_all(tpl.load())
         yield
 

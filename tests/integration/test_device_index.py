@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from local import moto_fixes
 from local import template as tpl
 from local.resources import create_all
 from segshare_core import config
@@ -93,7 +92,6 @@ def projects() -> Iterator[Projects]:
         *(profile(f"t-fill-{i}", ("android", format(0x1000 + i, "x"))) for i in range(SHARED_FILLERS.stop)),
     ]
     with mock_aws():
-        moto_fixes.apply()
         create_all(tpl.load())
         assert upsert_profiles(COMPANY, SOURCE, KEY, source) == len(source)
         assert upsert_profiles(COMPANY, TARGET, KEY, target) == len(target)

@@ -8,17 +8,12 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from local import moto_fixes
 from segshare_core import config
 from segshare_core.domain.devices import normalise, shard_of, token
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.store import directory
 from segshare_core.store.models import DeviceIndexRow, ProfileRow, index_pk, project_pk
 from tests.integration.conftest import OPERATOR, Response, event, user
-
-# Same behaviour, one table copy per transaction instead of one per item: a 500-profile batch
-# takes a second, not half a minute (see local/moto_fixes.py).
-moto_fixes.apply()
 
 ADMIN = user("u-admin")
 PA = user("u-pa")  # project admin of proj-a

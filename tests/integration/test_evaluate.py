@@ -27,15 +27,11 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from local import moto_fixes
 from segshare_core import config
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import evaluations as evaluation_store
 from segshare_core.store import results as results_store
 from tests.integration.conftest import OPERATOR, Response, event, handler_for, user
-
-# Profile upserts are transactions: one table copy per transaction, not per item (see local/moto_fixes.py).
-moto_fixes.apply()
 
 ADMIN = user("u-admin")  # company admin of acme
 PA = user("u-pa")  # project admin of proj-a only

@@ -27,7 +27,6 @@ import boto3
 import pytest
 import requests
 
-from local import moto_fixes
 from local import template as tpl
 from local.events import S3_EVENTS_QUEUE, Pump
 from local.lambdas import LambdaContext, load_module
@@ -35,9 +34,6 @@ from segshare_core import config
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import exports as export_store
 from tests.integration.conftest import OPERATOR, Response, event, handler_for, user
-
-# Profile upserts are transactions: one table copy per transaction, not per item (see local/moto_fixes.py).
-moto_fixes.apply()
 
 ADMIN = user("u-admin")  # company admin of acme
 PA = user("u-pa")  # project admin of proj-a only
