@@ -11,11 +11,59 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from moto.server import ThreadedMotoServer
 
 from local import moto_fixes
+
+# The console (web/) is served at `/`; these routes never reach the template's handlers.
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def static_file(url_path: str, root: Path = WEB_ROOT) -> tuple[Path, str] | None:
+    """The file under `root` that `url_path` names, with its content type; None for anything else.
+
+    `/` is index.html. A path with `..`, a backslash, a NUL or a hidden segment, or one that
+    resolves (symlinks included) outside `root`, is never served.
+    """
+    path = unquote(url_path)
+    if path == "/":
+        path = "/index.html"
+    segments = path.split("/")[1:]
+    if not path.startswith("/") or "\\" in path or "\x00" in path or any(s in ("", ".", "..") or s.startswith(".") for s in segments):
+        return None
+    base = root.resolve()
+    candidate = base.joinpath(*segments).resolve()
+    if not candidate.is_relative_to(base) or not candidate.is_file():
+        return None
+    content_type = CONTENT_TYPES.get(candidate.suffix.lower())
+    return (candidate, content_type) if content_type else None
+
+
+def local_users(demo_loaded: bool) -> list[dict[str, str]]:
+    """The demo users and their tokens, for the console's local sign-in (a route the template does not have)."""
+    if not demo_loaded:
+        return []
+    from local import demo
+
+    return [{"userId": user.user_id, "label": user.label, "token": user.token()} for user in demo.USERS]
 
 
 @dataclass
@@ -140,6 +188,12 @@ def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
+        def _send_file(self, file: Path, content_type: str) -> None:
+            headers = {"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"}
+            if content_type.startswith("text/html"):
+                headers["content-security-policy"] = CONSOLE_CSP
+            self._send(200, headers, file.read_bytes())
+
         def _dispatch(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -150,6 +204,15 @@ def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
             if self.command == "GET" and path == "/docs":
                 self._send(200, {"content-type": "text/html; charset=utf-8"}, stack.docs_html)
                 return
+            if self.command == "GET" and path == "/local/users":
+                users = local_users(stack.settings.demo)
+                self._send(200, {"content-type": "application/json", "cache-control": "no-store"}, json.dumps(users).encode())
+                return
+            if self.command in ("GET", "HEAD") and not path.startswith("/v1/"):
+                found = static_file(path)
+                if found is not None:
+                    self._send_file(*found)
+                    return
             try:
                 response = stack.gateway.handle(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
             except Exception:  # the emulator itself failed: answer like API Gateway would

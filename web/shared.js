@@ -1,0 +1,374 @@
+// Shared Segments: the segments other projects share with this one, Evaluate now, Export,
+// and one shared segment's Evaluations and Exports tabs.
+
+import { describe, isAbort } from "./api.js";
+import { matchedChart } from "./chart.js";
+import { busy, h, loading, notice, number, plural, replace, time, uniqueId } from "./dom.js";
+
+const STATUS_TEXT = {
+  SUCCEEDED: "Succeeded",
+  RUNNING: "Running",
+  FAILED: "Failed",
+  PENDING: "Pending",
+  READY: "Ready",
+};
+const TRIGGER_TEXT = { manual: "Manual", schedule: "Schedule", export: "Export" };
+const FORMAT_TEXT = { csv: "CSV", jsonl: "JSONL" };
+
+function badge(status) {
+  return h("span", { class: ["badge", `status-${String(status).toLowerCase()}`], text: STATUS_TEXT[status] ?? status });
+}
+
+function errorNotice(error) {
+  const { sentence, detail } = describe(error);
+  return notice("error", sentence, detail);
+}
+
+function sharedUrl(ctx, sharedSegmentId, ...rest) {
+  return [`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/shared-segments/${encodeURIComponent(sharedSegmentId)}`, ...rest].join("/");
+}
+
+function matchedText(evaluation) {
+  if (!evaluation) return "Not evaluated yet";
+  if (evaluation.status !== "SUCCEEDED") return STATUS_TEXT[evaluation.status] ?? evaluation.status;
+  return `${number(evaluation.matchedProfiles)} of ${plural(evaluation.targetProfiles, "profile")}`;
+}
+
+function bytes(n) {
+  if (typeof n !== "number") return "—";
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+async function evaluateNow(ctx, shared, button) {
+  const done = await busy(button, "Evaluating…", () => ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { method: "POST" }));
+  if (done.status === "RUNNING") return { done, message: notice("info", `Evaluating “${shared.name}”. It shows on the Evaluations tab when it finishes.`) };
+  if (done.status === "FAILED") return { done, message: notice("error", `The evaluation of “${shared.name}” failed.`, done.error ? `Details: ${done.error}` : null) };
+  return {
+    done,
+    message: notice("success", `Evaluated “${shared.name}”: ${number(done.matchedProfiles)} of ${plural(done.targetProfiles, "profile")} in ${ctx.project.name} match.`),
+  };
+}
+
+function exportForm(ctx, shared, onStarted, { small = true } = {}) {
+  const id = uniqueId("format");
+  const format = h("select", { id }, h("option", { value: "csv", text: "CSV" }), h("option", { value: "jsonl", text: "JSONL" }));
+  const button = h("button", { type: "submit", class: small ? "small" : null, text: "Export", "aria-label": `Export ${shared.name}` });
+  const form = h(
+    "form",
+    { class: ["inline-form", small ? "small" : null] },
+    h("label", { for: id, class: "visually-hidden", text: `Export format for ${shared.name}` }),
+    format,
+    button,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const created = await busy(button, "Exporting…", () =>
+        ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "exports"), { method: "POST", body: { format: format.value } }),
+      );
+      await onStarted(created, null);
+    } catch (error) {
+      if (isAbort(error)) return;
+      await onStarted(null, error);
+    }
+  });
+  return form;
+}
+
+// ------------------------------------------------------------------ the list
+
+export async function sharedListView(ctx) {
+  ctx.title("Shared Segments");
+  const list = h("div", { class: "table-wrap" });
+  const status = h("div", { class: "page-status", "aria-live": "polite" });
+  replace(
+    ctx.main,
+    h("h1", { text: "Shared Segments" }),
+    h("p", {
+      class: "lead",
+      text: `Segments other projects share with ${ctx.project.name}. Only membership crosses projects: evaluations, exports and messages use ${ctx.project.name}'s own profiles and attributes.`,
+    }),
+    status,
+    list,
+  );
+  replace(list, loading("Loading shared segments…"));
+  const { sharedSegments } = await ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/shared-segments`);
+  if (!sharedSegments.length) {
+    replace(list, h("p", { class: "empty", text: `No project shares a segment with ${ctx.project.name} yet.` }));
+    return;
+  }
+  const body = h("tbody");
+  for (const shared of [...sharedSegments].sort((a, b) => a.name.localeCompare(b.name))) {
+    const lastCell = h("td");
+    const showLast = (evaluation) =>
+      replace(
+        lastCell,
+        h("span", { class: "matched", text: matchedText(evaluation) }),
+        evaluation ? h("span", { class: "muted small-text" }, " · ", time(evaluation.finishedAt || evaluation.startedAt)) : null,
+      );
+    showLast(shared.lastEvaluation);
+    const evaluate = h("button", { type: "button", class: "small primary", text: "Evaluate now", "aria-label": `Evaluate ${shared.name} now` });
+    evaluate.addEventListener("click", async () => {
+      replace(status);
+      try {
+        const { done, message } = await evaluateNow(ctx, shared, evaluate);
+        if (done.status !== "RUNNING") showLast(done);
+        message.append(h("p", {}, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: "See its evaluations" })));
+        replace(status, message);
+      } catch (error) {
+        if (isAbort(error)) return;
+        replace(status, errorNotice(error));
+      }
+    });
+    const exporter = exportForm(ctx, shared, async (created, error) => {
+      if (error) {
+        replace(status, errorNotice(error));
+        return;
+      }
+      ctx.go(ctx.path("shared", shared.sharedSegmentId, "exports"));
+    });
+    body.append(
+      h(
+        "tr",
+        { "data-shared-segment": shared.sharedSegmentId },
+        h("td", {}, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: shared.name })),
+        h("td", {}, h("span", { class: "badge badge-shared", text: shared.sourceProjectName ?? shared.sourceProjectId })),
+        h("td", {}, time(shared.sharedAt)),
+        lastCell,
+        h("td", { class: "actions" }, evaluate, exporter),
+      ),
+    );
+  }
+  replace(
+    list,
+    h(
+      "table",
+      { class: "data" },
+      h("caption", { class: "visually-hidden", text: `Segments shared with ${ctx.project.name}` }),
+      h("thead", {}, h("tr", {}, ["Name", "From project", "Shared", "Last evaluation", "Actions"].map((c) => h("th", { scope: "col", text: c })))),
+      body,
+    ),
+  );
+}
+
+// ------------------------------------------------------------------ one shared segment
+
+export async function sharedDetailView(ctx, tab) {
+  const [sharedSegmentId] = ctx.params;
+  replace(ctx.main, loading("Loading the shared segment…"));
+  const shared = await ctx.api(sharedUrl(ctx, sharedSegmentId));
+  ctx.title(`${shared.name} · ${tab === "exports" ? "Exports" : "Evaluations"}`);
+  const body = h("div", { class: "tab-body" });
+  const status = h("div", { class: "page-status", "aria-live": "polite" });
+  const evaluate = h("button", { type: "button", class: "primary", text: "Evaluate now" });
+  const reloaders = {};
+  evaluate.addEventListener("click", async () => {
+    replace(status);
+    try {
+      const { message } = await evaluateNow(ctx, shared, evaluate);
+      replace(status, message);
+      if (tab === "evaluations") await reloaders.evaluations?.();
+    } catch (error) {
+      if (isAbort(error)) return;
+      replace(status, errorNotice(error));
+    }
+  });
+  const exporter = exportForm(ctx, shared, async (created, error) => {
+    if (error) {
+      replace(status, errorNotice(error));
+      return;
+    }
+    replace(status, notice("info", `Export requested (${FORMAT_TEXT[created.format] ?? created.format}). It shows below with its status; the Download link appears when it is ready.`));
+    if (tab === "exports") await reloaders.exports?.();
+    else ctx.go(ctx.path("shared", shared.sharedSegmentId, "exports"));
+  }, { small: false });
+  replace(
+    ctx.main,
+    h(
+      "nav",
+      { class: "breadcrumb", "aria-label": "Breadcrumb" },
+      h("a", { href: ctx.path("shared"), text: "Shared Segments" }),
+      h("span", { "aria-hidden": "true", text: " › " }),
+      shared.name,
+    ),
+    h("div", { class: "page-head" }, h("div", {}, h("h1", { text: shared.name }), h("p", { class: "lead" }, `Shared from ${shared.sourceProjectName ?? shared.sourceProjectId} · `, time(shared.sharedAt))), h("div", { class: "actions" }, evaluate, exporter)),
+    h("ul", { class: "subtabs" }, [
+      h("li", {}, h("a", { href: ctx.path("shared", sharedSegmentId), "aria-current": tab === "evaluations" ? "page" : null, text: "Evaluations" })),
+      h("li", {}, h("a", { href: ctx.path("shared", sharedSegmentId, "exports"), "aria-current": tab === "exports" ? "page" : null, text: "Exports" })),
+    ]),
+    status,
+    body,
+  );
+  if (tab === "exports") await exportsTab(ctx, shared, body, reloaders);
+  else await evaluationsTab(ctx, shared, body, reloaders);
+}
+
+async function evaluationsTab(ctx, shared, body, reloaders) {
+  const chart = h("div", { class: "chart-wrap" });
+  const table = h("div", { class: "table-wrap" });
+  replace(body, h("h2", { text: "Evaluations" }), chart, table);
+  let polling = false;
+
+  async function load() {
+    if (!table.firstChild) replace(table, loading("Loading evaluations…"));
+    const { evaluations } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { query: { limit: 100 } });
+    replace(chart, matchedChart(evaluations));
+    if (!evaluations.length) {
+      replace(table, h("p", { class: "empty", text: "No evaluations yet. Evaluate now, or wait for the schedule." }));
+    } else {
+      replace(
+        table,
+        h(
+          "table",
+          { class: "data" },
+          h("caption", { class: "visually-hidden", text: `Evaluations of ${shared.name}, newest first` }),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              ["Time", "Trigger", "Status", "Matched profiles", "iOS devices", "Android devices", "Duration"].map((c) =>
+                h("th", { scope: "col", class: /devices|Matched|Duration/.test(c) ? "num" : null, text: c }),
+              ),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            evaluations.map((e) =>
+              h(
+                "tr",
+                { "data-evaluation": e.evaluationId },
+                h("td", {}, time(e.finishedAt || e.startedAt)),
+                h("td", { text: TRIGGER_TEXT[e.trigger] ?? e.trigger }),
+                h("td", {}, badge(e.status), e.error ? h("span", { class: "muted small-text", text: ` ${e.error}` }) : null),
+                h("td", { class: "num", text: e.status === "SUCCEEDED" ? `${number(e.matchedProfiles)} of ${number(e.targetProfiles)}` : "—" }),
+                h("td", { class: "num", text: number(e.matchedByPlatform?.ios ?? (e.status === "SUCCEEDED" ? 0 : null)) }),
+                h("td", { class: "num", text: number(e.matchedByPlatform?.android ?? (e.status === "SUCCEEDED" ? 0 : null)) }),
+                h("td", { class: "num", text: typeof e.durationMs === "number" ? `${(e.durationMs / 1000).toFixed(1)} s` : "—" }),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    if (!polling && evaluations.some((e) => e.status === "RUNNING")) {
+      polling = true;
+      while (true) {
+        await ctx.sleep(2000);
+        const { evaluations: now } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { query: { limit: 1 } });
+        if (!now.some((e) => e.status === "RUNNING")) break;
+      }
+      polling = false;
+      await load();
+    }
+  }
+  reloaders.evaluations = load;
+  await load();
+}
+
+async function exportsTab(ctx, shared, body, reloaders) {
+  const table = h("div", { class: "table-wrap" });
+  const live = h("div", { class: "visually-hidden", "aria-live": "polite" });
+  replace(body, h("h2", { text: "Exports" }), h("p", { class: "muted", text: `Each export evaluates the segment afresh and holds ${ctx.project.name}'s own matched profiles. Download links are valid for 15 minutes.` }), table, live);
+  const rows = new Map();
+  const watching = new Set();
+  let polling = false;
+  let delay = 700;
+
+  async function downloadLink(record) {
+    const link = h("a", { class: "button small primary", href: record.downloadUrl, text: "Download", "aria-label": `Download the ${FORMAT_TEXT[record.format] ?? record.format} export` });
+    link.addEventListener("click", async (event) => {
+      if (record.expiresAt && Date.parse(record.expiresAt) > Date.now() + 5000) return;
+      // The presigned URL has expired: ask for a fresh one.
+      event.preventDefault();
+      try {
+        const fresh = await ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/exports/${encodeURIComponent(record.exportId)}`);
+        record.expiresAt = fresh.expiresAt;
+        link.href = fresh.downloadUrl;
+        location.assign(fresh.downloadUrl);
+      } catch (error) {
+        if (!isAbort(error)) link.after(errorNotice(error));
+      }
+    });
+    return link;
+  }
+
+  async function fill(record) {
+    const row = rows.get(record.exportId);
+    if (!row) return;
+    replace(row.status, badge(record.status), record.status === "FAILED" && record.error ? h("span", { class: "muted small-text", text: ` ${record.error}` }) : null);
+    row.rows.textContent = typeof record.rowCount === "number" ? number(record.rowCount) : "—";
+    row.size.textContent = bytes(record.bytes);
+    if (record.status === "READY" && record.downloadUrl) replace(row.download, await downloadLink(record));
+    else if (record.status === "FAILED") replace(row.download, h("span", { class: "muted", text: "No file" }));
+    else replace(row.download, h("span", { class: "loading-inline" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Preparing…"));
+  }
+
+  function exportUrl(id) {
+    return `/v1/projects/${encodeURIComponent(ctx.project.projectId)}/exports/${encodeURIComponent(id)}`;
+  }
+
+  async function load() {
+    if (!table.firstChild) replace(table, loading("Loading exports…"));
+    const { exports } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "exports"), { query: { limit: 20 } });
+    rows.clear();
+    if (!exports.length) {
+      replace(table, h("p", { class: "empty", text: "No exports yet. Choose CSV or JSONL above and press Export." }));
+      return;
+    }
+    const tbody = h("tbody");
+    for (const record of exports) {
+      const row = { status: h("td"), rows: h("td", { class: "num" }), size: h("td", { class: "num" }), download: h("td") };
+      rows.set(record.exportId, row);
+      tbody.append(
+        h("tr", { "data-export": record.exportId }, h("td", {}, time(record.createdAt)), h("td", { text: FORMAT_TEXT[record.format] ?? record.format }), row.status, row.rows, row.size, row.download),
+      );
+    }
+    replace(
+      table,
+      h(
+        "table",
+        { class: "data" },
+        h("caption", { class: "visually-hidden", text: `Exports of ${shared.name}, newest first` }),
+        h("thead", {}, h("tr", {}, ["Requested", "Format", "Status", "Rows", "Size", "File"].map((c) => h("th", { scope: "col", class: c === "Rows" || c === "Size" ? "num" : null, text: c })))),
+        tbody,
+      ),
+    );
+    // The listing carries no download URL: a READY export's own record does (a fresh presigned GET).
+    const ready = await Promise.all(exports.map((r) => (r.status === "READY" ? ctx.api(exportUrl(r.exportId)) : r)));
+    await Promise.all(ready.map(fill));
+    for (const record of ready) if (record.status === "PENDING" || record.status === "RUNNING") watching.add(record.exportId);
+    delay = 700; // a new export is looked at soon, even while an older one is polled slowly
+    poll();
+  }
+
+  // Poll unfinished exports until each is READY or FAILED (or the screen is left).
+  async function poll() {
+    if (polling) return;
+    polling = true;
+    try {
+      while (watching.size) {
+        await ctx.sleep(delay);
+        delay = Math.min(delay * 1.5, 5000);
+        const records = await Promise.all([...watching].map((id) => ctx.api(exportUrl(id))));
+        for (const record of records) {
+          await fill(record);
+          if (record.status === "PENDING" || record.status === "RUNNING") continue;
+          watching.delete(record.exportId);
+          live.textContent = record.status === "READY" ? `Export ready: ${plural(record.rowCount ?? 0, "row")}.` : "An export failed.";
+        }
+      }
+    } catch (error) {
+      if (!isAbort(error)) table.after(errorNotice(error));
+    } finally {
+      polling = false;
+    }
+  }
+
+  reloaders.exports = load;
+  await load();
+}
