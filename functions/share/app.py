@@ -318,9 +318,9 @@ def put_sharing(projectId: Id, segmentId: Id, body: Annotated[SharingIn, Body()]
                 f"version {body.version} is stale; the segment is at version {segment.share_version}",
                 code="VERSION_CONFLICT",
             )
+        # Every accepted save moves the version and is recorded, even one that changes no share
+        # (API.md): a concurrent editor then learns the tab was saved under it.
         plan = sharing.plan_save(segment.shared_with, visible, body.projectIds, projectId)
-        if not plan.changed:
-            return SharingOut(**_sharing_out(caller, company_id, segment, projects))
         try:
             saved = segments.save_sharing(company_id, segment, plan, caller.user_id)
         except segments.VersionMoved:

@@ -473,17 +473,19 @@ def test_empty_save_unshares_only_what_the_caller_sees(segment: World) -> None:
     assert w.shared_in("proj-b") == []
 
 
-def test_no_op_save_keeps_the_version_and_writes_no_history(segment: World) -> None:
+def test_a_save_that_changes_no_share_still_moves_the_version_and_is_recorded(segment: World) -> None:
     # Given shares with C and D at version 1
     w = segment
     assert w.put_sharing(ADMIN, ["proj-c", "proj-d"]).status == 200
     # When the project admin of A and B saves with nothing ticked (it sees no share to change)
     response = w.put_sharing(PAB, [], version=1)
-    # Then 200 with the version unchanged, and no history line was added
+    # Then 200: the shares are as they were, the version moved (API.md: every accepted save), one more history line
     assert response.status == 200
-    assert response.json["version"] == 1
-    assert w.truth() == ({"proj-c", "proj-d"}, 1)
-    assert len(w.history().json["history"]) == 1
+    assert response.json["version"] == 2
+    assert w.truth() == ({"proj-c", "proj-d"}, 2)
+    history = w.history(PAB).json["history"]
+    assert len(history) == 2
+    assert (history[0]["added"], history[0]["removed"], history[0]["hiddenAdded"], history[0]["hiddenRemoved"]) == ([], [], 0, 0)
 
 
 def test_save_with_a_project_the_caller_cannot_access_is_403_and_changes_nothing(segment: World) -> None:

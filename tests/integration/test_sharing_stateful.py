@@ -4,7 +4,7 @@ The real share handler runs inside moto; a model keeps the true share set. After
 nobody changed a share to a project hidden from them; each admin's Sharing tab ticks exactly
 the shares it can see and counts the rest in hiddenSharedCount; every target project lists
 exactly the live shares (Shared Segments tab and segment list, in turns); the version moved by exactly
-one per accepted save that changed something.
+one per accepted save (API.md: every accepted save, changing or not).
 
 Seeding moto costs more than a step, so one seeded directory serves every example and each
 example starts from an empty segments table. SEGSHARE_STATEFUL_EXAMPLES / _STEPS run it longer;
@@ -77,8 +77,7 @@ class SharingMachine(RuleBasedStateMachine):
     def _saved(self, who: str, requested: set[str], response: Response) -> None:
         visible = VISIBLE[who]
         new = (self.shares - visible) | (requested & visible)
-        if new != self.shares:
-            self.version += 1
+        self.version += 1  # every accepted save moves the version, changing or not
         self.shares = frozenset(new)
         self.may_change = visible
         self._expect_sharing(response, who)
