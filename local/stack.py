@@ -228,7 +228,10 @@ def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
 
 def _banner(stack: Stack) -> str:
     url = stack.base_url
-    lines = [f"segshare local stack on {url}  (Swagger UI {url}/docs, OpenAPI {url}/openapi.json)"]
+    lines = [
+        f"segshare local stack on {url}",
+        f"  console {url}/   Swagger UI {url}/docs   OpenAPI {url}/openapi.json",
+    ]
     if stack.settings.demo:
         from local import demo
 
