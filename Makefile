@@ -6,17 +6,18 @@ SHELL := /bin/bash
 PY312 := $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12 2>/dev/null)
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 export PYTHONPATH := layers/segshare_core:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help dev test test-fast lint template build bench deploy clean
+.PHONY: help dev test test-fast lint template checkov build bench deploy clean
 
 help:
 	@echo "make dev    - start the local stack with demo data on http://127.0.0.1:$${SEGSHARE_PORT:-3000}"
 	@echo "make test   - run the whole test suite"
-	@echo "make lint   - ruff, mypy and the template checks (cfn-lint, sam validate --lint)"
+	@echo "make lint   - ruff, mypy and the template checks (cfn-lint, sam validate --lint, checkov)"
 	@echo "make build  - sam build (python3.12 first on PATH, no Docker needed)"
 	@echo "make bench  - benchmarks that print figures"
 
@@ -25,6 +26,13 @@ $(VENV)/.installed: requirements-dev.txt layers/segshare_core/requirements.txt
 	$(PY312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PY312)" || { echo "Python 3.12 not found"; exit 1; }
+	$(PY312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -43,7 +51,7 @@ test: $(VENV)/.installed
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -m "not e2e"
 
-lint: $(VENV)/.installed template
+lint: $(VENV)/.installed template checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -52,6 +60,11 @@ lint: $(VENV)/.installed template
 template: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint
+
+# Skipped checks, each with its reason, are in .checkov.yaml (read from the repo root). Offline:
+# BC_SKIP_MAPPING stops checkov fetching its guideline mappings from the network.
+checkov: $(CHECKOV_VENV)/.installed
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml
 
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PY312)):$$PATH" $(SAM_VENV)/bin/sam build
@@ -63,4 +76,4 @@ deploy: build
 	$(SAM_VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

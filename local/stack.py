@@ -223,6 +223,13 @@ def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY, ...) reaches the gateway too: API Gateway answers a
+            # method without a route with 404, where http.server would answer 501.
+            if name.startswith("do_"):
+                return self._dispatch
+            raise AttributeError(name)
+
     return Handler
 
 

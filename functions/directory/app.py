@@ -113,6 +113,11 @@ class Health(Strict):
     status: str
 
 
+def _ok(model: Any) -> dict[int, Any]:
+    """The 200 response of a route, declared beside its errors (a route's `responses` replaces the default)."""
+    return {200: {"description": "ok", "content": {"application/json": {"model": model}}}}
+
+
 def _company(company: Company) -> dict[str, Any]:
     return {"companyId": company.company_id, "name": company.name, "sharedSegmentsEnabled": company.shared_segments_enabled}
 
@@ -129,12 +134,12 @@ def _visible_company(caller: access.Principal, company_id: str) -> Company:
     return company
 
 
-@app.get("/v1/health", responses=errors())
+@app.get("/v1/health", responses={**_ok(Health), **errors()})
 def health() -> Health:
     return Health(status="ok")
 
 
-@app.get("/v1/me", responses=errors())
+@app.get("/v1/me", responses={**_ok(MeOut), **errors()})
 def me() -> MeOut:
     caller = principal(app)
     access.require_known(caller)
@@ -157,12 +162,12 @@ def create_company(body: Annotated[CompanyIn, Body()]) -> tuple[dict[str, Any], 
     return _company(company), 201
 
 
-@app.get("/v1/companies/<companyId>", responses=errors(404))
+@app.get("/v1/companies/<companyId>", responses={**_ok(CompanyOut), **errors(404)})
 def get_company(companyId: Id) -> CompanyOut:
     return CompanyOut(**_company(_visible_company(principal(app), companyId)))
 
 
-@app.patch("/v1/companies/<companyId>", responses=errors(404))
+@app.patch("/v1/companies/<companyId>", responses={**_ok(CompanyOut), **errors(404)})
 def patch_company(companyId: Id, body: Annotated[CompanyPatch, Body()]) -> CompanyOut:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -185,7 +190,7 @@ def create_project(companyId: Id, body: Annotated[ProjectIn, Body()]) -> tuple[d
     return _project(project), 201
 
 
-@app.get("/v1/companies/<companyId>/projects", responses=errors(404))
+@app.get("/v1/companies/<companyId>/projects", responses={**_ok(ProjectsOut), **errors(404)})
 def list_projects(companyId: Id) -> ProjectsOut:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -194,7 +199,7 @@ def list_projects(companyId: Id) -> ProjectsOut:
     return ProjectsOut(projects=[ProjectOut(**_project(p)) for p in company_projects if p.project_id in visible])
 
 
-@app.put("/v1/companies/<companyId>/users/<userId>", responses=errors(404, 409))
+@app.put("/v1/companies/<companyId>/users/<userId>", responses={**_ok(GrantOut), **errors(404, 409)})
 def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> GrantOut:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -209,7 +214,7 @@ def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> Gra
     return GrantOut(userId=userId, companyId=companyId, role=grant.role, projectIds=project_ids)
 
 
-@app.put("/v1/projects/<projectId>/profiles", responses=errors(404, 413))
+@app.put("/v1/projects/<projectId>/profiles", responses={**_ok(UpsertOut), **errors(404, 413)})
 def upsert_profiles(projectId: Id, body: Annotated[ProfilesIn, Body()]) -> UpsertOut:
     company_id = project_scope(principal(app), projectId)
     if len(body.profiles) > MAX_BATCH:
@@ -236,7 +241,7 @@ def upsert_profiles(projectId: Id, body: Annotated[ProfilesIn, Body()]) -> Upser
     return UpsertOut(upserted=len(accepted), rejected=rejected)
 
 
-@app.get("/v1/projects/<projectId>/profiles/<profileId>", responses=errors(404))
+@app.get("/v1/projects/<projectId>/profiles/<profileId>", responses={**_ok(ProfileOut), **errors(404)})
 def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
     company_id = project_scope(principal(app), projectId)
     profile = profiles.get_profile(company_id, projectId, profileId)

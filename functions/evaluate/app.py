@@ -12,16 +12,18 @@ from pydantic import Field
 
 from segshare_core import evaluation
 from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
-from segshare_core.domain import cursors
+from segshare_core.domain import access, cursors
 from segshare_core.domain.errors import Conflict, FeatureDisabled, NotFound
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.profiles import Profile
 from segshare_core.domain.segments import SharedSegment, is_shared_id
 from segshare_core.domain.templating import MAX_TEMPLATE_CHARS, render
+from segshare_core.idempotency import IdempotencyKey, Once
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, evaluations, profiles, results, segments
 
 app = make_resolver()
+_evaluate_once = Once("evaluate.create_evaluation")
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
@@ -85,9 +87,9 @@ def _feature(company_id: str) -> None:
         raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
 
 
-def _shared(projectId: str, sharedSegmentId: str) -> tuple[str, SharedSegment]:
+def _shared(projectId: str, sharedSegmentId: str, caller: access.Principal | None = None) -> tuple[str, SharedSegment]:
     """The caller's company and the live shared segment; 404 when absent or not the caller's to see."""
-    company_id = project_scope(principal(app), projectId)
+    company_id = project_scope(caller or principal(app), projectId)
     _feature(company_id)
     shared = segments.get_shared_in(company_id, projectId, sharedSegmentId)
     if shared is None:
@@ -97,13 +99,19 @@ def _shared(projectId: str, sharedSegmentId: str) -> tuple[str, SharedSegment]:
 
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
-    responses={**_ok(EvaluationOut, 201), **errors(404)},
+    responses={**_ok(EvaluationOut, 201), **errors(404, 409)},
 )
-def create_evaluation(projectId: Id, sharedSegmentId: Id) -> tuple[dict[str, Any], int]:
-    company_id, shared = _shared(projectId, sharedSegmentId)
-    done = evaluation.evaluate(company_id, shared, "manual")
-    metrics.add_metric(name="Evaluations", unit="Count", value=1)
-    return done.to_api(), 201
+def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: IdempotencyKey = None) -> tuple[dict[str, Any], int]:
+    caller = principal(app)
+    company_id, shared = _shared(projectId, sharedSegmentId, caller)
+
+    def work() -> dict[str, Any]:
+        done = evaluation.evaluate(company_id, shared, "manual")
+        metrics.add_metric(name="Evaluations", unit="Count", value=1)
+        return done.to_api()
+
+    scope = {"companyId": company_id, "projectId": projectId, "userId": caller.user_id, "sharedSegmentId": sharedSegmentId}
+    return _evaluate_once(work, idempotency_key, scope), 201
 
 
 @app.get(
@@ -199,4 +207,5 @@ def _membership(company_id: str, project_id: str, segment_id: str) -> Callable[[
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _evaluate_once.register_lambda_context(context)
     return app.resolve(event, context)

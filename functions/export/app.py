@@ -17,10 +17,12 @@ from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import FeatureDisabled, NotFound, RetryLater
 from segshare_core.domain.exports import Export
 from segshare_core.domain.ids import ID_PATTERN
+from segshare_core.idempotency import IdempotencyKey, Once
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, exports, segments
 
 app = make_resolver()
+_export_once = Once("export.create_export")
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
@@ -91,21 +93,28 @@ def _scope(projectId: str) -> tuple[str, str]:
 
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/exports",
-    responses={**_ok(ExportOut, 202), **errors(404)},
+    responses={**_ok(ExportOut, 202), **errors(404, 409)},
 )
-def create_export(projectId: Id, sharedSegmentId: Id, body: Annotated[ExportIn, Body()]) -> tuple[dict[str, Any], int]:
+def create_export(
+    projectId: Id, sharedSegmentId: Id, body: Annotated[ExportIn, Body()], idempotency_key: IdempotencyKey = None
+) -> tuple[dict[str, Any], int]:
     company_id, user_id = _scope(projectId)
     if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:
         raise NotFound(f"shared segment {sharedSegmentId!r} not found")
-    export = exports.create(company_id, projectId, sharedSegmentId, body.format, body.attributes, user_id)
-    try:
-        exports.enqueue(company_id, projectId, export.export_id)
-    except Exception as exc:
-        exports.mark_failed(company_id, projectId, export.export_id, "could not hand the export to its worker")
-        raise RetryLater("the export queue is unavailable; try again shortly") from exc
-    logger.info("export requested", project_id=projectId, export_id=export.export_id, format=body.format)
-    metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
-    return _out(export), 202
+
+    def work() -> dict[str, Any]:
+        export = exports.create(company_id, projectId, sharedSegmentId, body.format, body.attributes, user_id)
+        try:
+            exports.enqueue(company_id, projectId, export.export_id)
+        except Exception as exc:
+            exports.mark_failed(company_id, projectId, export.export_id, "could not hand the export to its worker")
+            raise RetryLater("the export queue is unavailable; try again shortly") from exc
+        logger.info("export requested", project_id=projectId, export_id=export.export_id, format=body.format)
+        metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
+        return _out(export)
+
+    scope = {"companyId": company_id, "projectId": projectId, "userId": user_id, "sharedSegmentId": sharedSegmentId}
+    return _export_once(work, idempotency_key, scope, body.model_dump(mode="json")), 202
 
 
 @app.get("/v1/projects/<projectId>/exports/<exportId>", responses={**_ok(ExportOut), **errors(404)})
@@ -138,4 +147,5 @@ def list_exports(
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _export_once.register_lambda_context(context)
     return app.resolve(event, context)

@@ -6,14 +6,16 @@ Domain errors are mapped to a status here and nowhere else.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from segshare_core import config
@@ -67,6 +69,7 @@ _DESCRIPTIONS = {
     404: "not found, or not visible to the caller",
     409: "conflict",
     413: "body or batch over the limit",
+    415: "a request body that is not application/json",
     422: "invalid input",
     503: "a dependency is busy; retry after Retry-After seconds",
 }
@@ -74,7 +77,7 @@ _DESCRIPTIONS = {
 
 def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI declarations of the error responses a route can give (plus the ones every route can)."""
-    every = {400, 401, 403, 422, 503}
+    every = {400, 401, 403, 413, 415, 422, 503}
     return {
         status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
         for status in sorted(every | set(statuses))
@@ -113,11 +116,45 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     return 422, "VALIDATION_ERROR", f"{location}: {message}" if location else message
 
 
-def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
-    body = app.current_event.body or ""
+def _refused_body(event: Mapping[str, Any]) -> Response[str] | None:
+    """Every body is JSON (API.md): over the size limit 413, another media type 415, not UTF-8 400.
+
+    Checked before Powertools reads the body: its request validation runs before any
+    middleware, parses form and multipart bodies, and raises (a 500) on a multipart body
+    without a boundary or a base64 body that is not UTF-8.
+    """
+    body = str(event.get("body") or "")
     if len(body) > config.MAX_BODY_BYTES:
         return error_response(413, "TOO_LARGE", f"request body is over {config.MAX_BODY_BYTES} bytes")
-    return next_middleware(app)
+    if not body:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "").strip()
+    # Powertools' own rule for a JSON body, so the two never disagree.
+    if content_type and not content_type.startswith("application/json"):
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json")
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return error_response(400, "MALFORMED_JSON", "request body is not UTF-8 JSON")
+    return None
+
+
+class JsonResolver(APIGatewayHttpResolver):
+    """The HTTP API resolver, refusing a body it cannot read as JSON before anything reads it."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        refused = _refused_body(event)
+        if refused is None:
+            return super().resolve(event, context)
+        return {
+            "statusCode": refused.status_code,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON, **(refused.headers or {})},
+            "body": refused.body,
+            "isBase64Encoded": False,
+            "cookies": [],
+        }
 
 
 def _json_body(text: str) -> Any:
@@ -135,14 +172,17 @@ def _json_body(text: str) -> Any:
         raise json.JSONDecodeError("unparseable JSON value", text, 0) from exc
 
 
-def make_resolver() -> APIGatewayHttpResolver:
-    """A resolver with request validation, API.md's error body and the body size limit."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_json_body)
-    app.use(middlewares=[_limit_body])
+def make_resolver() -> JsonResolver:
+    """A resolver with request validation, API.md's error body and the body checks."""
+    app = JsonResolver(enable_validation=True, json_body_deserializer=_json_body)
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[str]:
         return _domain_response(exc)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media_type(_exc: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json")
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:

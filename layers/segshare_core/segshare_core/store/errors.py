@@ -19,6 +19,11 @@ _RETRYABLE = frozenset(
     }
 )
 
+#: Why DynamoDB cancels a transaction, when it is worth trying again: throttled on one of its
+#: items, or another transaction was writing one of them. botocore does not retry a
+#: TransactionCanceledException, whatever its reasons.
+_RETRYABLE_CANCELLATIONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+
 
 def _aws_code(exc: BaseException) -> str | None:
     if isinstance(exc, PynamoDBException):
@@ -36,9 +41,9 @@ def is_retryable(exc: BaseException) -> bool:
     code = _aws_code(exc)
     if code in _RETRYABLE:
         return True
-    if isinstance(exc, PynamoDBException) and exc.cause_response_code is None:
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        return any(r is not None and r.code in _RETRYABLE for r in reasons)
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    if any(r is not None and (r.code in _RETRYABLE_CANCELLATIONS or r.code in _RETRYABLE) for r in reasons):
+        return True
     return isinstance(exc, BotoCoreError)
 
 

@@ -1,0 +1,161 @@
+"""Two admins with different reach save the Sharing tab at the same moment, over HTTP, round after round.
+
+The company admin sees B, C and D; the project admin of A and B sees only B, so C and D are
+hidden from it. Each round both save at once (released together by a barrier, each on its
+own connection): the company admin ticks a fresh choice of B, C and D, the project admin
+ticks B or nothing. A save replaces the shares the caller can see and keeps the ones it
+cannot, so whichever order the two land in:
+
+- C and D are exactly what the company admin chose (the project admin's save never loses them);
+- B is one of the two choices;
+- the targets' Shared Segments tabs agree with the source; and
+- the version moved once per save that changed something, with one history line each.
+
+Half the rounds send the version each read; then at most one of the two saves wins, the
+other is 409 VERSION_CONFLICT, and the state is exactly the winner's.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from local import demo
+from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+SEGMENT = "s-race-sharing"  # no other e2e test uses it
+SHARING = f"/v1/projects/proj-a/segments/{SEGMENT}/sharing"
+ROUNDS = 20
+CA_REACH = ("proj-b", "proj-c", "proj-d")
+
+
+@pytest.fixture(scope="module")
+def demo_stack() -> Iterator[LocalStack]:
+    running = start_stack(demo=True)
+    yield running
+    assert stop_stack(running) == 0
+
+
+def shared_set(view: dict[str, Any]) -> set[str]:
+    return {p["projectId"] for p in view["projects"] if p["shared"]}
+
+
+def save_together(stack: LocalStack, saves: list[tuple[str, dict[str, Any]]]) -> list[requests.Response]:
+    """Send every save at the same moment, each from its own thread and connection."""
+    barrier = threading.Barrier(len(saves))
+    results: list[requests.Response | BaseException | None] = [None] * len(saves)
+
+    def send(n: int, token: str, body: dict[str, Any]) -> None:
+        with requests.Session() as session:
+            try:
+                barrier.wait(timeout=30)
+                results[n] = session.put(stack.base_url + SHARING, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            except BaseException as exc:
+                results[n] = exc
+
+    threads = [threading.Thread(target=send, args=(n, token, body)) for n, (token, body) in enumerate(saves)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    for result in results:
+        assert isinstance(result, requests.Response), result
+    return results  # type: ignore[return-value]
+
+
+def shared_in(stack: LocalStack, token: str, project: str) -> bool:
+    """Whether the target's Shared Segments tab lists A's segment."""
+    listed = stack.call("GET", f"/v1/projects/{project}/shared-segments", token)
+    assert listed.status_code == 200, listed.text
+    return any(s["sourceProjectId"] == "proj-a" and s["name"] == "Race" for s in listed.json()["sharedSegments"])
+
+
+def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share(demo_stack: LocalStack) -> None:
+    company_admin, admin_ab = demo.COMPANY_ADMIN.token(), demo.ADMIN_AB.token()
+    call = demo_stack.call
+    created = call("POST", "/v1/projects/proj-a/segments", company_admin, {"id": SEGMENT, "name": "Race", "profileIds": ["a-user-0001"]})
+    assert created.status_code == 201, created.text
+    rng = random.Random(20261128)
+    state: set[str] = set()
+    version = 0
+    history_lines = 0
+
+    for round_no in range(ROUNDS):
+        versioned = round_no % 2 == 1
+        # The company admin always changes C or D, so a save built on a stale read would show.
+        while True:
+            ca_wants = {p for p in CA_REACH if rng.random() < 0.5}
+            if ca_wants & {"proj-c", "proj-d"} != state & {"proj-c", "proj-d"}:
+                break
+        ab_wants = {"proj-b"} if rng.random() < 0.5 else set()
+        ca_body: dict[str, Any] = {"projectIds": sorted(ca_wants)}
+        ab_body: dict[str, Any] = {"projectIds": sorted(ab_wants)}
+        if versioned:
+            ca_body["version"] = ab_body["version"] = version
+
+        ca, ab = save_together(demo_stack, [(company_admin, ca_body), (admin_ab, ab_body)])
+
+        # What each save would make of the state it applied to.
+        ca_result = set(ca_wants)
+        after_ca_then_ab = (ca_result - {"proj-b"}) | ab_wants
+        after_ab_then_ca = ca_result
+        ab_alone = (state - {"proj-b"}) | ab_wants
+        view = call("GET", SHARING, company_admin).json()
+        now = shared_set(view)
+        context = (round_no, versioned, sorted(state), sorted(ca_wants), sorted(ab_wants), ca.status_code, ab.status_code, sorted(now))
+        if versioned:
+            statuses = sorted([ca.status_code, ab.status_code])
+            assert statuses in ([200, 409], [200, 200]), (context, ca.text, ab.text)
+            loser = ca if ca.status_code == 409 else ab if ab.status_code == 409 else None
+            if loser is not None:
+                assert loser.json()["error"]["code"] == "VERSION_CONFLICT", loser.text
+            if ca.status_code == 409:
+                assert now == ab_alone, context
+            elif ab.status_code == 409:
+                assert now == ca_result, context
+            else:
+                # Both 200 with one version: only possible when one of them changed nothing.
+                assert state in (ab_alone, ca_result), context
+                assert now in (after_ca_then_ab, after_ab_then_ca), context
+        else:
+            assert ca.status_code == ab.status_code == 200, (context, ca.text, ab.text)
+            assert now in (after_ca_then_ab, after_ab_then_ca), context
+
+        # No hidden share is ever lost: C and D are the company admin's choice whenever its save landed.
+        if ca.status_code == 200:
+            assert now & {"proj-c", "proj-d"} == ca_wants & {"proj-c", "proj-d"}, context
+        # The project admin's own view agrees and counts what it cannot see.
+        ab_view = call("GET", SHARING, admin_ab).json()
+        assert shared_set(ab_view) == now & {"proj-b"}, context
+        assert ab_view["hiddenSharedCount"] == len(now - {"proj-b"}), context
+        # Every target agrees with the source.
+        for project in CA_REACH:
+            assert shared_in(demo_stack, company_admin, project) == (project in now), (context, project)
+        # One version step and one history line per save that changed something.
+        assert view["version"] >= version + (1 if now != state else 0), context
+        history_lines += view["version"] - version
+        version = view["version"]
+        state = now
+
+    history: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = call("GET", f"{SHARING}/history?limit=100" + (f"&cursor={cursor}" if cursor else ""), company_admin).json()
+        history.extend(page["history"])
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert len(history) == history_lines == version
+    # Replaying the history from nothing gives the final state: no save went unrecorded.
+    replayed: set[str] = set()
+    for line in reversed(history):
+        assert line["hiddenAdded"] == line["hiddenRemoved"] == 0  # the company admin sees every project
+        replayed = (replayed - set(line["removed"])) | set(line["added"])
+    assert replayed == state
