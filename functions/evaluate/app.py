@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from segshare_core import evaluation
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
 from segshare_core.domain import access, cursors
-from segshare_core.domain.errors import Conflict, FeatureDisabled, NotFound
+from segshare_core.domain.errors import Conflict, NotFound
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.profiles import Profile
 from segshare_core.domain.segments import SharedSegment, is_shared_id
@@ -81,16 +81,10 @@ def _ok(model: Any, status: int = 200) -> dict[int, Any]:
     return {status: {"description": "ok", "content": {"application/json": {"model": model}}}}
 
 
-def _feature(company_id: str) -> None:
-    company = directory.get_company(company_id)
-    if company is None or not company.shared_segments_enabled:
-        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
-
-
 def _shared(projectId: str, sharedSegmentId: str, caller: access.Principal | None = None) -> tuple[str, SharedSegment]:
     """The caller's company and the live shared segment; 404 when absent or not the caller's to see."""
     company_id = project_scope(caller or principal(app), projectId)
-    _feature(company_id)
+    require_shared_segments(company_id)
     shared = segments.get_shared_in(company_id, projectId, sharedSegmentId)
     if shared is None:
         raise NotFound(f"shared segment {sharedSegmentId!r} not found")
@@ -191,7 +185,7 @@ def preview_audience(projectId: Id, body: Annotated[PreviewIn, Body()]) -> Previ
 def _membership(company_id: str, project_id: str, segment_id: str) -> Callable[[Profile], bool]:
     """Own segments are evaluated as they stand; shared ones contribute their latest succeeded members."""
     if is_shared_id(segment_id) and segments.get_shared_in(company_id, project_id, segment_id) is not None:
-        _feature(company_id)
+        require_shared_segments(company_id)
         latest = evaluation.members_of_latest(company_id, project_id, segment_id)
         if latest is None:
             raise Conflict(f"shared segment {segment_id!r} has no succeeded evaluation yet", code="NOT_EVALUATED")

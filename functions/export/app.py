@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from segshare_core import config
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
 from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
-from segshare_core.domain.errors import FeatureDisabled, NotFound, RetryLater
+from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.exports import Export
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.idempotency import IdempotencyKey, Once
@@ -85,9 +85,7 @@ def _out(export: Export, *, with_url: bool = False) -> dict[str, Any]:
 def _scope(projectId: str) -> tuple[str, str]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
-    company = directory.get_company(company_id)
-    if company is None or not company.shared_segments_enabled:
-        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
+    require_shared_segments(company_id)
     return company_id, caller.user_id
 
 

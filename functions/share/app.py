@@ -10,11 +10,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
 from segshare_core.domain import access, cursors, sharing
 from segshare_core.domain.access import Principal
 from segshare_core.domain.directory import Project
-from segshare_core.domain.errors import Conflict, FeatureDisabled, Forbidden, InvalidInput, NotFound
+from segshare_core.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from segshare_core.domain.ids import ID_PATTERN, new_id
 from segshare_core.domain.segments import (
     Segment,
@@ -132,17 +132,6 @@ def _visible(caller: Principal, company_id: str, projects: dict[str, Project]) -
     return access.visible_projects(caller, company_id, list(projects))
 
 
-def _require_feature(company_id: str) -> None:
-    company = directory.get_company(company_id)
-    if company is None or not company.shared_segments_enabled:
-        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
-
-
-def _feature_on(company_id: str) -> bool:
-    company = directory.get_company(company_id)
-    return company is not None and company.shared_segments_enabled
-
-
 def _own_segment(company_id: str, project_id: str, segment_id: str) -> Segment:
     """The project's own segment; a shared-in id here is a re-share (409), anything else absent (404)."""
     if is_shared_id(segment_id) and segments.get_shared_in(company_id, project_id, segment_id) is not None:
@@ -239,7 +228,7 @@ def list_segments(projectId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
     out = [_own_out(s) for s in segments.list_segments(company_id, projectId)]
-    if _feature_on(company_id):
+    if directory.shared_segments_on(company_id):
         projects = _company_projects(company_id)
         out += [_shared_ref_out(s, projects) for s in segments.list_shared_in(company_id, projectId)]
     return {"segments": out}
@@ -252,7 +241,7 @@ def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
     if is_shared_id(segmentId):
         shared = segments.get_shared_in(company_id, projectId, segmentId)
         if shared is not None:
-            _require_feature(company_id)
+            require_shared_segments(company_id)
             return _shared_ref_out(shared, _company_projects(company_id))
     segment = segments.get_segment(company_id, projectId, segmentId)
     if segment is None:
@@ -299,7 +288,7 @@ def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()]
 def get_sharing(projectId: Id, segmentId: Id) -> SharingOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
-    _require_feature(company_id)
+    require_shared_segments(company_id)
     segment = _own_segment(company_id, projectId, segmentId)
     return SharingOut(**_sharing_out(caller, company_id, segment, _company_projects(company_id)))
 
@@ -308,7 +297,7 @@ def get_sharing(projectId: Id, segmentId: Id) -> SharingOut:
 def put_sharing(projectId: Id, segmentId: Id, body: Annotated[SharingIn, Body()]) -> SharingOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
-    _require_feature(company_id)
+    require_shared_segments(company_id)
     projects = _company_projects(company_id)
     visible = set(_visible(caller, company_id, projects))
     for _attempt in range(SAVE_ATTEMPTS):
@@ -346,7 +335,7 @@ def get_sharing_history(
 ) -> HistoryOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
-    _require_feature(company_id)
+    require_shared_segments(company_id)
     _own_segment(company_id, projectId, segmentId)
     key = directory.company_key(company_id)
     listing = f"history:{projectId}:{segmentId}"
@@ -376,7 +365,7 @@ def get_sharing_history(
 def list_shared_segments(projectId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
-    _require_feature(company_id)
+    require_shared_segments(company_id)
     projects = _company_projects(company_id)
     return {"sharedSegments": [_shared_out(company_id, s, projects) for s in segments.list_shared_in(company_id, projectId)]}
 
@@ -385,7 +374,7 @@ def list_shared_segments(projectId: Id) -> dict[str, Any]:
 def get_shared_segment(projectId: Id, sharedSegmentId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
-    _require_feature(company_id)
+    require_shared_segments(company_id)
     shared = segments.get_shared_in(company_id, projectId, sharedSegmentId)
     if shared is None:
         raise NotFound(f"shared segment {sharedSegmentId!r} not found")

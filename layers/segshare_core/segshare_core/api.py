@@ -24,6 +24,7 @@ from segshare_core.domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    FeatureDisabled,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -219,6 +220,12 @@ def principal(app: APIGatewayHttpResolver) -> access.Principal:
     token_claims = claims(app)
     grant = directory.get_grant(str(token_claims["sub"]))
     return access.principal_from(token_claims, grant)
+
+
+def require_shared_segments(company_id: str) -> None:
+    """Every sharing and shared-segment route answers 403 FEATURE_DISABLED while the feature is off."""
+    if not directory.shared_segments_on(company_id):
+        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
 
 
 def project_scope(caller: access.Principal, project_id: str) -> str:

@@ -125,8 +125,7 @@ def due_items(tick: str) -> list[dict[str, Any]]:
     items = []
     for company_id, shared in segments.all_live_shares():
         if company_id not in enabled:
-            company = directory.get_company(company_id)
-            enabled[company_id] = company is not None and company.shared_segments_enabled
+            enabled[company_id] = directory.shared_segments_on(company_id)
         if enabled[company_id]:
             items.append(
                 {

@@ -57,9 +57,8 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
         return record
     try:
         exports.mark_running(company_id, project_id, export_id)
-        company = directory.get_company(company_id)
         # Turned off after the request was accepted: no cross-project evaluation runs (as for the schedule).
-        if company is None or not company.shared_segments_enabled:
+        if not directory.shared_segments_on(company_id):
             raise DomainError("shared segments were turned off for this company before the export ran")
         shared = segments.get_shared_in(company_id, project_id, record.shared_segment_id)
         if shared is None:

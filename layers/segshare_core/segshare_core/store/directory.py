@@ -81,6 +81,12 @@ def update_company(company_id: str, *, name: str | None, shared_segments_enabled
     return _company(row)
 
 
+def shared_segments_on(company_id: str) -> bool:
+    """Whether the company has the shared-segments feature turned on (off until an operator turns it on)."""
+    company = get_company(company_id)
+    return company is not None and company.shared_segments_enabled
+
+
 def company_key(company_id: str) -> bytes:
     """The company's secret key for device tokens."""
     row = _company_row(company_id)
