@@ -12,7 +12,7 @@ export PYTHONPATH := layers/segshare_core:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help dev test test-fast lint template checkov build bench deploy clean
+.PHONY: help dev test test-fast lint template checkov chromium build bench deploy clean
 
 help:
 	@echo "make dev    - start the local stack with demo data on http://127.0.0.1:$${SEGSHARE_PORT:-3000}"
@@ -45,7 +45,12 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 dev: $(VENV)/.installed
 	$(PY) -m local
 
-test: $(VENV)/.installed
+# The browser tests drive Debian's Chromium; install it when missing (root, as on these machines).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| { echo "the browser tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium"; exit 1; }
+
+test: $(VENV)/.installed chromium
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed
