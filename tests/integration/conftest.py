@@ -89,3 +89,25 @@ OPERATOR = {"sub": "op-1", "cognito:groups": ["operators"]}
 
 def user(sub: str) -> dict[str, Any]:
     return {"sub": sub}
+
+
+#: Words that would betray internals in an error body (API.md: no stack trace, no AWS error string).
+LEAKS = ("Traceback", 'File "', "botocore", "pynamodb", "powertools", "amazonaws", "X-Amz", "ConditionalCheckFailed", "TransactionCanceled")
+
+
+def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
+    """API.md: a non-2xx body is {"error": {"code", "message", ...}}, naming nothing internal; 429/503 carry Retry-After."""
+    assert response.status == status, (response.status, response.json)
+    assert response.headers.get("content-type") == "application/json", response.headers
+    assert isinstance(response.json, dict)
+    assert set(response.json) == {"error"}, response.json
+    error: dict[str, Any] = response.json["error"]
+    assert {"code", "message"} <= set(error), error
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    for leak in LEAKS:
+        assert leak not in response.raw["body"], response.raw["body"]
+    if status in (429, 503):
+        assert response.headers.get("retry-after", "").isdigit(), response.headers
+    return error

@@ -13,7 +13,7 @@ from segshare_core.domain.devices import normalise, shard_of, token
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.store import directory
 from segshare_core.store.models import DeviceIndexRow, ProfileRow, index_pk, project_pk
-from tests.integration.conftest import OPERATOR, Response, event, user
+from tests.integration.conftest import OPERATOR, Response, assert_error, event, user
 
 ADMIN = user("u-admin")
 PA = user("u-pa")  # project admin of proj-a
@@ -62,21 +62,6 @@ def acme(aws: None, directory_fn: Any) -> Any:
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def assert_error(response: Response, status: int, code: str) -> None:
-    """A non-2xx response is exactly {"error": {"code", "message"}}, and never leaks internals."""
-    assert response.status == status, (response.status, response.json)
-    assert response.headers.get("content-type") == "application/json"
-    assert isinstance(response.json, dict)
-    assert set(response.json) == {"error"}
-    assert set(response.json["error"]) == {"code", "message"}
-    assert response.json["error"]["code"] == code
-    message = response.json["error"]["message"]
-    assert isinstance(message, str)
-    assert message
-    for leak in ("Traceback", "botocore", "pynamodb", "ConditionalCheckFailed", "TransactionCanceled", 'File "'):
-        assert leak not in response.raw["body"]
 
 
 class Case(NamedTuple):

@@ -27,7 +27,8 @@ from botocore.awsrequest import AWSRequest
 from local import template as tpl
 from local.events import Pump
 from segshare_core import config
-from tests.integration.hardening_world import GLOBEX_ADMIN, GLOBEX_SHARED, PB, Handler, World, assert_error, handlers
+from tests.integration.conftest import assert_error
+from tests.integration.hardening_world import GLOBEX_ADMIN, GLOBEX_SHARED, PB, Handler, World, handlers
 
 
 def refusal(url: str, at: datetime | None = None) -> str | None:

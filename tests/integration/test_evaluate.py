@@ -31,7 +31,7 @@ from segshare_core import config
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import evaluations as evaluation_store
 from segshare_core.store import results as results_store
-from tests.integration.conftest import OPERATOR, Response, event, handler_for, user
+from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
 
 ADMIN = user("u-admin")  # company admin of acme
 PA = user("u-pa")  # project admin of proj-a only
@@ -142,21 +142,6 @@ def expected(bulk: int = 0) -> dict[str, Any]:
 
 MATCHED = matched()
 TARGET_ATTRIBUTES = {p["profileId"]: p["attributes"] for p in target_profiles(60)}
-
-
-def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    """API.md: every non-2xx body is {"error": {"code", "message"}}, never a stack trace or an AWS error."""
-    assert response.status == status, (response.status, response.json)
-    assert isinstance(response.json, dict)
-    assert set(response.json) == {"error"}, response.json
-    error = response.json["error"]
-    assert {"code", "message"} <= set(error), error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    for leak in ("Traceback", "botocore", "pynamodb", "injected", "Exception"):
-        assert leak not in response.raw["body"], response.raw["body"]
-    return dict(error)
 
 
 def _numbers(node: Any) -> Iterator[int]:

@@ -33,7 +33,7 @@ from local.lambdas import LambdaContext, load_module
 from segshare_core import config
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import exports as export_store
-from tests.integration.conftest import OPERATOR, Response, event, handler_for, user
+from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
 
 ADMIN = user("u-admin")  # company admin of acme
 PA = user("u-pa")  # project admin of proj-a only
@@ -101,16 +101,6 @@ LATE: dict[str, Any] = {
     "attributes": {"first_name": "Late", "country": "IE"},
     "devices": [{"platform": "android", "id": "c0ffee"}],
 }
-
-
-def assert_error(response: Response, status: int, code: str) -> None:
-    """API.md: every non-2xx body is {"error": {"code", "message"}}, never a stack trace or an AWS error."""
-    assert response.status == status, (response.status, response.json)
-    assert set(response.json) == {"error"}, response.json
-    assert response.json["error"]["code"] == code, response.json
-    assert response.json["error"]["message"]
-    for leak in ("Traceback", "botocore", "pynamodb", "injected", "amazonaws", "X-Amz"):
-        assert leak not in response.raw["body"], response.raw["body"]
 
 
 @pytest.fixture(scope="module")

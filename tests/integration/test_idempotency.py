@@ -19,7 +19,7 @@ from local import template as tpl
 from local.lambdas import LambdaContext, load_module
 from segshare_core import evaluation
 from segshare_core.domain.errors import RetryLater
-from tests.integration.conftest import Response, event, handler_for
+from tests.integration.conftest import Response, assert_error, event, handler_for
 from tests.integration.hardening_world import (
     ADMIN,
     GLOBEX_ADMIN,
@@ -29,7 +29,6 @@ from tests.integration.hardening_world import (
     SHARED_C,
     Handler,
     World,
-    assert_error,
     handlers,
 )
 

@@ -18,8 +18,8 @@ import pytest
 
 from local import template as tpl
 from local.openapi import document
-from tests.integration.conftest import OPERATOR, event
-from tests.integration.hardening_world import ADMIN, SHARED_B, Handler, World, assert_error, handlers
+from tests.integration.conftest import OPERATOR, assert_error, event
+from tests.integration.hardening_world import ADMIN, SHARED_B, Handler, World, handlers
 
 #: Every event of events/ that carries a body, with the function that serves it and what to fill in.
 BODY_ROUTES: dict[str, tuple[str, dict[str, Any]]] = {

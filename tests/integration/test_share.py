@@ -15,7 +15,7 @@ import pytest
 
 from segshare_core.domain import sharing
 from segshare_core.store import segments as segment_store
-from tests.integration.conftest import OPERATOR, Response
+from tests.integration.conftest import OPERATOR, Response, assert_error
 from tests.integration.share_world import (
     ADMIN,
     GLOBEX_ADMIN,
@@ -33,21 +33,6 @@ from tests.integration.share_world import (
 SHARED_REF_KEYS = {"segmentId", "projectId", "name", "origin", "sourceProjectId", "sourceProjectName", "sharedAt"}
 SHARED_SEGMENT_KEYS = {"sharedSegmentId", "name", "sourceProjectId", "sourceProjectName", "sharedAt", "lastEvaluation"}
 SHARING_KEYS = {"segmentId", "version", "projects", "hiddenSharedCount"}
-
-
-def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    """API.md: every non-2xx body is {"error": {"code", "message", ...}}, never a stack trace."""
-    assert response.status == status, (response.status, response.json)
-    assert isinstance(response.json, dict)
-    assert set(response.json) == {"error"}, response.json
-    error = response.json["error"]
-    assert {"code", "message"} <= set(error), error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert "Traceback" not in response.raw["body"]
-    assert "botocore" not in response.raw["body"]
-    return dict(error)
 
 
 @pytest.fixture(scope="module")

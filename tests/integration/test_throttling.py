@@ -26,12 +26,12 @@ from segshare_core import config
 from segshare_core.domain.devices import token
 from segshare_core.store import directory, profiles
 from segshare_core.store.models import DeviceIndexRow, HistoryRow, SharedRow
+from tests.integration.conftest import assert_error
 from tests.integration.hardening_world import (
     ADMIN,
     SHARED_B,
     Handler,
     World,
-    assert_error,
     handlers,
     profile,
 )
