@@ -55,10 +55,12 @@ class LayoutEntry:
 
     @property
     def is_folder(self) -> bool:
+        """A folder names no file itself: the bullets under it do."""
         return self.path.endswith("/")
 
     @property
     def is_pattern(self) -> bool:
+        """A pattern (`*` within one folder level) stands for every file it matches."""
         return "*" in self.path
 
     def matches(self, tracked: str) -> bool:
@@ -72,6 +74,7 @@ class LayoutEntry:
 
 
 def readme_text() -> str:
+    """README.md as text (UTF-8)."""
     return README.read_text(encoding="utf-8")
 
 

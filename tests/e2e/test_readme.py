@@ -23,7 +23,7 @@ from tests.readme_doc import EXPECT, bash_blocks, readme_text
 
 pytestmark = pytest.mark.e2e
 
-RUNS = 2
+RUNS = 2  # the README says the walk-through can be run again: its last line deletes what it made
 
 # Every answer is logged as "status expected url" and checked here, so a failure names the
 # request; the expectation of a `# expect NNN` line travels through a file, since the curl it
@@ -84,7 +84,7 @@ def test_walk_through_runs_against_make_dev(tmp_path: Path) -> None:
         for run in range(RUNS):
             # When a reader pastes the README's blocks into bash
             statuses.write_text("")
-            done = subprocess.run(["bash", "readme.sh"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+            done = subprocess.run(["bash", "readme.sh"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
             # Then every line succeeds, every answer is 2xx but the one the README expects otherwise
             answers = [line.split(" ", 2) for line in statuses.read_text().splitlines()]
@@ -92,11 +92,9 @@ def test_walk_through_runs_against_make_dev(tmp_path: Path) -> None:
             assert done.returncode == 0, report
             assert all(s == e or (e == "2xx" and re.fullmatch(r"2\d\d", s)) for s, e, _ in answers), report
             assert sum(e != "2xx" for _, e, _ in answers) == expected, report
-            # and it shows what its comments promise
-            assert '"hiddenSharedCount":2' in done.stdout, report
-            assert '"status":"SUCCEEDED"' in done.stdout, report
-            assert "profileId," in done.stdout, report  # the CSV's header line
-            assert '"code": "SEGMENT_SHARED"' in done.stdout, report
+            # and it shows what its comments promise (a CSV header is the only "profileId," unquoted)
+            for promise in (r'"hiddenSharedCount":\s*2\b', r'"status":\s*"SUCCEEDED"', r"profileId,", r'"code":\s*"SEGMENT_SHARED"'):
+                assert re.search(promise, done.stdout), f"{promise} not in the output; {report}"
     finally:
         code = stop_stack(stack)
     rest = stack.process.stdout.read() if stack.process.stdout else ""
