@@ -1,4 +1,4 @@
-"""Start the local stack (`python -m local`) on a free loopback port; stop it after the module."""
+"""Start the local stack (`python -m local`, or `make dev`) on a free loopback port; stop it after the module."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -29,13 +29,17 @@ def _free_port() -> int:
 class LocalStack:
     base_url: str
     process: subprocess.Popen[str]
+    banner: list[str] = field(default_factory=list)  # what the stack printed up to "ready" (demo stacks)
 
     def call(self, method: str, path: str, token: str | None = None, body: Any = None, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.request(method, self.base_url + path, headers=headers, json=body, timeout=60, **kwargs)
 
 
-def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalStack:
+def start_stack(
+    demo: bool, extra_env: dict[str, str] | None = None, command: Sequence[str] = (sys.executable, "-m", "local")
+) -> LocalStack:
+    """Start `command` (the stack, or `make dev`) with SEGSHARE_PORT free; return once it answers (demo: once loaded)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -46,9 +50,7 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
             **(extra_env or {}),
         }
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local"], cwd=tpl.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(list(command), cwd=tpl.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = LocalStack(f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -57,7 +59,7 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
         try:
             if requests.get(stack.base_url + "/v1/health", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer late: keep polling
             time.sleep(0.3)
     else:
         stop_stack(stack)
@@ -66,6 +68,7 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
         # Health answers while the demo data is loading; the banner's last line says it is done.
         assert process.stdout is not None
         for line in process.stdout:
+            stack.banner.append(line.rstrip("\n"))
             if line.strip() == "ready":
                 break
     return stack
