@@ -95,7 +95,10 @@ def hex_words(tokens: Iterable[str]) -> tuple[Words, Words]:
     # Every length is checked: one short and one long token would otherwise join to a valid total.
     if any(len(t) != width for t in listed):
         raise ValueError(f"a token is {width} hex digits")
-    raw = bytes.fromhex("".join(listed))
+    try:
+        raw = bytes.fromhex("".join(listed))
+    except ValueError:
+        raise ValueError(f"a token is {width} hex digits") from None
     # fromhex skips whitespace, which would shift every later token.
     if len(raw) != TOKEN_BYTES * len(listed):
         raise ValueError(f"a token is {width} hex digits")
@@ -271,20 +274,23 @@ def _hits(source: TokenSet, hi: Words, lo: Words) -> NDArray[np.bool_]:
     return hit
 
 
-def join(source: TokenSet, target: TargetIndex) -> Joined:
+def join(source: TokenSet, target: TargetIndex, *, chunk: int = CHUNK) -> Joined:
     """The match core: the target profiles holding ANY device whose token is in ``source``.
 
     Exact on all 128 bits of a token. A device held by several target profiles matches all
     of them; a profile with several matched devices counts once; ``matched_devices`` counts
     distinct target tokens. Time: one binary search per target row within the source's
     sorted high words, plus work in proportion to the hits; memory: a byte per target
-    profile plus ``CHUNK``-sized temporaries, whatever the sizes of both sides.
+    profile plus temporaries for ``chunk`` target rows (default CHUNK), whatever the sizes
+    of both sides. Raises ValueError for a chunk below 1.
     """
+    if chunk < 1:
+        raise ValueError("a chunk holds at least one row")
     counts = np.zeros(len(PLATFORMS), dtype=np.int64)
     matched = np.zeros(len(target.profile_ids), dtype=np.bool_)
     if len(source) and len(target):
-        for start in range(0, len(target), CHUNK):
-            stop = start + CHUNK
+        for start in range(0, len(target), chunk):
+            stop = start + chunk
             hit = _hits(source, target.hi[start:stop], target.lo[start:stop])
             matched[target.profile[start:stop][hit]] = True
             devices = hit & target.first[start:stop]
