@@ -93,7 +93,7 @@ def hex_words(tokens: Iterable[str]) -> tuple[Words, Words]:
     listed = tokens if isinstance(tokens, list | tuple) else list(tokens)
     width = 2 * TOKEN_BYTES
     # Every length is checked: one short and one long token would otherwise join to a valid total.
-    if any(len(t) != width for t in listed):
+    if set(map(len, listed)) - {width}:
         raise ValueError(f"a token is {width} hex digits")
     try:
         raw = bytes.fromhex("".join(listed))
@@ -169,8 +169,9 @@ class TargetIndex:
     Columns, all of one length n (about 22 bytes a row): ``hi``/``lo`` the token's words;
     ``platform`` its index in PLATFORMS; ``profile`` the holder's position in ``profile_ids``;
     ``first`` whether the row is its token's first (a device held by two profiles has two
-    rows, and counts once). ``profile_ids`` are distinct and sorted, so sorted positions give
-    sorted ids. Build it with ``from_rows`` or ``from_entries``.
+    rows, and counts once). ``profile_ids`` are distinct, in any order (``from_rows`` is
+    given them sorted where sorted positions should give sorted ids). Build it with
+    ``from_rows`` or ``from_entries``.
     """
 
     hi: Words
@@ -191,16 +192,19 @@ class TargetIndex:
     ) -> TargetIndex:
         """An index from rows in any order: token words, platform code, holder position.
 
-        ``profile_ids`` must be distinct and sorted (``profile`` indexes it). A row may
-        repeat (overlapping reads): a device still counts once. Raises ValueError when the
-        columns differ in length, a platform code or holder position is out of range, or one
-        token comes with two platforms (a token hashes its platform, so that is corrupt input).
+        ``profile_ids`` are distinct (``profile`` indexes them). A row may repeat
+        (overlapping reads): a device still counts once. Raises ValueError when the columns
+        differ in length, a platform code or holder position is out of range, a profile id
+        repeats, or one token comes with two platforms (a token hashes its platform, so that
+        is corrupt input).
         """
         n = len(hi)
         if not len(lo) == len(platform) == len(profile) == n:
             raise ValueError("the index columns differ in length")
         if n and (int(platform.max()) >= len(PLATFORMS) or int(profile.min()) < 0 or int(profile.max()) >= len(profile_ids)):
             raise ValueError("a platform code or a profile position is out of range")
+        if len(set(profile_ids)) != len(profile_ids):
+            raise ValueError("a profile id repeats")
         order = _token_order(hi, lo)
         if order is not None:
             hi, lo, platform, profile = hi[order], lo[order], platform[order], profile[order]
@@ -211,25 +215,24 @@ class TargetIndex:
 
     @classmethod
     def from_entries(cls, entries: Iterable[IndexEntry]) -> TargetIndex:
-        """An index from the store's entries (``store.device_index``), one row per holder."""
-        tokens: list[str] = []
-        platforms: list[int] = []
-        holders: list[str] = []
-        for entry in entries:
-            code = _PLATFORM_CODE[entry.platform]
-            for profile_id in entry.profile_ids:
-                tokens.append(entry.token)
-                platforms.append(code)
-                holders.append(profile_id)
-        profile_ids = sorted(set(holders))
-        position = {profile_id: i for i, profile_id in enumerate(profile_ids)}
-        hi, lo = hex_words(tokens)
+        """An index from the store's entries (``store.device_index``), one row per holder.
+
+        Profile positions follow first appearance (sorting them would cost more than the join).
+        """
+        listed = list(entries)
+        position: dict[str, int] = {}
+        # A comprehension rather than a loop of appends: this conversion, not the join, is the
+        # cost of matching entries that come as Python objects.
+        holders = [position.setdefault(profile_id, len(position)) for entry in listed for profile_id in entry.profile_ids]
+        per_entry = np.array([len(entry.profile_ids) for entry in listed], dtype=np.intp)
+        platform = np.array([_PLATFORM_CODE[entry.platform] for entry in listed], dtype=np.uint8)
+        hi, lo = hex_words([entry.token for entry in listed])
         return cls.from_rows(
-            hi,
-            lo,
-            np.array(platforms, dtype=np.uint8),
-            np.array([position[p] for p in holders], dtype=np.int32),
-            profile_ids,
+            np.repeat(hi, per_entry),
+            np.repeat(lo, per_entry),
+            np.repeat(platform, per_entry),
+            np.array(holders, dtype=np.int32),
+            list(position),
         )
 
     def __len__(self) -> int:
