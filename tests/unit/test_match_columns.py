@@ -190,3 +190,21 @@ def test_a_row_out_of_range_is_refused(platform: int, profile: int) -> None:
     # Then it is refused
     with pytest.raises(ValueError, match="out of range"):
         TargetIndex.from_rows(hi, lo, np.array([platform], dtype=np.uint8), np.array([profile], dtype=np.int32), ["p-0"])
+
+
+def test_a_repeated_profile_id_is_refused() -> None:
+    # Given two positions naming one profile (it would count twice)
+    hi, lo = words([(1, 1), (2, 2)])
+    # When the index is built
+    # Then it is refused
+    with pytest.raises(ValueError, match="repeats"):
+        TargetIndex.from_rows(hi, lo, np.array([0, 0], dtype=np.uint8), np.array([0, 1], dtype=np.int32), ["p-0", "p-0"])
+
+
+def test_a_chunk_holds_at_least_one_row() -> None:
+    # Given a source and a target
+    source, target = TokenSet.from_words(*words([(1, 1)])), index_of([((1, 1), "p-0")])
+    # When they are joined in chunks of no rows
+    # Then the call is refused rather than looping for ever
+    with pytest.raises(ValueError, match="at least one row"):
+        join(source, target, chunk=0)
