@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from local import iam
 from local import template as tpl
 from local.tokens import mint
 
@@ -29,6 +33,7 @@ def _free_port() -> int:
 class LocalStack:
     base_url: str
     process: subprocess.Popen[str]
+    iam_record: str = ""
 
     def call(self, method: str, path: str, token: str | None = None, body: Any = None, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -38,8 +43,12 @@ class LocalStack:
 def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalStack:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # The stack checks each call against the deployed roles and writes what it saw here at stop.
+    record = tempfile.NamedTemporaryFile(prefix="segshare-iam-", suffix=".json", delete=False)  # noqa: SIM115
+    record.close()
     env.update(
         {
+            "SEGSHARE_IAM_RECORD": record.name,
             "SEGSHARE_PORT": str(port),
             "SEGSHARE_DEMO": "1" if demo else "0",
             "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}",
@@ -49,7 +58,7 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
     process = subprocess.Popen(
         [sys.executable, "-m", "local"], cwd=tpl.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    stack = LocalStack(f"http://127.0.0.1:{port}", process)
+    stack = LocalStack(f"http://127.0.0.1:{port}", process, record.name)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -72,12 +81,30 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
 
 
 def stop_stack(stack: LocalStack) -> int:
+    """Stop the stack; its exit code. Raises AssertionError if it denied a call (a role lacks a grant)."""
     stack.process.send_signal(signal.SIGTERM)
     try:
-        return stack.process.wait(timeout=30)
+        code = stack.process.wait(timeout=30)
     finally:
         if stack.process.poll() is None:
             stack.process.kill()
+    _collect_iam(stack)
+    return code
+
+
+def _collect_iam(stack: LocalStack) -> None:
+    """Add the stack's checked calls to this session's IAM usage; fail on any call the deployed role would deny."""
+    if not stack.iam_record:
+        return
+    path = Path(stack.iam_record)
+    text = path.read_text() if path.exists() else ""
+    path.unlink(missing_ok=True)
+    if not text:
+        return
+    record = json.loads(text)
+    iam.RECORDER.merge(record["calls"])
+    denied = [f"  {function} may not {action} on {resource}" for function, action, resource in record["denied"]]
+    assert not denied, "the local stack denied calls the deployed role would deny:\n" + "\n".join(denied)
 
 
 @pytest.fixture(scope="module")
