@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from local import template as tpl
@@ -397,17 +397,30 @@ def _listed_dicts(value: Any) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else [value]
 
 
+def load_template(path: Path) -> dict[str, Any]:
+    """A SAM template file with its short-form intrinsics (!Ref, !Sub, ...) in long form."""
+    import yaml
+
+    with path.open() as fh:
+        body: dict[str, Any] = yaml.load(fh, Loader=tpl._CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return body
+
+
 @cache
 def policies() -> dict[str, Policy]:
-    """The compiled policies of template.yaml, built once per process (the translator takes ~1 s)."""
-    return compile_policies(expand())
+    """The compiled policies the check uses, built once per process (the translator takes ~1 s).
+
+    Those of template.yaml, or of the template SEGSHARE_IAM_TEMPLATE names: a way to try a
+    narrower policy against the tests or the local stack before changing template.yaml.
+    """
+    override = os.environ.get("SEGSHARE_IAM_TEMPLATE")
+    return compile_policies(expand(load_template(Path(override)) if override else None))
 
 
 # ------------------------------------------------------------------ botocore operations -> IAM requests
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """One authorisation AWS makes for a call: an action on a resource, with the condition keys it sets."""
 
     action: str

@@ -116,6 +116,7 @@ class Stack:
 
         # Every handler's AWS calls are checked against its deployed role: a denied one fails here too.
         iam.install()
+        iam.policies()  # compiled now (the SAM translator takes a second or two), not on the first request
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         _aws_environment(f"http://{host}:{moto_port}", moto_port)

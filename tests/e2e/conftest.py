@@ -66,7 +66,7 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
         try:
             if requests.get(stack.base_url + "/v1/health", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a cold start on a busy machine can pass 2 s
             time.sleep(0.3)
     else:
         stop_stack(stack)
