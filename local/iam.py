@@ -643,6 +643,25 @@ def install() -> None:
         return original_submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
 
     ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
+    _check_state_machine_tasks()
+
+
+def _check_state_machine_tasks() -> None:
+    """moto's Step Functions interpreter invokes Lambda as the state machine's role (the machine's name is its logical id).
+
+    Its task runs in the interpreter's own thread, so the machine is taken from the
+    execution's context object at the one place a Lambda task calls out.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.execute_lambda_function_integration
+
+    def as_state_machine(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
+        machine = env.states.context_object.context_object_data["StateMachine"]["Name"]
+        with acting_as(machine):
+            original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
+
+    lambda_eval_utils.execute_lambda_function_integration = as_state_machine
 
 
 # ------------------------------------------------------------------ usage file and unused grants
