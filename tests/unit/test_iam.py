@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -221,4 +222,18 @@ def test_unused_grants_are_the_allow_pairs_no_call_matched() -> None:
         ("dynamodb:GetItem", f"{TABLE}/index/*"),
         ("dynamodb:Scan", TABLE),
         ("dynamodb:Scan", f"{TABLE}/index/*"),
+    ]
+
+
+def test_a_presigned_get_is_checked_as_the_signers_get_object() -> None:
+    # The URL is signed with the export function's role: S3 answers the GET it signs with that role's rights.
+    bucket = "segshare-local-data-123456789012-us-east-1"
+    s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+    with iam.acting_as("ExportFunction"):
+        assert "X-Amz-Signature=" in s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "exports/c/p/e.csv"})
+        with pytest.raises(ClientError) as raised:
+            s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "results/c/p/s/e.json"})
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert [str(d) for d in iam.RECORDER.take_denials()] == [
+        f"ExportFunction may not s3:GetObject on arn:aws:s3:::{bucket}/results/c/p/s/e.json"
     ]
