@@ -542,8 +542,9 @@ class Recorder:
 
     def add(self, function: str, request: Request, allowed: bool) -> None:
         with self._lock:
-            self.calls.add((function, request.action, request.resource))
-            if not allowed:
+            if allowed:
+                self.calls.add((function, request.action, request.resource))
+            else:  # a denied call used no grant
                 self.denials.append(Denial(function, request.action, request.resource))
 
     def take_denials(self) -> list[Denial]:
@@ -563,6 +564,18 @@ class Recorder:
 
 
 RECORDER = Recorder()
+#: Where this context's checked calls go: RECORDER, or a test's own (``record_into``).
+_RECORDING: contextvars.ContextVar[Recorder] = contextvars.ContextVar("segshare_iam_recording", default=RECORDER)
+
+
+@contextmanager
+def record_into(recorder: Recorder) -> Iterator[Recorder]:
+    """Record the block's checked calls in ``recorder`` instead of the session's (tests of the check itself)."""
+    token = _RECORDING.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _RECORDING.reset(token)
 
 
 def access_denied(function: str, policy: Policy, service: str, operation: str, request: Request) -> Exception:
@@ -594,7 +607,7 @@ def check_call(function: str, model: Any, params: dict[str, Any], table: dict[st
     policy = known.get(function) or Policy(f"{function}-no-role", ())
     for request in requests_for(service, model.name, params):
         allowed = policy.decide(request.action, request.resource, dict(request.context)).allowed
-        RECORDER.add(function, request, allowed)
+        _RECORDING.get().add(function, request, allowed)
         if not allowed:
             raise access_denied(function, policy, service, model.name, request)
 

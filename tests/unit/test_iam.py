@@ -167,23 +167,25 @@ def test_the_hook_denies_a_call_the_role_lacks_as_aws_does() -> None:
     # Given a role that may read one table and nothing else
     table = {"Fn": policy({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE})}
     model = boto3.client("dynamodb").meta.service_model.operation_model("PutItem")
-    # When the function writes to it
-    with pytest.raises(ClientError) as raised:
-        iam.check_call("Fn", model, {"TableName": "ProfilesTable", "Item": {}}, table)
-    # Then DynamoDB's AccessDeniedException names the role, the action and the table
+    with iam.record_into(iam.Recorder()) as record:
+        # When the function writes to it
+        with pytest.raises(ClientError) as raised:
+            iam.check_call("Fn", model, {"TableName": "ProfilesTable", "Item": {}}, table)
+        # and reads it
+        iam.check_call("Fn", boto3.client("dynamodb").meta.service_model.operation_model("GetItem"), {"TableName": "ProfilesTable"}, table)
+    # Then the write gets DynamoDB's AccessDeniedException, naming the role, the action and the table
     error = raised.value.response["Error"]
     assert error["Code"] == "AccessDeniedException"
     assert "assumed-role/TestRole/Fn is not authorized to perform: dynamodb:PutItem on resource: " + TABLE in error["Message"]
-    assert [str(d) for d in iam.RECORDER.take_denials()] == [f"Fn may not dynamodb:PutItem on {TABLE}"]
-    # and the read it may make passes
-    iam.check_call("Fn", boto3.client("dynamodb").meta.service_model.operation_model("GetItem"), {"TableName": "ProfilesTable"}, table)
-    assert iam.RECORDER.take_denials() == []
+    assert [str(d) for d in record.take_denials()] == [f"Fn may not dynamodb:PutItem on {TABLE}"]
+    # and the read passes, the one call that used a grant
+    assert record.calls == {("Fn", "dynamodb:GetItem", TABLE)}
 
 
 def test_the_export_functions_deployed_role_refuses_get_queue_url() -> None:
     """Issue 10: store/exports.py looked the queue up; SQSSendMessagePolicy allows sqs:SendMessage* only."""
     url = "https://sqs.us-east-1.amazonaws.com/123456789012/ExportQueue"
-    with mock_aws():
+    with mock_aws(), iam.record_into(iam.Recorder()) as record:
         boto3.client("sqs").create_queue(QueueName="ExportQueue")
         with iam.acting_as("ExportFunction"):
             sqs = boto3.client("sqs")
@@ -191,7 +193,7 @@ def test_the_export_functions_deployed_role_refuses_get_queue_url() -> None:
                 sqs.get_queue_url(QueueName="ExportQueue")
             sqs.send_message(QueueUrl=url, MessageBody="{}")  # what the function does now: allowed
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
-    assert [str(d) for d in iam.RECORDER.take_denials()] == [
+    assert [str(d) for d in record.take_denials()] == [
         "ExportFunction may not sqs:GetQueueUrl on arn:aws:sqs:us-east-1:123456789012:ExportQueue"
     ]
 
@@ -229,11 +231,9 @@ def test_a_presigned_get_is_checked_as_the_signers_get_object() -> None:
     # The URL is signed with the export function's role: S3 answers the GET it signs with that role's rights.
     bucket = "segshare-local-data-123456789012-us-east-1"
     s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
-    with iam.acting_as("ExportFunction"):
+    with iam.record_into(iam.Recorder()) as record, iam.acting_as("ExportFunction"):
         assert "X-Amz-Signature=" in s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "exports/c/p/e.csv"})
         with pytest.raises(ClientError) as raised:
             s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "results/c/p/s/e.json"})
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
-    assert [str(d) for d in iam.RECORDER.take_denials()] == [
-        f"ExportFunction may not s3:GetObject on arn:aws:s3:::{bucket}/results/c/p/s/e.json"
-    ]
+    assert [str(d) for d in record.take_denials()] == [f"ExportFunction may not s3:GetObject on arn:aws:s3:::{bucket}/results/c/p/s/e.json"]
