@@ -706,8 +706,8 @@ class Grant:
 def unused_grants(calls: list[tuple[str, str, str]], table: dict[str, Policy] | None = None) -> list[Grant]:
     """Each (action, resource) pair of an Allow statement in the template's own policies no recorded call matched.
 
-    AWS managed policies (logs, X-Ray, the SQS poller) are left out: the Lambda service uses
-    them, not the code, and they cannot be narrowed.
+    AWS managed policies (logs, X-Ray, the SQS poller) and SAM's DeadLetterQueuePolicy are
+    left out: the Lambda service uses them, not the code, and they cannot be narrowed.
     """
     known = policies() if table is None else table
     by_function: dict[str, list[tuple[str, str]]] = {}
@@ -718,6 +718,8 @@ def unused_grants(calls: list[tuple[str, str, str]], table: dict[str, Policy] | 
         made = by_function.get(function, [])
         for statement in policy.statements:
             if statement.effect != "Allow" or statement.source in MANAGED_POLICIES or statement.not_actions:
+                continue
+            if statement.source.endswith("/DeadLetterQueuePolicy"):  # Lambda's async invoke sends there, not the code
                 continue
             for action in statement.actions:
                 for resource in statement.resources:
@@ -738,9 +740,12 @@ def main(argv: list[str]) -> int:
         return 0
     calls = [tuple(c) for c in json.loads(path.read_text())["calls"]]
     unused = unused_grants(calls)  # type: ignore[arg-type]
-    print(f"iam: {len(unused)} grant(s) no test used (from {len(calls)} distinct calls in {path}):")
+    print(f"iam: {len(unused)} grant(s) no test used (from {len(calls)} distinct calls recorded in {path}), by function and resource:")
+    grouped: dict[tuple[str, str], list[str]] = {}
     for grant in unused:
-        print(f"  {grant.function}: {grant.action} on {grant.resource}  ({grant.source})")
+        grouped.setdefault((grant.function, grant.resource), []).append(grant.action)
+    for (function, resource), actions in grouped.items():
+        print(f"  {function} on {resource}: {', '.join(actions)}")
     return 0
 
 
