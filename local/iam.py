@@ -27,6 +27,7 @@ import contextvars
 import copy
 import fcntl
 import json
+import logging
 import os
 import re
 import sys
@@ -47,6 +48,7 @@ REGION = tpl.PSEUDO["AWS::Region"]
 ACCOUNT = tpl.PSEUDO["AWS::AccountId"]
 STACK = tpl.PSEUDO["AWS::StackName"]
 USAGE_FILE = tpl.ROOT / "test-output" / "iam-usage.json"
+LOG = logging.getLogger("segshare.local.iam")
 
 #: The function (template logical id) whose role the AWS calls of this context run as.
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("segshare_iam_current", default=None)
@@ -609,6 +611,7 @@ def check_call(function: str, model: Any, params: dict[str, Any], table: dict[st
         allowed = policy.decide(request.action, request.resource, dict(request.context)).allowed
         _RECORDING.get().add(function, request, allowed)
         if not allowed:
+            LOG.warning("iam denied a call", extra={"function": function, "action": request.action, "resource": request.resource})
             raise access_denied(function, policy, service, model.name, request)
 
 
