@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:
 	@echo "make dev    - start the local stack with demo data on http://127.0.0.1:$${SEGSHARE_PORT:-3000}"
 	@echo "make test   - run the whole test suite"
-	@echo "make lint   - ruff, mypy and the template checks (cfn-lint, sam validate --lint, checkov)"
+	@echo "make lint   - ruff, mypy, the template checks (cfn-lint, sam validate --lint, checkov), IAM grants no test used"
 	@echo "make build  - sam build (python3.12 first on PATH, no Docker needed)"
 	@echo "make bench  - benchmarks that print figures"
 
@@ -50,7 +50,10 @@ chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
 		|| { echo "the browser tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium"; exit 1; }
 
+# The whole suite records the AWS calls it made afresh (test-output/iam-usage.json, read by
+# `make lint` for the grants no test used); a partial pytest run adds to the last record.
 test: $(VENV)/.installed chromium
+	rm -f test-output/iam-usage.json
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed
@@ -61,6 +64,7 @@ lint: $(VENV)/.installed template checkov
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --explicit-package-bases functions/*/app.py
+	$(PY) -m local.iam unused
 
 template: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml

@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_export, core, end_to_end, reads
+from bench import bench_export, core, end_to_end, iam_check, reads
 
 FIGURES: dict[str, Callable[[], None]] = {
     "core": core.run,
     "b": reads.run,
     "c": end_to_end.run,
     "e": bench_export.run,
+    "f": iam_check.run,
 }
 
 

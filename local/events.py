@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 
 import boto3
 
+from local import iam
 from local.lambdas import Containers
 from local.template import Function, Template, local_name
 
@@ -55,7 +56,9 @@ class Pump:
         """Deliver what is waiting now; return how many messages were handled."""
         handled = 0
         for url, containers, function in self.queue_functions:
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get("Messages", [])
+            # Lambda's event source mapping polls with the function's own role (sqs:ReceiveMessage, DeleteMessage).
+            with iam.acting_as(function.logical_id):
+                messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get("Messages", [])
             if not messages:
                 continue
             handled += len(messages)
@@ -68,7 +71,8 @@ class Pump:
                 continue
             for message in messages:
                 if message["MessageId"] not in failed:
-                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    with iam.acting_as(function.logical_id):
+                        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         if self.s3_queue_url:
             messages = self.sqs.receive_message(QueueUrl=self.s3_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get(
                 "Messages", []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from local import moto_fixes
+from local import iam, moto_fixes
 from local import template as tpl
 
 
@@ -31,3 +31,4 @@ def prepare(service_name: str) -> None:
     for key, value in tpl.environment(tpl.load()).items():
         os.environ.setdefault(key, value)
     moto_fixes.apply()
+    iam.install()

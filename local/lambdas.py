@@ -7,6 +7,7 @@ event on itself, so each concurrent request here gets its own loaded copy of the
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import json
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from local import iam
 from local.template import Function
 
 _counter = itertools.count()
@@ -42,7 +44,12 @@ class LambdaContext:
 
 
 def load_module(function: Function) -> ModuleType:
-    module_file, _attr = function.handler.rsplit(".", 1)
+    """Import the function's handler module as a fresh copy (a "container").
+
+    Its handler runs as the function's role: the AWS calls it makes are checked against the
+    role's policy as deployed (``local/iam.py``), wherever the handler is called from.
+    """
+    module_file, attr = function.handler.rsplit(".", 1)
     path = function.code_dir / f"{module_file}.py"
     name = f"segshare_fn_{function.logical_id}_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -51,6 +58,14 @@ def load_module(function: Function) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # as Lambda's runtime does; pydantic resolves annotations through it
     spec.loader.exec_module(module)
+    handler = getattr(module, attr)
+
+    @functools.wraps(handler)
+    def as_function(event: Any, context: Any) -> Any:
+        with iam.acting_as(function.logical_id):
+            return handler(event, context)
+
+    setattr(module, attr, as_function)
     return module
 
 

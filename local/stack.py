@@ -112,6 +112,11 @@ class Stack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         moto_fixes.apply()
+        from local import iam
+
+        # Every handler's AWS calls are checked against its deployed role: a denied one fails here too.
+        iam.install()
+        iam.policies()  # compiled now (the SAM translator takes a second or two), not on the first request
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         _aws_environment(f"http://{host}:{moto_port}", moto_port)
@@ -166,7 +171,17 @@ class Stack:
             self.http.shutdown()
             self.http.server_close()
         self.moto.stop()
+        _write_iam_record()
         self.stopped.set()
+
+
+def _write_iam_record() -> None:
+    """The calls checked and denied, for the e2e tests (SEGSHARE_IAM_RECORD names the file)."""
+    target = os.environ.get("SEGSHARE_IAM_RECORD")
+    if target:
+        from local import iam
+
+        Path(target).write_text(json.dumps(iam.RECORDER.as_json()))
 
 
 def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:

@@ -131,6 +131,10 @@ def resolve(value: Any, template: Template) -> str:
     """Resolve the few intrinsics the environment uses: Ref, Fn::Sub with pseudo parameters, QueueName."""
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
+        if name in template.resources and template.resources[name]["Type"] == "AWS::SQS::Queue":
+            # Ref of a queue is its URL; moto (in-process and as a server) finds a queue by the URL's
+            # last segment, so the URL AWS would give works against both.
+            return f"https://sqs.{PSEUDO['AWS::Region']}.amazonaws.com/{PSEUDO['AWS::AccountId']}/{name}"
         if name in template.resources:
             return local_name(name, template.resources[name]["Type"], template)
         return str(template.parameter_defaults().get(name, ""))

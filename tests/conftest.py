@@ -2,6 +2,31 @@
 
 from __future__ import annotations
 
-from local import in_process
+from collections.abc import Iterator
+
+import pytest
+
+from local import iam, in_process
 
 in_process.prepare("segshare-test")
+
+
+@pytest.fixture(autouse=True)
+def iam_checked() -> Iterator[None]:
+    """Every AWS call a handler makes in any test is one its function's deployed role allows (issue 10).
+
+    The hook (local/iam.py) already answers a denied call with AccessDenied; this fails the
+    test even where the handler swallowed that error.
+    """
+    iam.RECORDER.take_denials()
+    yield
+    denied = iam.RECORDER.take_denials()
+    if denied:
+        pytest.fail("calls the deployed role would deny:\n" + "\n".join(f"  {d}" for d in denied), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Merge this session's calls into test-output/iam-usage.json, which `make lint` reads for unused grants."""
+    record = iam.RECORDER.as_json()
+    if record["calls"]:
+        iam.save_usage(record)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from local import iam
 from local import template as tpl
 from local.tokens import mint
 
@@ -30,6 +34,7 @@ class LocalStack:
     base_url: str
     process: subprocess.Popen[str]
     banner: list[str] = field(default_factory=list)  # what the stack printed up to "ready" (demo stacks)
+    iam_record: str = ""
 
     def call(self, method: str, path: str, token: str | None = None, body: Any = None, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -42,8 +47,12 @@ def start_stack(
     """Start `command` (the stack, or `make dev`) with SEGSHARE_PORT free; return once it answers (demo: once loaded)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # The stack checks each call against the deployed roles and writes what it saw here at stop.
+    record = tempfile.NamedTemporaryFile(prefix="segshare-iam-", suffix=".json", delete=False)  # noqa: SIM115
+    record.close()
     env.update(
         {
+            "SEGSHARE_IAM_RECORD": record.name,
             "SEGSHARE_PORT": str(port),
             "SEGSHARE_DEMO": "1" if demo else "0",
             "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}",
@@ -51,7 +60,7 @@ def start_stack(
         }
     )
     process = subprocess.Popen(list(command), cwd=tpl.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    stack = LocalStack(f"http://127.0.0.1:{port}", process)
+    stack = LocalStack(f"http://127.0.0.1:{port}", process, iam_record=record.name)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -75,12 +84,30 @@ def start_stack(
 
 
 def stop_stack(stack: LocalStack) -> int:
+    """Stop the stack; its exit code. Raises AssertionError if it denied a call (a role lacks a grant)."""
     stack.process.send_signal(signal.SIGTERM)
     try:
-        return stack.process.wait(timeout=30)
+        code = stack.process.wait(timeout=30)
     finally:
         if stack.process.poll() is None:
             stack.process.kill()
+    _collect_iam(stack)
+    return code
+
+
+def _collect_iam(stack: LocalStack) -> None:
+    """Add the stack's checked calls to this session's IAM usage; fail on any call the deployed role would deny."""
+    if not stack.iam_record:
+        return
+    path = Path(stack.iam_record)
+    text = path.read_text() if path.exists() else ""
+    path.unlink(missing_ok=True)
+    if not text:
+        return
+    record = json.loads(text)
+    iam.RECORDER.merge(record["calls"])
+    denied = [f"  {function} may not {action} on {resource}" for function, action, resource in record["denied"]]
+    assert not denied, "the local stack denied calls the deployed role would deny:\n" + "\n".join(denied)
 
 
 @pytest.fixture(scope="module")

@@ -128,6 +128,7 @@ class World:
 
     def queued(self) -> int:
         sqs = boto3.client("sqs")
-        url = sqs.get_queue_url(QueueName=config.EXPORT_QUEUE_NAME)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        attributes = sqs.get_queue_attributes(QueueUrl=config.EXPORT_QUEUE_URL, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]
         return int(attributes["ApproximateNumberOfMessages"])

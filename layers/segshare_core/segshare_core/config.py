@@ -21,7 +21,8 @@ EVALUATIONS_TABLE = os.environ.get("EVALUATIONS_TABLE", "EvaluationsTable")
 EXPORTS_TABLE = os.environ.get("EXPORTS_TABLE", "ExportsTable")
 IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "IdempotencyTable")
 DATA_BUCKET = os.environ.get("DATA_BUCKET", "segshare-data")
-EXPORT_QUEUE_NAME = os.environ.get("EXPORT_QUEUE_NAME", "ExportQueue")
+#: The export queue's URL (template: ``!Ref ExportQueue``), so sending needs sqs:SendMessage alone.
+EXPORT_QUEUE_URL = os.environ.get("EXPORT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/ExportQueue")
 #: Presigned download URLs live at most 15 minutes.
 DOWNLOAD_URL_SECONDS = min(_int("DOWNLOAD_URL_SECONDS", 900), 900)
 

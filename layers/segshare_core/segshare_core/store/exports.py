@@ -27,11 +27,6 @@ def _s3() -> Any:
     return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
-@cache
-def _queue_url() -> str:
-    return str(boto3.client("sqs").get_queue_url(QueueName=config.EXPORT_QUEUE_NAME)["QueueUrl"])
-
-
 def _export(row: ExportRow) -> Export:
     return Export(
         export_id=row.sk.removeprefix("EXP#"),
@@ -80,8 +75,9 @@ def create(company_id: str, project_id: str, shared_id: str, fmt: Format, attrib
 
 
 def enqueue(company_id: str, project_id: str, export_id: str) -> None:
+    """Queue the export for the worker: one SendMessage to the URL the template passes (no lookup)."""
     body = json.dumps({"companyId": company_id, "projectId": project_id, "exportId": export_id})
-    boto3.client("sqs").send_message(QueueUrl=_queue_url(), MessageBody=body)
+    boto3.client("sqs").send_message(QueueUrl=config.EXPORT_QUEUE_URL, MessageBody=body)
 
 
 def get(company_id: str, project_id: str, export_id: str) -> Export | None:

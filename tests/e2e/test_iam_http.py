@@ -1,0 +1,45 @@
+"""The local stack refuses, at run time over HTTP, a call the function's deployed role does not allow (issue 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from local import iam
+from local.tokens import mint
+from tests.e2e.conftest import start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_route_whose_role_lacks_a_grant_fails_as_deployed(tmp_path: Path) -> None:
+    # Given the template with the directory function's grant on the directory table removed
+    body = iam.load_template(iam.tpl.TEMPLATE)
+    policies = body["Resources"]["DirectoryFunction"]["Properties"]["Policies"]
+    body["Resources"]["DirectoryFunction"]["Properties"]["Policies"] = [
+        p for p in policies if p.get("DynamoDBCrudPolicy", {}).get("TableName") != {"Ref": "DirectoryTable"}
+    ]
+    assert len(body["Resources"]["DirectoryFunction"]["Properties"]["Policies"]) == len(policies) - 1
+    narrowed = tmp_path / "template.yaml"
+    narrowed.write_text(yaml.safe_dump(body))
+    stack = start_stack(demo=False, extra_env={"SEGSHARE_IAM_TEMPLATE": str(narrowed)})
+    try:
+        # When a caller asks who it is (the function reads the caller's grant from that table)
+        me = stack.call("GET", "/v1/me", mint("e2e-iam-user"))
+        # and asks for health, which makes no AWS call
+        health = stack.call("GET", "/v1/health")
+    finally:
+        try:
+            stop_stack(stack)
+            reported = ""
+        except AssertionError as exc:
+            reported = str(exc)
+    # Then the call fails as the deployed function would, with API.md's error body and nothing internal
+    assert me.status_code == 500, me.text
+    assert me.json()["error"]["code"] == "INTERNAL", me.text
+    assert "AccessDenied" not in me.text
+    assert health.status_code == 200
+    # and the stack reports the denial: function, action and resource
+    assert "DirectoryFunction may not dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/DirectoryTable" in reported
