@@ -173,7 +173,7 @@ def test_a_projects_profiles_are_spread_over_every_shard_and_read_back_completel
     assert sent.queried == {profile_pk(COMPANY, project, s): 1 for s in range(shards)}
     assert threading.active_count() == before
     # And reads by id find them in their shards; the counters say 200
-    assert set(profiles.get_profiles(COMPANY, project, sorted(ids)[:150] + ["nobody"])) == set(sorted(ids)[:150])
+    assert set(profiles.get_profiles(COMPANY, project, [*sorted(ids)[:150], "nobody"])) == set(sorted(ids)[:150])
     assert profiles.get_profile(COMPANY, project, "user-0042") == written[42]
     assert profiles.count_profiles(COMPANY, project) == 200
 
@@ -236,7 +236,9 @@ def test_the_cost_model_gets_the_index_entry_count_and_the_configured_shards(mon
     source = [profile(f"s-{n:02d}", f"a{n:02x}1") for n in range(10)]
     profiles.upsert_profiles(company, "dst", key, target)
     profiles.upsert_profiles(company, "src", key, source)
-    segment = segments.create_segment(company, "src", "s-all", "all", rule={"all": [{"attribute": "n", "op": "exists"}]}, profile_ids=None, user_id="test")
+    segment = segments.create_segment(
+        company, "src", "s-all", "all", rule={"all": [{"attribute": "n", "op": "exists"}]}, profile_ids=None, user_id="test"
+    )
     segments.save_sharing(company, segment, SavePlan(frozenset({"dst"}), frozenset({"dst"}), frozenset()), "test")
     shared = segments.list_shared_in(company, "dst")[0]
     seen: list[tuple[tuple[Any, ...], dict[str, Any]]] = []

@@ -15,12 +15,14 @@ import json
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.expressions.condition import size
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import size as _untyped_size
 from pynamodb.transactions import TransactWrite
 
 from segshare_core import config
@@ -53,6 +55,12 @@ MAX_READ_THREADS = 8
 #: may wait: bounds memory whatever the project's size.
 _CHUNK = 500
 _QUEUED_CHUNKS = 16
+
+
+def _size_is(path: Any, op: str, value: int) -> Condition:
+    """``size(path) <op> value`` (pynamodb leaves ``size`` unannotated)."""
+    measured = _untyped_size(path)  # type: ignore[no-untyped-call]
+    return measured == value if op == "==" else measured > value  # type: ignore[no-any-return]
 
 
 def _shards() -> int:
@@ -216,8 +224,7 @@ def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
         for change in group:
             if change.row is not None:
                 tx.save(change.row)
-            else:
-                assert change.current is not None
+            elif change.current is not None:
                 tx.delete(change.current)
             move(PROFILE_COUNTER, change.shard, change.profile_delta)
             for device_token in change.removed:
@@ -226,13 +233,13 @@ def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
                     continue  # nothing of this profile to take out
                 entry = DeviceIndexRow(*_index_key(company_id, project_id, device_token))
                 if held == {change.profile_id}:
-                    tx.delete(entry, condition=profiles.contains(change.profile_id) & (size(profiles) == 1))
+                    tx.delete(entry, condition=profiles.contains(change.profile_id) & _size_is(profiles, "==", 1))
                     move(INDEX_COUNTER, shard_of(device_token, shards), -1)
                 else:
                     tx.update(
                         entry,
                         actions=[profiles.delete({change.profile_id})],
-                        condition=profiles.contains(change.profile_id) & (size(profiles) > 1),
+                        condition=profiles.contains(change.profile_id) & _size_is(profiles, ">", 1),
                     )
             for device_token, platform in change.added.items():
                 pk, sk = _index_key(company_id, project_id, device_token)
@@ -322,7 +329,7 @@ def iter_profile_shard(company_id: str, project_id: str, shard: int) -> Iterator
         yield _profile(row)
 
 
-def iter_profiles(company_id: str, project_id: str) -> Iterator[Profile]:
+def iter_profiles(company_id: str, project_id: str) -> Generator[Profile, None, None]:
     """Every profile of a project once, in no particular order: the shards are read in parallel.
 
     Up to MAX_READ_THREADS shard Query streams run at once and hand profiles over in chunks
@@ -354,7 +361,7 @@ def iter_profiles(company_id: str, project_id: str) -> Iterator[Profile]:
                     chunk = []
             if chunk:
                 put(chunk)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+        except Exception as exc:  # handed to the consumer, which raises it
             put(exc)
         finally:
             put(None)
