@@ -258,3 +258,47 @@ def test_the_cost_model_gets_the_index_entry_count_and_the_configured_shards(mon
     # And the match is right, with the profile count from the counters
     assert matched == [f"t-{n:02d}" for n in range(10)]
     assert summary.target_profiles == 30
+
+
+# --- A stale read of an index entry cannot skew a counter -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "stale"),
+    [
+        # u-a drops the shared device; the read says u-a holds it alone, so the entry would be deleted
+        (["aa01", "aa02"], ["aa02"], {"u-a"}),
+        # u-a takes up the shared device; the read says nobody holds it, so the entry would be created
+        (["aa02"], ["aa01", "aa02"], set()),
+    ],
+)
+def test_an_entry_changed_since_it_was_read_cancels_the_write_and_it_is_retried(
+    monkeypatch: pytest.MonkeyPatch, first: list[str], then: list[str], stale: set[str]
+) -> None:
+    # Given u-b holding device aa01, and u-a holding `first`
+    project = new_project()
+    profiles.upsert_profiles(COMPANY, project, KEY, [profile("u-b", "aa01"), profile("u-a", *first)])
+    shared = token(KEY, normalise("android", "aa01"))
+    real = profiles._holders
+    reads: list[int] = []
+
+    def stale_once(company_id: str, project_id: str, tokens: Any) -> dict[str, set[str]]:
+        # The first read of the entries misses u-b (as if read before u-b's write landed)
+        holders = real(company_id, project_id, tokens)
+        reads.append(1)
+        if len(reads) == 1:
+            holders.pop(shared, None)
+            if stale:
+                holders[shared] = set(stale)
+        return holders
+
+    monkeypatch.setattr(profiles, "_holders", stale_once)
+    # When u-a is upserted with `then`
+    profiles.upsert_profiles(COMPANY, project, KEY, [profile("u-a", *then)])
+    # Then the conditioned write was refused and retried on a fresh read: the entry and the counters are exact
+    assert len(reads) == 2
+    held = {token(KEY, normalise("android", d)): {"u-a"} for d in then}
+    held[shared] = {"u-b", "u-a"} if "aa01" in then else {"u-b"}
+    assert stored_index(project) == held
+    counts = profiles.counts(COMPANY, project, consistent_read=True)
+    assert (counts.profiles, counts.index_entries) == (2, len(held))
