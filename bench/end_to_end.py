@@ -23,29 +23,45 @@ from segshare_core import config, evaluation
 from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.match import IndexEntry, match
+from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, segments
-from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, index_pk, project_pk
+from segshare_core.store.models import (
+    ALL_MODELS,
+    INDEX_COUNTER,
+    PROFILE_COUNTER,
+    CounterRow,
+    DeviceIndexRow,
+    ProfileRow,
+    counter_pk,
+    index_pk,
+    profile_pk,
+)
 
 SOURCE, TARGET, OVERLAP = 20_000, 20_000, 0.3
 COMPANY, SOURCE_PROJECT, TARGET_PROJECT = "bench", "source", "target"
 
 
 def _load(key: bytes) -> None:
-    """Profiles of both projects and the target's index, written directly (BatchWrite)."""
+    """Profiles of both projects, their indexes and shard counters, written directly (BatchWrite, not the write transactions)."""
     rng = random.Random(7)
     source_ids = [f"{rng.getrandbits(64):016x}" for _ in range(SOURCE)]
     common = int(TARGET * OVERLAP)
     target_ids = source_ids[:common] + [f"{rng.getrandbits(64):016x}" for _ in range(TARGET - common)]
+    shards = config.DEVICE_INDEX_SHARDS
     for project, ids in ((SOURCE_PROJECT, source_ids), (TARGET_PROJECT, target_ids)):
+        # What the write transactions would have added to the shard counters: (kind, shard) -> total.
+        totals: Counter[tuple[str, int]] = Counter()
         with ProfileRow.batch_write() as profiles, DeviceIndexRow.batch_write() as index:
             for n, raw in enumerate(ids):
                 device = Device("android", raw.lstrip("0") or "0")
                 device_token = token(key, device)
                 profile_id = f"p-{n:06d}"
+                totals[(PROFILE_COUNTER, shard_of_profile(profile_id, shards))] += 1
+                totals[(INDEX_COUNTER, shard_of(device_token, shards))] += 1
                 profiles.save(
                     ProfileRow(
-                        project_pk(COMPANY, project),
+                        profile_pk(COMPANY, project, shard_of_profile(profile_id, shards)),
                         profile_id,
                         attributes={"country": "IE"},
                         devices=[[device.platform, device.id]],
@@ -55,6 +71,9 @@ def _load(key: bytes) -> None:
                 )
                 pk = index_pk(COMPANY, project, shard_of(device_token, config.DEVICE_INDEX_SHARDS))
                 index.save(DeviceIndexRow(pk, device_token, platform="android", profiles={profile_id}))
+        with CounterRow.batch_write() as counters:
+            for (kind, shard), total in totals.items():
+                counters.save(CounterRow(counter_pk(COMPANY, project, kind, shard), "N", total=total, seq=total))
 
 
 def _naive(shared: segments.SharedSegment) -> int:

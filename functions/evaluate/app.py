@@ -171,15 +171,24 @@ def preview_audience(projectId: Id, body: Annotated[PreviewIn, Body()]) -> Previ
     for segment_id in dict.fromkeys(body.segmentIds):
         tests.append(_membership(company_id, projectId, segment_id))
     combine = all if body.match == "all" else any
-    count, sample = 0, list[SampleMessage]()
+    # Profiles arrive shard by shard in no fixed order: keep the `limit` smallest ids so the
+    # sample stays stable between calls (bounded: trimmed whenever it doubles).
+    count, kept = 0, list[Profile]()
     for profile in profiles.iter_profiles(company_id, projectId):
         if tests and not combine(test(profile) for test in tests):
             continue
         count += 1
-        if len(sample) < body.limit:
-            sample.append(SampleMessage(profileId=profile.profile_id, message=render(body.template, profile.attributes)))
+        kept.append(profile)
+        if len(kept) >= 2 * body.limit:
+            kept = sorted(kept, key=_profile_id)[: body.limit]
+    kept = sorted(kept, key=_profile_id)[: body.limit]
+    sample = [SampleMessage(profileId=p.profile_id, message=render(body.template, p.attributes)) for p in kept]
     logger.info("audience previewed", project_id=projectId, segments=len(tests), count=count)
     return PreviewOut(count=count, sample=sample)
+
+
+def _profile_id(profile: Profile) -> str:
+    return profile.profile_id
 
 
 def _membership(company_id: str, project_id: str, segment_id: str) -> Callable[[Profile], bool]:

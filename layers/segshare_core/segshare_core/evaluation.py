@@ -48,9 +48,11 @@ def match_shared(company_id: str, shared: SharedSegment) -> tuple[MatchSummary, 
         raise SourceGone("the source segment was deleted or is no longer shared with this project")
     key = directory.company_key(company_id)
     tokens = source_tokens(company_id, segment, key)
-    target_profiles = profiles.count_profiles(company_id, shared.target_project_id)
-    plan = matching.choose_plan(len(tokens), target_profiles)
-    if not tokens or not target_profiles:
+    # Counts come from the target's shard counters; the cost model weighs index entries, not profiles.
+    target = profiles.counts(company_id, shared.target_project_id)
+    target_profiles = target.profiles
+    plan = matching.choose_plan(len(tokens), target.index_entries, shards=config.DEVICE_INDEX_SHARDS)
+    if not tokens or not target.index_entries:
         entries: list[matching.IndexEntry] = []
     elif plan.name == "probe":
         entries = device_index.probe(company_id, shared.target_project_id, tokens)

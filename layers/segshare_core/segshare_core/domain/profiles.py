@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -22,6 +23,18 @@ MAX_ATTRIBUTES_JSON_CHARS = 350_000
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 AttributeValue = str | int | float | bool | None
+
+
+def shard_of_profile(profile_id: str, shards: int) -> int:
+    """The shard (0 to shards - 1) a profile's row and counter live in.
+
+    Profile ids are chosen by customers and cluster (``user-000001``...), so they are hashed
+    first (BLAKE2b, 8 bytes: stable across processes, unlike ``hash()``); spreading a
+    project's rows over partitions lifts the one-partition cap of about 1,000 writes and
+    3,000 reads a second (DynamoDB's documented per-partition limits).
+    """
+    digest = hashlib.blake2b(profile_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
 
 
 class InvalidProfile(InvalidInput):

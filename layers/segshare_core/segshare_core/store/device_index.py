@@ -1,13 +1,15 @@
 """Reads of a project's device index, the two ways an evaluation can take (see domain.match).
 
 ``probe`` BatchGets the entries of given tokens; ``scan`` reads every shard partition in
-parallel. Both return ``IndexEntry`` objects, skip entries whose profile set is empty (a
-delete that has not been cleaned up yet), and read eventually consistently unless asked:
+parallel. Both return ``IndexEntry`` objects, skip entries whose profile set is empty (the
+profile writes delete those in the same transaction; none should exist), and read
+eventually consistently unless asked:
 the index is written in the same transaction as its profile, and an evaluation that
 misses a write made a second earlier is as good as one started a second earlier.
 
 DynamoDB cannot count a partition's items cheaply, so choosing between the two is left to
-the caller, who knows the target project's profile count (``domain.match.choose_plan``).
+the caller, who reads the target's index-entry count from its shard counters
+(``store.profiles.counts``, then ``domain.match.choose_plan``).
 """
 
 from __future__ import annotations

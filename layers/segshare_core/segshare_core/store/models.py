@@ -44,6 +44,20 @@ def index_pk(company_id: str, project_id: str, shard: int) -> str:
     return f"C#{company_id}#P#{project_id}#S#{shard:03d}"
 
 
+def profile_pk(company_id: str, project_id: str, shard: int) -> str:
+    """One of a project's profile partitions (``domain.profiles.shard_of_profile`` picks it)."""
+    return f"C#{company_id}#P#{project_id}#S#{shard:03d}"
+
+
+#: Which shard a counter counts: a profile shard or a device-index shard.
+PROFILE_COUNTER, INDEX_COUNTER = "P", "I"
+
+
+def counter_pk(company_id: str, project_id: str, kind: str, shard: int) -> str:
+    """The counter item of one shard; each has its own partition key, so counters spread like the shards."""
+    return f"C#{company_id}#P#{project_id}#N#{kind}#{shard:03d}"
+
+
 class _DirectoryRow(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -95,7 +109,7 @@ class GrantRow(_DirectoryRow):
 
 
 class ProfileRow(Model):
-    """pk C#<companyId>#P#<projectId>, sk the profile id."""
+    """pk C#<companyId>#P#<projectId>#S#<shard of the profile id>, sk the profile id."""
 
     class Meta:
         table_name = config.PROFILES_TABLE
@@ -112,8 +126,9 @@ class ProfileRow(Model):
 class DeviceIndexRow(Model):
     """pk C#<companyId>#P#<projectId>#S#<shard>, sk a device token; the profiles holding it.
 
-    A device can belong to several profiles of one project, hence a set. An entry whose set
-    became empty is removed right after; readers skip any that linger.
+    A device can belong to several profiles of one project, hence a set. The entry is
+    deleted in the same transaction that takes its last profile out (so the index counters
+    stay exact); readers still skip an entry without profiles.
     """
 
     class Meta:
@@ -123,6 +138,24 @@ class DeviceIndexRow(Model):
     sk = UnicodeAttribute(range_key=True)
     platform = UnicodeAttribute()
     profiles = UnicodeSetAttribute(null=True)
+
+
+class CounterRow(Model):
+    """pk C#<companyId>#P#<projectId>#N#<P|I>#<shard>, sk N: the running totals of one shard.
+
+    ``total`` counts the profiles of a profile shard (P) or the entries of an index shard
+    (I); ``seq`` moves on every change made to that shard. Both are updated (ADD) in the
+    same transaction as the profile write that changes them, so a sum over a project's
+    counters is its exact count, read without touching a row (issue 14).
+    """
+
+    class Meta:
+        table_name = config.PROFILES_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    total = NumberAttribute(default=0)
+    seq = NumberAttribute(default=0)
 
 
 class SegmentRow(Model):
@@ -242,6 +275,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ProjectIdRow,
     GrantRow,
     ProfileRow,
+    CounterRow,
     DeviceIndexRow,
     SegmentRow,
     SharedRow,

@@ -1,24 +1,70 @@
-"""Profiles and the per-project device index, written together so neither is ever half-updated."""
+"""Profiles, the per-project device index and the shard counters, written together so none is ever half-updated.
+
+Layout: a project's profiles are spread over ``config.DEVICE_INDEX_SHARDS`` partitions by a
+hash of the profile id (``models.profile_pk``), its index over as many by the token
+(``models.index_pk``). Every profile shard and every index shard has a counter item
+(``models.CounterRow``: total and change sequence). One profile write is one transaction
+holding its row, each index entry it adds or removes (an entry whose last profile leaves is
+deleted there, conditioned on still holding only that profile) and the ADDs to the
+counters it moves, so the counters are always the exact counts (issue 14).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import size as _untyped_size
 from pynamodb.transactions import TransactWrite
 
 from segshare_core import config
 from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.errors import NotFound, RetryLater
-from segshare_core.domain.profiles import Profile
-from segshare_core.store.models import DeviceIndexRow, ProfileRow, connection, index_pk, project_pk
+from segshare_core.domain.profiles import Profile, shard_of_profile
+from segshare_core.store.models import (
+    INDEX_COUNTER,
+    PROFILE_COUNTER,
+    CounterRow,
+    DeviceIndexRow,
+    ProfileRow,
+    connection,
+    counter_pk,
+    index_pk,
+    profile_pk,
+)
 
-#: A concurrent writer of the same profile makes our conditional write fail; read and try again.
+#: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
+
+#: Sort key of every counter item.
+_COUNTER_SK = "N"
+
+#: Threads reading profile shards: requests wait on the network, so several overlap well even
+#: on one vCPU; botocore's connection pool holds 10.
+MAX_READ_THREADS = 8
+#: Profiles handed from a reading thread to the consumer at a time, and how many such chunks
+#: may wait: bounds memory whatever the project's size.
+_CHUNK = 500
+_QUEUED_CHUNKS = 16
+
+
+def _size_is(path: Any, op: str, value: int) -> Condition:
+    """``size(path) <op> value`` (pynamodb leaves ``size`` unannotated)."""
+    measured = _untyped_size(path)  # type: ignore[no-untyped-call]
+    return measured == value if op == "==" else measured > value  # type: ignore[no-any-return]
+
+
+def _shards() -> int:
+    return config.DEVICE_INDEX_SHARDS
 
 
 def _profile(row: ProfileRow) -> Profile:
@@ -35,16 +81,12 @@ def _tokens(company_key: bytes, profile: Profile) -> dict[str, str]:
     return {token(company_key, d): d.platform for d in profile.matchable_devices()}
 
 
+def _row_key(company_id: str, project_id: str, profile_id: str) -> tuple[str, str]:
+    return profile_pk(company_id, project_id, shard_of_profile(profile_id, _shards())), profile_id
+
+
 def _index_key(company_id: str, project_id: str, device_token: str) -> tuple[str, str]:
-    return index_pk(company_id, project_id, shard_of(device_token, config.DEVICE_INDEX_SHARDS)), device_token
-
-
-def _drop_empty_index_entries(company_id: str, project_id: str, tokens: Iterable[str]) -> None:
-    """Remove index entries whose last profile just left (harmless if it lingers)."""
-    for device_token in tokens:
-        pk, sk = _index_key(company_id, project_id, device_token)
-        with contextlib.suppress(DeleteError):
-            DeviceIndexRow(pk, sk).delete(condition=DeviceIndexRow.profiles.does_not_exist())
+    return index_pk(company_id, project_id, shard_of(device_token, _shards())), device_token
 
 
 def _is_conflict(exc: TransactWriteError) -> bool:
@@ -59,26 +101,38 @@ _TX_BYTES = 3_000_000
 
 @dataclass
 class _Change:
-    """One profile's replacement: its row and the index entries that move with it."""
+    """One profile's replacement or deletion: its row, the index entries and counters that move with it."""
 
-    row: ProfileRow
     profile_id: str
+    shard: int
+    row: ProfileRow | None  # the row to save; None deletes ``current``
+    current: ProfileRow | None  # the row as read (its version conditions the write)
     added: dict[str, str]  # token -> platform
     removed: list[str]
     size: int
 
     @property
-    def items(self) -> int:
-        return 1 + len(self.added) + len(self.removed)
+    def tokens(self) -> set[str]:
+        return set(self.added) | set(self.removed)
+
+    @property
+    def profile_delta(self) -> int:
+        """+1 for a new profile, -1 for a deletion, 0 for a replacement."""
+        return (self.row is not None) - (self.current is not None)
+
+    def counters(self, shards: int) -> set[tuple[str, int]]:
+        """Every counter this change may move (index counters only move when an entry appears or goes)."""
+        return {(PROFILE_COUNTER, self.shard)} | {(INDEX_COUNTER, shard_of(t, shards)) for t in self.tokens}
 
 
 def _change(company_id: str, project_id: str, company_key: bytes, profile: Profile, current: ProfileRow | None) -> _Change:
     new_tokens = _tokens(company_key, profile)
     old_tokens = set(_row_tokens(current)) if current is not None else set()
     attributes = dict(profile.attributes)
+    pk, sk = _row_key(company_id, project_id, profile.profile_id)
     row = ProfileRow(
-        project_pk(company_id, project_id),
-        profile.profile_id,
+        pk,
+        sk,
         attributes=attributes,
         devices=[[d.platform, d.id] for d in profile.devices],
         tokens=sorted(new_tokens),
@@ -88,90 +142,157 @@ def _change(company_id: str, project_id: str, company_key: bytes, profile: Profi
         # The version attribute turns the save into a conditional write on what we read.
         row.version = current.version
     return _Change(
-        row=row,
         profile_id=profile.profile_id,
+        shard=shard_of_profile(profile.profile_id, _shards()),
+        row=row,
+        current=current,
         added={t: p for t, p in new_tokens.items() if t not in old_tokens},
         removed=sorted(old_tokens - set(new_tokens)),
         size=len(json.dumps(attributes)) + 200 * (1 + len(new_tokens)),
     )
 
 
+def _deletion(current: ProfileRow) -> _Change:
+    return _Change(
+        profile_id=current.sk,
+        shard=shard_of_profile(current.sk, _shards()),
+        row=None,
+        current=current,
+        added={},
+        removed=sorted(set(_row_tokens(current))),
+        size=200 * (1 + len(current.tokens or [])),
+    )
+
+
 def _groups(changes: list[_Change]) -> list[list[_Change]]:
-    """Pack whole changes into transactions: within the item and size limits, no index entry twice."""
+    """Pack whole changes into transactions within the item and size limits.
+
+    A transaction may not touch one item twice: no profile and no index entry appears twice
+    in a group, and each counter is one item however many changes move it (its deltas are
+    summed in ``_commit``), so counters are counted once per group against the item limit.
+    """
+    shards = _shards()
     groups: list[list[_Change]] = []
     group: list[_Change] = []
-    items = size = 0
+    rows = size = 0
     keys: set[str] = set()
+    counters: set[tuple[str, int]] = set()
     for change in changes:
-        tokens = set(change.added) | set(change.removed)
-        if group and (items + change.items > _TX_ITEMS or size + change.size > _TX_BYTES or tokens & keys):
+        change_keys = change.tokens | {f"profile:{change.profile_id}"}
+        change_counters = change.counters(shards)
+        items = rows + 1 + len(change.tokens) + len(counters | change_counters)
+        if group and (items > _TX_ITEMS or size + change.size > _TX_BYTES or change_keys & keys):
             groups.append(group)
-            group, items, size, keys = [], 0, 0, set()
+            group, rows, size, keys, counters = [], 0, 0, set(), set()
         group.append(change)
-        items += change.items
+        rows += 1 + len(change.tokens)
         size += change.size
-        keys |= tokens
+        keys |= change_keys
+        counters |= change_counters
     if group:
         groups.append(group)
     return groups
 
 
+def _holders(company_id: str, project_id: str, tokens: Iterable[str]) -> dict[str, set[str]]:
+    """token -> the profiles its index entry holds now, for the entries that exist (consistent BatchGet)."""
+    keys = {_index_key(company_id, project_id, t) for t in tokens}
+    if not keys:
+        return {}
+    rows = DeviceIndexRow.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk", "profiles"])
+    return {row.sk: set(row.profiles) for row in rows if row.profiles}
+
+
 def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
-    """Write a group of profile changes in one transaction: each profile lands whole or not at all."""
+    """Write a group of profile changes in one transaction: each profile lands whole or not at all.
+
+    Every index write is conditioned on the entry's state as read just before (present or
+    absent; holding this profile alone or with others), so a concurrent writer of the same
+    entry cancels the transaction (ConditionalCheckFailed) instead of skewing a counter.
+    """
+    shards = _shards()
+    holders = _holders(company_id, project_id, (t for change in group for t in change.tokens))
+    # (kind, shard) -> [delta of total, steps of seq]: one ADD per counter item.
+    moves: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+
+    def move(kind: str, shard: int, delta: int) -> None:
+        moves[(kind, shard)][0] += delta
+        moves[(kind, shard)][1] += 1
+
+    profiles = DeviceIndexRow.profiles
     with TransactWrite(connection=connection()) as tx:
         for change in group:
-            tx.save(change.row)
+            if change.row is not None:
+                tx.save(change.row)
+            elif change.current is not None:
+                tx.delete(change.current)
+            move(PROFILE_COUNTER, change.shard, change.profile_delta)
             for device_token in change.removed:
-                tx.update(
-                    DeviceIndexRow(*_index_key(company_id, project_id, device_token)),
-                    actions=[DeviceIndexRow.profiles.delete({change.profile_id})],
-                )
+                held = holders.get(device_token, set())
+                if change.profile_id not in held:
+                    continue  # nothing of this profile to take out
+                entry = DeviceIndexRow(*_index_key(company_id, project_id, device_token))
+                if held == {change.profile_id}:
+                    tx.delete(entry, condition=profiles.contains(change.profile_id) & _size_is(profiles, "==", 1))
+                    move(INDEX_COUNTER, shard_of(device_token, shards), -1)
+                else:
+                    tx.update(
+                        entry,
+                        actions=[profiles.delete({change.profile_id})],
+                        condition=profiles.contains(change.profile_id) & _size_is(profiles, ">", 1),
+                    )
             for device_token, platform in change.added.items():
-                tx.update(
-                    DeviceIndexRow(*_index_key(company_id, project_id, device_token)),
-                    actions=[DeviceIndexRow.profiles.add({change.profile_id}), DeviceIndexRow.platform.set(platform)],
-                )
+                pk, sk = _index_key(company_id, project_id, device_token)
+                if holders.get(device_token):
+                    tx.update(DeviceIndexRow(pk, sk), actions=[profiles.add({change.profile_id})], condition=profiles.exists())
+                else:
+                    tx.save(DeviceIndexRow(pk, sk, platform=platform, profiles={change.profile_id}), condition=profiles.does_not_exist())
+                    move(INDEX_COUNTER, shard_of(device_token, shards), +1)
+        for (kind, shard), (delta, steps) in moves.items():
+            tx.update(
+                CounterRow(counter_pk(company_id, project_id, kind, shard), _COUNTER_SK),
+                actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
+            )
 
 
 def _get_row(company_id: str, project_id: str, profile_id: str) -> ProfileRow | None:
     try:
-        return ProfileRow.get(project_pk(company_id, project_id), profile_id, consistent_read=True)
+        return ProfileRow.get(*_row_key(company_id, project_id, profile_id), consistent_read=True)
     except DoesNotExist:
         return None
 
 
 def upsert_profiles(company_id: str, project_id: str, company_key: bytes, profiles: list[Profile]) -> int:
-    """Replace each profile whole (attributes, devices and index entries); return how many landed.
+    """Replace each profile whole (attributes, devices, index entries, counters); return how many landed.
 
-    Profiles are packed into as few transactions as the limits allow. Every profile is either
-    stored as sent or left as it was; when a concurrent writer changed one (its version moved),
-    that group is retried profile by profile on freshly read state.
+    Profiles are packed into as few transactions as the limits allow (100 items, 4 MB:
+    DynamoDB's documented TransactWriteItems limits). Every profile is either stored as sent
+    or left as it was; when a concurrent writer changed one (its version or one of its index
+    entries moved), that group is retried profile by profile on freshly read state, and
+    RetryLater is raised when a profile still loses after a few attempts.
     """
-    pk = project_pk(company_id, project_id)
-    existing = {row.sk: row for row in ProfileRow.batch_get([(pk, p.profile_id) for p in profiles])}
+    keys = [_row_key(company_id, project_id, p.profile_id) for p in profiles]
+    existing = {row.sk: row for row in ProfileRow.batch_get(keys)} if keys else {}
     by_id = {p.profile_id: p for p in profiles}
     changes = [_change(company_id, project_id, company_key, p, existing.get(p.profile_id)) for p in profiles]
-    emptied: list[str] = []
     for group in _groups(changes):
         try:
             _commit(company_id, project_id, group)
-            emptied.extend(t for change in group for t in change.removed)
         except TransactWriteError as exc:
             if not _is_conflict(exc):
                 raise
             for change in group:
-                emptied.extend(_write_alone(company_id, project_id, company_key, by_id[change.profile_id]))
-    _drop_empty_index_entries(company_id, project_id, emptied)
+                _write_alone(company_id, project_id, company_key, by_id[change.profile_id])
     return len(profiles)
 
 
-def _write_alone(company_id: str, project_id: str, company_key: bytes, profile: Profile) -> list[str]:
-    """One profile on its own transaction, re-reading on a concurrent change; return tokens removed."""
+def _write_alone(company_id: str, project_id: str, company_key: bytes, profile: Profile) -> None:
+    """One profile on its own transaction, re-reading its row and entries on a concurrent change."""
     for _attempt in range(_WRITE_ATTEMPTS):
         change = _change(company_id, project_id, company_key, profile, _get_row(company_id, project_id, profile.profile_id))
         try:
             _commit(company_id, project_id, [change])
-            return change.removed
+            return
         except TransactWriteError as exc:
             if not _is_conflict(exc):
                 raise
@@ -184,40 +305,125 @@ def get_profile(company_id: str, project_id: str, profile_id: str) -> Profile | 
 
 
 def delete_profile(company_id: str, project_id: str, profile_id: str) -> None:
-    """Delete a profile and take it out of the index in one transaction; its devices stop matching."""
+    """Delete a profile, its index memberships and its count in one transaction; its devices stop matching.
+
+    Raises NotFound when there is no such profile, RetryLater when concurrent writers keep
+    winning.
+    """
     for _attempt in range(_WRITE_ATTEMPTS):
         row = _get_row(company_id, project_id, profile_id)
         if row is None:
             raise NotFound(f"profile {profile_id!r} not found")
         try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.delete(row)
-                for device_token in _row_tokens(row):
-                    tx.update(
-                        DeviceIndexRow(*_index_key(company_id, project_id, device_token)),
-                        actions=[DeviceIndexRow.profiles.delete({profile_id})],
-                    )
+            _commit(company_id, project_id, [_deletion(row)])
+            return
         except TransactWriteError as exc:
-            if _is_conflict(exc):
-                continue
-            raise
-        _drop_empty_index_entries(company_id, project_id, _row_tokens(row))
-        return
+            if not _is_conflict(exc):
+                raise
     raise RetryLater("profile is being written concurrently; retry")
 
 
-def iter_profiles(company_id: str, project_id: str) -> Iterator[Profile]:
-    """Every profile of a project, in id order."""
-    for row in ProfileRow.query(project_pk(company_id, project_id)):
+def iter_profile_shard(company_id: str, project_id: str, shard: int) -> Iterator[Profile]:
+    """The profiles of one shard (0 to DEVICE_INDEX_SHARDS - 1), in id order: one Query stream, 1 MB a page."""
+    for row in ProfileRow.query(profile_pk(company_id, project_id, shard)):
         yield _profile(row)
 
 
+def iter_profiles(company_id: str, project_id: str) -> Generator[Profile, None, None]:
+    """Every profile of a project once, in no particular order: the shards are read in parallel.
+
+    Up to MAX_READ_THREADS shard Query streams run at once and hand profiles over in chunks
+    through a bounded queue, so memory stays flat in the project's size. A reading error is
+    raised here; closing the iterator early stops the readers. All threads have ended when
+    the iterator is exhausted or closed.
+    """
+    shards = _shards()
+    handoff: queue.Queue[list[Profile] | BaseException | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
+    stop = threading.Event()
+
+    def put(item: list[Profile] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(shard: int) -> None:
+        try:
+            chunk: list[Profile] = []
+            for profile in iter_profile_shard(company_id, project_id, shard):
+                chunk.append(profile)
+                if len(chunk) == _CHUNK:
+                    if not put(chunk):
+                        return
+                    chunk = []
+            if chunk:
+                put(chunk)
+        except Exception as exc:  # handed to the consumer, which raises it
+            put(exc)
+        finally:
+            put(None)
+
+    # pynamodb builds its botocore client lazily and not thread-safely: build it here, once.
+    _ = ProfileRow._get_connection().connection.client
+    pool = ThreadPoolExecutor(max_workers=min(MAX_READ_THREADS, shards), thread_name_prefix="profile-read")
+    try:
+        for shard in range(shards):
+            pool.submit(read, shard)
+        finished = 0
+        while finished < shards:
+            item = handoff.get()
+            if item is None:
+                finished += 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield from item
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def get_profiles(company_id: str, project_id: str, profile_ids: Iterable[str]) -> dict[str, Profile]:
-    """The profiles among these ids that exist (BatchGet, 100 keys a request)."""
-    pk = project_pk(company_id, project_id)
-    keys = [(pk, profile_id) for profile_id in dict.fromkeys(profile_ids)]
+    """The profiles among these ids that exist (BatchGet, 100 keys a request, whatever their shards)."""
+    keys = [_row_key(company_id, project_id, profile_id) for profile_id in dict.fromkeys(profile_ids)]
     return {row.sk: _profile(row) for row in ProfileRow.batch_get(keys)} if keys else {}
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """A project's exact sizes, summed from its shard counters.
+
+    ``profiles``: profiles stored; ``index_entries``: device-index entries (distinct
+    matchable devices); ``seq``: the sum of the profile shards' change sequences, which moves
+    on every profile write or delete (equal values mean nothing was written in between).
+    """
+
+    profiles: int
+    index_entries: int
+    seq: int
+
+
+def counts(company_id: str, project_id: str, *, consistent_read: bool = False) -> Counts:
+    """The project's counts from its 2 x DEVICE_INDEX_SHARDS counter items: one BatchGet, never a Query of rows.
+
+    A counter that was never written counts zero. Eventually consistent by default, as the
+    reads of an evaluation are.
+    """
+    shards = _shards()
+    kinds = {counter_pk(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(shards)}
+    totals: defaultdict[str, int] = defaultdict(int)
+    seq = 0
+    for row in CounterRow.batch_get([(pk, _COUNTER_SK) for pk in kinds], consistent_read=consistent_read):
+        kind = kinds[row.pk]
+        totals[kind] += int(row.total)
+        if kind == PROFILE_COUNTER:
+            seq += int(row.seq)
+    return Counts(profiles=totals[PROFILE_COUNTER], index_entries=totals[INDEX_COUNTER], seq=seq)
+
+
 def count_profiles(company_id: str, project_id: str) -> int:
-    return int(ProfileRow.count(project_pk(company_id, project_id)))
+    """The project's profile count, from its counters (see ``counts``)."""
+    return counts(company_id, project_id).profiles
