@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from moto.server import ThreadedMotoServer
 
-from local import moto_fixes
+from local import moto_fixes, s3_links
 
 # The console (web/) is served at `/`; these routes never reach the template's handlers.
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
@@ -127,6 +127,7 @@ class Stack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         moto_fixes.apply()
+        s3_links.apply()  # presigned links expire and keep their signature, as on S3
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         _aws_environment(f"http://{host}:{moto_port}", moto_port)
