@@ -122,3 +122,42 @@ def test_an_execution_input_over_256_kb_is_refused(sfn: Any) -> None:
     with pytest.raises(ClientError) as refused:
         sfn.start_execution(stateMachineArn=arn, input=json.dumps({"pad": "x" * (limit - 10)}))
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+SLOW_HANDLER = """
+import time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"pad": "x" * event.get("size", 0)}
+"""
+
+
+def test_a_lambda_task_past_its_timeout_fails_the_task(sfn: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (Lambda's 6 MB response is already refused by moto's Lambda for a state machine task,
+    # as Function.ResponseSizeTooLarge, though from 6,000,000 bytes; the bridge's own check is
+    # tested in test_local_limits.py.)
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    from local.lambdas import bridge_lambda_invoke
+    from local.template import Template
+
+    # Given a function with Timeout: 1, bridged as the local stack bridges the template's functions
+    (tmp_path / "app.py").write_text(SLOW_HANDLER)
+    props = {"CodeUri": str(tmp_path), "Handler": "app.handler", "Timeout": 1}
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", LambdaSimpleBackend.invoke)  # restored after the test
+    bridge_lambda_invoke(Template({"Resources": {"Slow": {"Type": "AWS::Serverless::Function", "Properties": props}}}).functions())
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:Slow", "Payload.$": "$"},
+        "End": True,
+    }
+    definition = {"StartAt": "T", "States": {"T": task}}
+    # A quick, small call succeeds
+    assert run(sfn, definition, {})["status"] == "SUCCEEDED"
+    # When the handler runs past its Timeout
+    failed = run(sfn, definition, {"sleep": 2})
+    # Then the task fails with Lambda's error, and its late answer is not the output
+    assert (failed["status"], failed["error"]) == ("FAILED", "Sandbox.Timedout")
+    assert "Task timed out after 1.00 seconds" in failed["cause"]
