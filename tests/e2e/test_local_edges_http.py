@@ -99,17 +99,28 @@ def test_sigterm_stops_a_busy_stack_and_its_console_stays_for_people(tmp_path: P
     assert '"ColdStart"' in log_file.read_text()
 
 
-def test_the_access_log_gives_one_line_per_request(tmp_path: Path) -> None:
-    env = {"SEGSHARE_ACCESS_LOG": "1", "SEGSHARE_LOG_FILE": str(tmp_path / "stack.log")}
+def test_the_access_log_gives_one_line_per_request_and_a_slow_handler_a_504(tmp_path: Path) -> None:
+    # Given API Gateway's 29 s shortened to 1 s and /v1/me made 3 s slow (the test hooks)
+    env = {
+        "SEGSHARE_ACCESS_LOG": "1",
+        "SEGSHARE_LOG_FILE": str(tmp_path / "stack.log"),
+        "SEGSHARE_API_TIMEOUT_SECONDS": "1",
+        "SEGSHARE_LOCAL_DELAYS": "GET /v1/me=3",
+    }
     running = start_stack(demo=False, extra_env=env)
     marker = "/v1/projects/access-log-probe/profiles/p-1"
     for _ in range(3):
         assert requests.get(running.base_url + marker, timeout=30).status_code == 401
+    slow = requests.get(running.base_url + "/v1/me", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=30)
+    assert (slow.status_code, slow.json()["error"]["code"]) == (504, "INTEGRATION_TIMEOUT")
+    assert slow.elapsed.total_seconds() < 2.5
     assert stop_stack(running) == 0
     assert running.process.stdout is not None
-    lines = [line for line in running.process.stdout.read().splitlines() if marker in line]
+    console = running.process.stdout.read().splitlines()
+    lines = [line for line in console if marker in line]
     assert len(lines) == 3, lines
     assert all(line.endswith(" 401") for line in lines), lines
+    assert [line for line in console if '"GET /v1/me"' in line and line.endswith(" 504")], console
 
 
 def _ignore_errors(stack: LocalStack, path: str) -> None:
