@@ -215,9 +215,6 @@ def _handler_for(stack: Stack, console: TextIO | None = None) -> type[BaseHTTPRe
             if self.command != "HEAD" and code >= 200 and code not in (204, 304):
                 self.wfile.write(body.encode())
 
-        def _refuse(self, status: int, message: str) -> None:
-            self.send_error(status, message)
-
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
             for key, value in headers.items():
@@ -251,7 +248,7 @@ def _handler_for(stack: Stack, console: TextIO | None = None) -> type[BaseHTTPRe
         def _dispatch(self) -> None:
             refusal = self._edge_refusal()
             if refusal is not None:
-                self._refuse(*refusal)  # the body, if any, is never read: the connection closes
+                self.send_error(*refusal)  # the body, if any, is never read: the connection closes
                 return
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
