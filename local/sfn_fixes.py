@@ -57,7 +57,7 @@ def _states_failure(env: Any, error_type: Any, cause: str, event_type: Any, *, p
         def get_execution_failed_event_details(self) -> Any:
             return ExecutionFailedEventDetails(error=error_type.to_name(), cause=cause)
 
-    details = EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(error=error_type.to_name(), cause=cause))
+    details = EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(error=error_type.to_name(), cause=cause))  # type: ignore[typeddict-item]  # moto types it total; moto fills it the same way
     kind = _PlainCause if plain_cause else FailureEventException
     return kind(FailureEvent(env=env, error_name=StatesErrorName(typ=error_type), event_type=event_type, event_details=details))
 
