@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,8 +13,30 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local import tokens
-from local.lambdas import Containers
+from local.lambdas import Containers, FunctionError, WaitExceeded
 from local.template import Route, Template
+
+LOG = logging.getLogger("segshare.local.apigw")
+
+# API Gateway quotas (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html,
+# .../http-api-quotas.html): a 29 s integration timeout (REST's default; HTTP APIs allow up to
+# 30 s, API.md promises 29) and a 10 MB payload.
+INTEGRATION_TIMEOUT_SECONDS = 29.0
+PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024
+
+
+def integration_timeout() -> float:
+    """Seconds the gateway waits for a handler: 29, or SEGSHARE_API_TIMEOUT_SECONDS (tests shorten it)."""
+    return float(os.environ.get("SEGSHARE_API_TIMEOUT_SECONDS") or INTEGRATION_TIMEOUT_SECONDS)
+
+
+def handler_delays() -> dict[str, float]:
+    """Test hook: SEGSHARE_LOCAL_DELAYS="GET /v1/health=3,..." makes those routes' handlers start that many seconds late."""
+    delays: dict[str, float] = {}
+    for item in filter(None, os.environ.get("SEGSHARE_LOCAL_DELAYS", "").split(",")):
+        route_key, seconds = item.rsplit("=", 1)
+        delays[route_key.strip()] = float(seconds)
+    return delays
 
 
 @dataclass
@@ -47,6 +71,15 @@ class Gateway:
         return None
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> HttpResponse:
+        """The HTTP answer to one request, as API Gateway and Lambda would give it.
+
+        Before the handler: 413 TOO_LARGE past PAYLOAD_LIMIT_BYTES, 404 without a route, 401
+        without a valid token. After it: 504 INTEGRATION_TIMEOUT when it has not answered
+        within integration_timeout(), 500 INTERNAL when Lambda reports a function error (its
+        Timeout, a response over 6 MB); API Gateway answers both without the handler's body.
+        """
+        if len(body) > PAYLOAD_LIMIT_BYTES:
+            return _json_error(413, "TOO_LARGE", f"request body over {PAYLOAD_LIMIT_BYTES} bytes")
         url = urlsplit(target)
         path = url.path
         matched = self.match(method, path)
@@ -62,7 +95,14 @@ class Gateway:
                 return _json_error(401, "UNAUTHENTICATED", "missing, malformed, expired or badly signed bearer token")
             authorizer = {"jwt": {"claims": tokens.as_api_gateway_claims(claims), "scopes": None}}
         event = build_event(method, route, path, url.query, lower, body, path_params, authorizer, source_ip)
-        result = containers.invoke(event)
+        try:
+            result = containers.invoke(event, wait_seconds=integration_timeout(), delay_seconds=handler_delays().get(route.route_key, 0.0))
+        except WaitExceeded:
+            LOG.warning("integration timeout", extra={"route": route.route_key})
+            return _json_error(504, "INTEGRATION_TIMEOUT", "the handler did not answer in time")
+        except FunctionError as exc:
+            LOG.warning("function error", extra={"route": route.route_key, "error_type": exc.error_type})
+            return _json_error(500, "INTERNAL", "internal error")
         return _to_http(result)
 
 

@@ -11,9 +11,11 @@ import functools
 import importlib.util
 import itertools
 import json
+import os
 import queue
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,30 @@ from local import iam
 from local.template import Function
 
 _counter = itertools.count()
+
+# Lambda quotas, "Invocation payload (request and response)": 6 MB synchronous, which Lambda
+# counts as 6,291,556 bytes of the serialised response
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+RESPONSE_LIMIT_BYTES = 6_291_556
+
+
+class FunctionError(Exception):
+    """A failed invocation as Lambda reports it: `error_type` ("Sandbox.Timedout", ...) and `message`."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+class WaitExceeded(Exception):
+    """The caller stopped waiting (API Gateway's integration timeout) before the function ended."""
+
+
+def timeout_seconds(function: Function) -> float:
+    """The function's `Timeout` from the template; SEGSHARE_LAMBDA_TIMEOUT_SECONDS, when set, replaces it (tests)."""
+    override = os.environ.get("SEGSHARE_LAMBDA_TIMEOUT_SECONDS")
+    return float(override) if override else function.timeout
 
 
 @dataclass
@@ -39,8 +65,10 @@ class LambdaContext:
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
+    deadline: float = field(default_factory=lambda: time.monotonic() + 29)
+
     def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def load_module(function: Function) -> ModuleType:
@@ -84,13 +112,47 @@ class Containers:
             with self._lock:
                 return load_module(self.function)
 
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+    def invoke(self, event: dict[str, Any], wait_seconds: float | None = None, delay_seconds: float = 0.0) -> dict[str, Any]:
+        """Run the handler on `event` and return its result, within the function's timeout.
+
+        Raises FunctionError("Sandbox.Timedout", "Task timed out after N.NN seconds") when the
+        handler runs past its `Timeout`, FunctionError("Function.ResponseSizeTooLarge", ...) when
+        its serialised result passes RESPONSE_LIMIT_BYTES (both as Lambda reports them),
+        WaitExceeded when `wait_seconds` (the caller's own limit) passes first, and whatever the
+        handler raised. A thread cannot be killed: a timed-out handler runs on in the background
+        and its late writes can still land locally (on AWS the sandbox is stopped); only its
+        answer is dropped. `delay_seconds` makes the handler start late (tests of the limits).
+        """
+        timeout = timeout_seconds(self.function)
         module = self._take()
-        try:
-            handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, self.function.handler.rsplit(".", 1)[1])
-            return handler(event, LambdaContext(function_name=self.function.logical_id))
-        finally:
-            self._free.put(module)
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, self.function.handler.rsplit(".", 1)[1])
+        context = LambdaContext(function_name=self.function.logical_id, deadline=time.monotonic() + timeout)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                if delay_seconds:
+                    time.sleep(delay_seconds)
+                outcome["result"] = handler(event, context)
+            except BaseException as exc:  # handed to the caller, as Lambda hands back a function error
+                outcome["error"] = exc
+            finally:
+                self._free.put(module)  # only once the handler is done: one request per container
+
+        worker = threading.Thread(target=run, name=f"lambda-{self.function.logical_id}", daemon=True)
+        worker.start()
+        worker.join(timeout if wait_seconds is None else min(timeout, wait_seconds))
+        if worker.is_alive():
+            if wait_seconds is not None and wait_seconds < timeout:
+                raise WaitExceeded(f"no answer within {wait_seconds:g} s")
+            raise FunctionError("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
+        if "error" in outcome:
+            raise outcome["error"]
+        result: dict[str, Any] = outcome["result"]
+        if len(json.dumps(result).encode()) > RESPONSE_LIMIT_BYTES:
+            message = f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes)."
+            raise FunctionError("Function.ResponseSizeTooLarge", message)
+        return result
 
 
 def bridge_lambda_invoke(functions: list[Function]) -> None:
@@ -116,6 +178,9 @@ def bridge_lambda_invoke(functions: list[Function]) -> None:
         event = json.loads(body) if body else {}
         try:
             return json.dumps(containers.invoke(event)).encode()
+        except FunctionError as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}).encode()
         except Exception as exc:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)[:500]}).encode()

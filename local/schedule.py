@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import requests
 
+from local import sfn_fixes
 from local.template import Template, state_machines
 
 LOG = logging.getLogger("segshare.local.schedule")
@@ -24,7 +25,8 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/segshare-local-state-machine"
 
 
 def enable_interpreter(moto_endpoint: str) -> None:
-    """Executions really run (instead of staying RUNNING) and Lambda tasks never try Docker."""
+    """Executions really run (instead of staying RUNNING), Lambda tasks never try Docker, AWS's limits hold (local.sfn_fixes)."""
+    sfn_fixes.apply()
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     requests.post(f"{moto_endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -12,12 +13,12 @@ import warnings
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote
 
 from moto.server import ThreadedMotoServer
 
-from local import moto_fixes
+from local import moto_fixes, s3_links
 
 # The console (web/) is served at `/`; these routes never reach the template's handlers.
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
@@ -35,6 +36,22 @@ CONSOLE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+# Headers past 64 KB in all get 431 (http.server refuses one line past 64 KB itself).
+# API Gateway's HTTP API quota is lower ("Total combined size of request line and header
+# values: 10240 bytes", https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html)
+# but API.md and the OpenAPI document list no 431 or 414 for the routes, and schemathesis'
+# long-URL cases would then get an undocumented status: that quota is not enforced here.
+HEADER_LIMIT_BYTES = 65_536
+# What the emulator itself answers before any route: API.md's error body, a code per status.
+EDGE_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 408: "REQUEST_TIMEOUT", 413: "TOO_LARGE", 414: "URI_TOO_LONG"}
+EDGE_CODES |= {431: "HEADERS_TOO_LARGE", 500: "INTERNAL", 501: "NOT_IMPLEMENTED", 505: "BAD_REQUEST"}
+# SIGTERM: seconds the stack waits for its own clean stop before the process exits anyway
+# (a handler thread still running cannot be stopped, and must not keep the process alive).
+STOP_GRACE_SECONDS = 10.0
+# The functions' and moto's output (Powertools log and metric JSON) goes here, not to the console.
+LOG_FILE = Path(os.environ.get("SEGSHARE_LOG_FILE", Path(__file__).resolve().parent.parent / ".local-stack.log"))
 
 
 def static_file(url_path: str, root: Path = WEB_ROOT) -> tuple[Path, str] | None:
@@ -71,6 +88,7 @@ class Settings:
     port: int = field(default_factory=lambda: int(os.environ.get("SEGSHARE_PORT", "3000")))
     demo: bool = field(default_factory=lambda: os.environ.get("SEGSHARE_DEMO", "1") != "0")
     schedule_seconds: float = field(default_factory=lambda: float(os.environ.get("SEGSHARE_SCHEDULE_SECONDS", "300")))
+    console: TextIO | None = None  # where the access lines go (sys.stderr when None)
 
 
 def _aws_environment(endpoint: str, moto_port: int) -> None:
@@ -117,6 +135,7 @@ class Stack:
         # Every handler's AWS calls are checked against its deployed role: a denied one fails here too.
         iam.install()
         iam.policies()  # compiled now (the SAM translator takes a second or two), not on the first request
+        s3_links.apply()  # presigned links expire and keep their signature, as on S3
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         _aws_environment(f"http://{host}:{moto_port}", moto_port)
@@ -141,7 +160,7 @@ class Stack:
         from local.events import Pump
 
         self.pump = Pump(template)
-        self.http = ThreadingHTTPServer(("127.0.0.1", self.settings.port), _handler_for(self))
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.settings.port), _handler_for(self, self.settings.console))
         self.http.daemon_threads = True
         self.spec = document(template, self.base_url)
         self.docs_html = swagger_page(self.spec).encode()
@@ -184,14 +203,35 @@ def _write_iam_record() -> None:
         Path(target).write_text(json.dumps(iam.RECORDER.as_json()))
 
 
-def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
+def _handler_for(stack: Stack, console: TextIO | None = None) -> type[BaseHTTPRequestHandler]:
+    from local.apigw import PAYLOAD_LIMIT_BYTES
+
+    access_log = console or sys.stderr
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "segshare-local"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass  # http.server's own lines (errors included) are not for the console; log_request writes the access line
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             if os.environ.get("SEGSHARE_ACCESS_LOG") == "1":
-                super().log_message(format, *args)
+                status = getattr(code, "value", code)
+                access_log.write(f'{self.address_string()} "{self.command} {self.path.split("?", 1)[0]}" {status}\n')
+                access_log.flush()
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals (a line over 64 KB: 431, a bad request line: 400) with API.md's body."""
+            self.close_connection = True
+            body = json.dumps({"error": {"code": EDGE_CODES.get(code, "BAD_REQUEST"), "message": (message or "bad request").lower()}})
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("connection", "close")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body.encode())
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
@@ -209,7 +249,24 @@ def _handler_for(stack: Stack) -> type[BaseHTTPRequestHandler]:
                 headers["content-security-policy"] = CONSOLE_CSP
             self._send(200, headers, file.read_bytes())
 
+        def _edge_refusal(self) -> tuple[int, str] | None:
+            """What API Gateway refuses before any route: oversized headers or body, a bad length, two tokens."""
+            if sum(len(k) + len(v) for k, v in self.headers.items()) > HEADER_LIMIT_BYTES:
+                return 431, f"headers over {HEADER_LIMIT_BYTES} bytes"
+            lengths = self.headers.get_all("content-length") or []
+            if any(not re.fullmatch(r"[0-9]{1,19}", v.strip()) for v in lengths) or len({v.strip() for v in lengths}) > 1:
+                return 400, "content-length must be one non-negative integer"
+            if lengths and int(lengths[0]) > PAYLOAD_LIMIT_BYTES:
+                return 413, f"request body over {PAYLOAD_LIMIT_BYTES} bytes"
+            if len(self.headers.get_all("authorization") or []) > 1:
+                return 401, "more than one authorization header"
+            return None
+
         def _dispatch(self) -> None:
+            refusal = self._edge_refusal()
+            if refusal is not None:
+                self.send_error(*refusal)  # the body, if any, is never read: the connection closes
+                return
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             path = self.path.split("?", 1)[0]
@@ -267,23 +324,43 @@ def _banner(stack: Stack) -> str:
         lines.append(f'  curl -s {url}/v1/projects/proj-b/profiles/b-user-0000 -H "Authorization: Bearer $TOKEN_DEMO_ADMIN_B"')
     else:
         lines.append("started empty (SEGSHARE_DEMO=0)")
+    lines.append(f"logs (functions, moto): {LOG_FILE}; one line per request with SEGSHARE_ACCESS_LOG=1")
     lines.append("ready")
     return "\n".join(lines)
 
 
+def _to_log_file(path: Path) -> TextIO:
+    """Send stdout (Powertools' log and metric JSON), Python logging and warnings to `path`; return the console."""
+    console = sys.stdout
+    log = path.open("a", buffering=1, encoding="utf-8")
+    sys.stdout = log
+    logging.basicConfig(stream=log, level=os.environ.get("SEGSHARE_LOG_LEVEL", "WARNING").upper(), force=True)
+    logging.captureWarnings(True)
+    return console
+
+
 def main() -> int:
-    stack = Stack(Settings())
+    console = _to_log_file(LOG_FILE)
+    stack = Stack(Settings(console=console))
+    stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
-        threading.Thread(target=stack.stop, name="stop").start()
+        stopping.set()
+        threading.Thread(target=stack.stop, name="stop", daemon=True).start()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     stack.start()
-    print(_banner(stack), flush=True)
-    stack.stopped.wait()
-    print("segshare local stack stopped", flush=True)
-    return 0
+    print(_banner(stack), file=console, flush=True)
+    stopping.wait()
+    stopped = stack.stopped.wait(STOP_GRACE_SECONDS)
+    note = "" if stopped else " (requests still running were dropped)"
+    print(f"segshare local stack stopped{note}", file=console, flush=True)
+    # Handler threads still running cannot be stopped, and an interpreter exit would wait for
+    # non-daemon threads (moto's executions, executor pools): leave now, as a stopped container would.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

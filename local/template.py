@@ -59,6 +59,7 @@ class Function:
     routes: tuple[Route, ...] = field(default_factory=tuple)
     queues: tuple[str, ...] = ()  # logical ids of the SQS queues that trigger it
     s3_prefixes: tuple[str, ...] = ()  # key prefixes of the bucket's ObjectCreated events that trigger it
+    timeout: float = 3.0  # seconds: the function's Timeout, else Globals', else Lambda's default of 3
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -86,6 +87,7 @@ class Template:
 
     def functions(self) -> list[Function]:
         global_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        global_timeout = self.body.get("Globals", {}).get("Function", {}).get("Timeout", 3)
         found = []
         for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
             props = resource["Properties"]
@@ -102,7 +104,16 @@ class Template:
                     rules = ev.get("Filter", {}).get("S3Key", {}).get("Rules", [])
                     prefixes.append(next((r["Value"] for r in rules if r["Name"] == "prefix"), ""))
             found.append(
-                Function(logical_id, ROOT / props["CodeUri"], props["Handler"], env, tuple(routes), tuple(queues), tuple(prefixes))
+                Function(
+                    logical_id,
+                    ROOT / props["CodeUri"],
+                    props["Handler"],
+                    env,
+                    tuple(routes),
+                    tuple(queues),
+                    tuple(prefixes),
+                    float(props.get("Timeout", global_timeout)),
+                )
             )
         return found
 

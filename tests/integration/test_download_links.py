@@ -2,10 +2,11 @@
 
 moto 5.2.5 does not check presigned URLs at all: a GET with ExpiresIn=1 fetched 2 s later, and
 one whose object key was swapped for another, both get 200 and the object from moto (checked
-by hand). So the two checks S3 makes are done here as S3 makes them: the SigV4 query
-signature is recomputed over the URL as presented (method, path, query, host; the key that
-moto's credentials stand for), and the link is refused once X-Amz-Date + X-Amz-Expires has
-passed. The first assertion of each test shows the recomputation accepts the links the
+by hand). So the two checks S3 makes are made here as S3 makes them, by the rule the local
+stack's S3 applies (local.s3_links.refusal; tested over HTTP in test_presigned_links_server.py):
+the SigV4 query signature is recomputed over the URL as presented (method, path, query, host;
+the key that moto's credentials stand for), and the link is refused once X-Amz-Date +
+X-Amz-Expires has passed. The first assertion of each test shows the recomputation accepts the links the
 service issues, so a refusal below is the signature or the clock, not the checker.
 
 A guessed export id answering 404 with no link is covered in test_export.py.
@@ -19,35 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import boto3
 import pytest
-from botocore.auth import S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
 
 from local import template as tpl
 from local.events import Pump
+from local.s3_links import refusal
 from segshare_core import config
 from tests.integration.conftest import assert_error
 from tests.integration.hardening_world import GLOBEX_ADMIN, GLOBEX_SHARED, PB, Handler, World, handlers
-
-
-def refusal(url: str, at: datetime | None = None) -> str | None:
-    """Why S3 would refuse this presigned GET at `at` ("signature", "expired"), or None when it would serve it."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    given = query.pop("X-Amz-Signature")
-    _key_id, _day, region, service, _terminator = query["X-Amz-Credential"].split("/")
-    credentials = boto3.Session().get_credentials().get_frozen_credentials()
-    auth = S3SigV4QueryAuth(credentials, service, region, expires=int(query["X-Amz-Expires"]))
-    unsigned = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote, safe="-_.~"), ""))
-    request = AWSRequest(method="GET", url=unsigned)
-    request.context["timestamp"] = query["X-Amz-Date"]
-    if auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request) != given:
-        return "signature"
-    signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    if (at or datetime.now(UTC)) > signed_at + timedelta(seconds=int(query["X-Amz-Expires"])):
-        return "expired"
-    return None
 
 
 def with_query(url: str, **changes: str) -> str:

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local import sfn_fixes
 from local import template as tpl
 from local.lambdas import bridge_lambda_invoke
 from local.resources import create_all
@@ -24,6 +25,7 @@ INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 @pytest.fixture
 def machine() -> Iterator[tuple[str, Any]]:
     """A company with a segment of proj-a shared with proj-b and proj-c, and the state machine."""
+    sfn_fixes.apply()  # AWS's limits, as the local stack applies them
     with mock_aws(config=INTERPRETER):  # type: ignore[arg-type]
         template = tpl.load()
         create_all(template)

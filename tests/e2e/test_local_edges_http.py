@@ -1,0 +1,129 @@
+"""The emulator's own edges (issue 10, item 4): malformed requests, SIGTERM, a console for people.
+
+Raw sockets, because an HTTP client refuses to send the malformed requests tested here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import OPERATOR_TOKEN, LocalStack, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def raw(stack: LocalStack, head: str, body: bytes = b"") -> tuple[int, Any]:
+    """Send `head` (request line and headers, CRLF-joined by the caller) and return (status, JSON body)."""
+    host, port = stack.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(head.encode() + b"\r\n\r\n" + body)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+            if b"\r\n\r\n" in received:
+                headers, _, rest = received.partition(b"\r\n\r\n")
+                length = next(
+                    (int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+                )
+                if len(rest) >= length:
+                    break
+    status_line, _, _ = received.partition(b"\r\n")
+    _, _, body_out = received.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(body_out) if body_out else None
+
+
+def request(path: str, *headers: str, method: str = "GET") -> str:
+    return "\r\n".join([f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers])
+
+
+def code(answer: tuple[int, Any]) -> tuple[int, str]:
+    return answer[0], answer[1]["error"]["code"]
+
+
+def test_oversized_headers_get_431_with_api_body(stack: LocalStack) -> None:
+    # Given the edge checks accept a normal request
+    assert raw(stack, request("/v1/health"))[0] == 200
+    # A single 64 KB header line (http.server's own limit), and 66 KB spread over shorter lines
+    assert code(raw(stack, request("/v1/health", "X-Big: " + "a" * 65_536))) == (431, "HEADERS_TOO_LARGE")
+    many = [f"X-Pad-{i}: {'b' * 1000}" for i in range(66)]
+    assert code(raw(stack, request("/v1/health", *many))) == (431, "HEADERS_TOO_LARGE")
+    assert raw(stack, request("/v1/health", *many[:60]))[0] == 200
+
+
+def test_a_bad_content_length_gets_400_and_an_oversized_one_413(stack: LocalStack) -> None:
+    for value in ("-1", "abc", "1e3", "5, 6"):
+        assert code(raw(stack, request("/v1/health", f"Content-Length: {value}", method="POST"))) == (400, "BAD_REQUEST"), value
+    # Declared over 10 MB: refused before a byte of the body is read (none is sent)
+    assert code(raw(stack, request("/v1/health", "Content-Length: 10485761", method="POST"))) == (413, "TOO_LARGE")
+
+
+def test_two_authorization_headers_get_401(stack: LocalStack) -> None:
+    one = request("/v1/me", f"Authorization: Bearer {OPERATOR_TOKEN}")
+    assert raw(stack, one)[0] == 200
+    two = request("/v1/me", f"Authorization: Bearer {OPERATOR_TOKEN}", f"Authorization: Bearer {OPERATOR_TOKEN}")
+    assert code(raw(stack, two)) == (401, "UNAUTHENTICATED")
+
+
+def test_sigterm_stops_a_busy_stack_and_its_console_stays_for_people(tmp_path: Path) -> None:
+    # Given a stack whose /v1/me handler takes two minutes (the test hook), its logs in a file
+    log_file = tmp_path / "stack.log"
+    env = {"SEGSHARE_LOCAL_DELAYS": "GET /v1/me=120", "SEGSHARE_API_TIMEOUT_SECONDS": "115", "SEGSHARE_LOG_FILE": str(log_file)}
+    running = start_stack(demo=False, extra_env=env)
+    for _ in range(3):
+        assert requests.get(running.base_url + "/v1/health", timeout=30).status_code == 200
+    # And a request in flight
+    in_flight = threading.Thread(target=lambda: _ignore_errors(running, "/v1/me"), daemon=True)
+    in_flight.start()
+    time.sleep(1.0)
+    # When SIGTERM arrives
+    started = time.monotonic()
+    running.process.send_signal(signal.SIGTERM)
+    rc = running.process.wait(timeout=25)
+    # Then the stack exits cleanly within 20 s
+    assert rc == 0
+    assert time.monotonic() - started < 20
+    # And its console held no JSON (Powertools' logs and metrics went to the log file) and no access lines
+    assert running.process.stdout is not None
+    console = running.process.stdout.read().splitlines()
+    assert not [line for line in console if line.lstrip().startswith("{")], console
+    assert not [line for line in console if "/v1/health" in line], console
+    assert '"ColdStart"' in log_file.read_text()
+
+
+def test_the_access_log_gives_one_line_per_request_and_a_slow_handler_a_504(tmp_path: Path) -> None:
+    # Given API Gateway's 29 s shortened to 1 s and /v1/me made 3 s slow (the test hooks)
+    env = {
+        "SEGSHARE_ACCESS_LOG": "1",
+        "SEGSHARE_LOG_FILE": str(tmp_path / "stack.log"),
+        "SEGSHARE_API_TIMEOUT_SECONDS": "1",
+        "SEGSHARE_LOCAL_DELAYS": "GET /v1/me=3",
+    }
+    running = start_stack(demo=False, extra_env=env)
+    marker = "/v1/projects/access-log-probe/profiles/p-1"
+    for _ in range(3):
+        assert requests.get(running.base_url + marker, timeout=30).status_code == 401
+    slow = requests.get(running.base_url + "/v1/me", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=30)
+    assert (slow.status_code, slow.json()["error"]["code"]) == (504, "INTEGRATION_TIMEOUT")
+    assert slow.elapsed.total_seconds() < 2.5
+    assert stop_stack(running) == 0
+    assert running.process.stdout is not None
+    console = running.process.stdout.read().splitlines()
+    lines = [line for line in console if marker in line]
+    assert len(lines) == 3, lines
+    assert all(line.endswith(" 401") for line in lines), lines
+    assert [line for line in console if '"GET /v1/me"' in line and line.endswith(" 504")], console
+
+
+def _ignore_errors(stack: LocalStack, path: str) -> None:
+    with contextlib.suppress(requests.RequestException):  # the stack stops under it: that is the point
+        requests.get(stack.base_url + path, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=60)
