@@ -141,8 +141,8 @@ def health() -> Health:
 
 @app.get("/v1/me", responses={**_ok(MeOut), **errors()})
 def me() -> MeOut:
+    # A user with no grant is told so here rather than refused (API.md: 200, companyId and role null).
     caller = principal(app)
-    access.require_known(caller)
     projects: list[ProjectRef] = []
     if caller.company_id is not None:
         company_projects = directory.list_projects(caller.company_id)
@@ -212,6 +212,16 @@ def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> Gra
     grant = directory.put_grant(userId, companyId, body.role, project_ids)
     logger.info("grant updated", company_id=companyId, role=grant.role, projects=len(project_ids))
     return GrantOut(userId=userId, companyId=companyId, role=grant.role, projectIds=project_ids)
+
+
+@app.delete("/v1/companies/<companyId>/users/<userId>", responses={204: {"description": "deleted"}, **errors(404)})
+def delete_user(companyId: Id, userId: Id) -> Response[None]:
+    caller = principal(app)
+    _visible_company(caller, companyId)
+    access.require_company_admin(caller, companyId)
+    directory.delete_grant(userId, companyId)
+    logger.info("grant deleted", company_id=companyId)
+    return Response(status_code=204)
 
 
 @app.put("/v1/projects/<projectId>/profiles", responses={**_ok(UpsertOut), **errors(404, 413)})
