@@ -10,7 +10,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
+from segshare_core.api import (
+    Cursor,
+    QueryInt,
+    RequestBody,
+    Strict,
+    errors,
+    make_resolver,
+    principal,
+    project_scope,
+    require_shared_segments,
+)
 from segshare_core.domain import access, cursors, sharing
 from segshare_core.domain.access import Principal
 from segshare_core.domain.directory import Project
@@ -36,14 +46,14 @@ Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-class SegmentIn(Strict):
+class SegmentIn(RequestBody):
     name: Name
     id: Annotated[str | None, Field(pattern=ID_PATTERN)] = None
     rule: dict[str, Any] | None = None
     profileIds: list[Any] | None = None
 
 
-class SharingIn(Strict):
+class SharingIn(RequestBody):
     projectIds: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=200)]
     version: Annotated[int, Field(ge=0)] | None = None
 
@@ -329,9 +339,8 @@ def put_sharing(projectId: Id, segmentId: Id, body: Annotated[SharingIn, Body()]
 def get_sharing_history(
     projectId: Id,
     segmentId: Id,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    # No max_length here: an over-long cursor is a forged one, 400 INVALID_CURSOR (cursors.decode bounds it), not a 422.
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20,
+    cursor: Cursor = None,
 ) -> HistoryOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
