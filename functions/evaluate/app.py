@@ -102,7 +102,8 @@ def _shared(projectId: str, sharedSegmentId: str, caller: access.Principal | Non
 
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
-    responses={**_ok(EvaluationOut, 201), **errors(404, 409)},
+    # 201 the finished evaluation, or 202 RUNNING when it was handed off (API.md).
+    responses={**_ok(EvaluationOut, 201), **_ok(EvaluationOut, 202), **errors(404, 409)},
 )
 def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: IdempotencyKey = None) -> tuple[dict[str, Any], int]:
     caller = principal(app)

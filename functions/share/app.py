@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from segshare_core.api import (
     Cursor,
@@ -47,6 +47,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f
 
 
 class SegmentIn(RequestBody):
+    # API.md: {name, id?, rule} or {name, id?, profileIds}; the schema says so, the handler enforces it.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["rule"]}, {"required": ["profileIds"]}]})
+
     name: Name
     id: Annotated[str | None, Field(pattern=ID_PATTERN)] = None
     rule: dict[str, Any] | None = None
