@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StrictBool
 
-from segshare_core.api import RequestBody, Strict, errors, make_resolver, principal, project_scope
+from segshare_core.api import RequestBody, Strict, errors, make_resolver, no_content, principal, project_scope
 from segshare_core.domain import access
 from segshare_core.domain.directory import Company, Project
 from segshare_core.domain.errors import InvalidInput, NotFound, TooLarge
@@ -217,7 +217,7 @@ def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> Gra
     return GrantOut(userId=userId, companyId=companyId, role=grant.role, projectIds=project_ids)
 
 
-@app.delete("/v1/companies/<companyId>/users/<userId>", responses={204: {"description": "deleted"}, **errors(404)})
+@app.delete("/v1/companies/<companyId>/users/<userId>", responses={**no_content(), **errors(404)})
 def delete_user(companyId: Id, userId: Id) -> Response[None]:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -268,7 +268,7 @@ def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
     )
 
 
-@app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={204: {"description": "deleted"}, **errors(404)})
+@app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={**no_content(), **errors(404)})
 def delete_profile(projectId: Id, profileId: Id) -> Response[None]:
     company_id = project_scope(principal(app), projectId)
     profiles.delete_profile(company_id, projectId, profileId)

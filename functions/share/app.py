@@ -17,6 +17,7 @@ from segshare_core.api import (
     Strict,
     errors,
     make_resolver,
+    no_content,
     principal,
     project_scope,
     require_shared_segments,
@@ -264,7 +265,7 @@ def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
 
 @app.delete(
     "/v1/projects/<projectId>/segments/<segmentId>",
-    responses={204: {"description": "deleted"}, **errors(404, 409)},
+    responses={**no_content(), **errors(404, 409)},
 )
 def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()] = False) -> Response[str]:
     caller = principal(app)

@@ -129,6 +129,15 @@ def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
     }
 
 
+def no_content(description: str = "deleted") -> dict[int, OpenAPIResponse]:
+    """A 204 declared with no body (RFC 9110: 204 has no content).
+
+    The explicit empty ``content`` matters: without it Powertools documents the handler's
+    return type as an ``application/json`` body, which a 204 never has.
+    """
+    return {204: {"description": description, "content": {}}}
+
+
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response[str]:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
     return Response(
