@@ -112,9 +112,11 @@ def _fields(part: str) -> set[str]:
         if char in "{[":
             depth += 1
     text = "".join(top)
-    if '"' in text:
-        return set(re.findall(r'"(\w+)"\s*:', text))
-    return set(re.findall(r"(\w+)\??\s*(?=[,:=]|$)", text))
+    quoted = re.findall(r'"(\w+)"\s*:', text)
+    if quoted:
+        return set(quoted)
+    # Unquoted names; quoted strings are values here (status:"PENDING"|"RUNNING"), dropped first.
+    return set(re.findall(r"(\w+)\??\s*(?=[,:=]|$)", re.sub(r'"[^"]*"', "", text)))
 
 
 def _response_properties(op: dict[str, Any], status: int) -> set[str]:
@@ -136,6 +138,9 @@ def test_the_parser_finds_the_routes_api_md_documents() -> None:
     assert ("POST", "/v1/projects/{projectId}/shared-segments/{sharedSegmentId}/evaluations") in routes
     assert ("GET", "/v1/projects/{projectId}/shared-segments/{sharedSegmentId}/members") in routes
     assert len(routes) >= 30
+    assert _fields(routes[("GET", "/v1/me")]) == {"userId", "companyId", "role", "projects"}
+    assert _fields(routes[("PUT", "/v1/projects/{projectId}/profiles")]) == {"upserted", "rejected"}
+    assert {"exportId", "status", "downloadUrl", "expiresAt"} <= _fields(routes[("GET", "/v1/projects/{projectId}/exports/{exportId}")])
     assert _statuses(routes[("POST", "/v1/projects/{projectId}/shared-segments/{sharedSegmentId}/evaluations")], "2") == {201, 202}
 
 
