@@ -10,12 +10,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StrictBool
 
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.api import RequestBody, Strict, errors, make_resolver, no_content, principal, project_scope
 from segshare_core.domain import access
 from segshare_core.domain.directory import Company, Project
 from segshare_core.domain.errors import InvalidInput, NotFound, TooLarge
 from segshare_core.domain.ids import ID_PATTERN, new_id
 from segshare_core.domain.profiles import MAX_BATCH, Profile, parse_profile
+from segshare_core.domain.text import is_writable
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, profiles
 
@@ -25,29 +26,31 @@ Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-class CompanyIn(Strict):
+class CompanyIn(RequestBody):
     name: Name
     id: Annotated[str | None, Field(pattern=ID_PATTERN)] = None
     # Strict: "yes", 1 or "false" are schema violations, not booleans.
     sharedSegmentsEnabled: StrictBool = False
 
 
-class CompanyPatch(Strict):
+class CompanyPatch(RequestBody):
     name: Name | None = None
     sharedSegmentsEnabled: StrictBool | None = None
 
 
-class ProjectIn(Strict):
+class ProjectIn(RequestBody):
     name: Name
     id: Annotated[str | None, Field(pattern=ID_PATTERN)] = None
 
 
-class GrantIn(Strict):
+class GrantIn(RequestBody):
     role: access.Role
     projectIds: Annotated[list[Annotated[str, Field(pattern=ID_PATTERN)]], Field(max_length=1000)] = []
 
 
-class ProfilesIn(Strict):
+class ProfilesIn(RequestBody):
+    # parse_profile checks each profile's text: one bad profile is rejected (INVALID_PROFILE), the rest lands.
+    text_checked_per_item = frozenset({"profiles"})
     profiles: list[Any]
 
 
@@ -141,8 +144,8 @@ def health() -> Health:
 
 @app.get("/v1/me", responses={**_ok(MeOut), **errors()})
 def me() -> MeOut:
+    # A user with no grant is told so here rather than refused (API.md: 200, companyId and role null).
     caller = principal(app)
-    access.require_known(caller)
     projects: list[ProjectRef] = []
     if caller.company_id is not None:
         company_projects = directory.list_projects(caller.company_id)
@@ -214,6 +217,16 @@ def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> Gra
     return GrantOut(userId=userId, companyId=companyId, role=grant.role, projectIds=project_ids)
 
 
+@app.delete("/v1/companies/<companyId>/users/<userId>", responses={**no_content(), **errors(404)})
+def delete_user(companyId: Id, userId: Id) -> Response[None]:
+    caller = principal(app)
+    _visible_company(caller, companyId)
+    access.require_company_admin(caller, companyId)
+    directory.delete_grant(userId, companyId)
+    logger.info("grant deleted", company_id=companyId)
+    return Response(status_code=204)
+
+
 @app.put("/v1/projects/<projectId>/profiles", responses={**_ok(UpsertOut), **errors(404, 413)})
 def upsert_profiles(projectId: Id, body: Annotated[ProfilesIn, Body()]) -> UpsertOut:
     company_id = project_scope(principal(app), projectId)
@@ -224,7 +237,8 @@ def upsert_profiles(projectId: Id, body: Annotated[ProfilesIn, Body()]) -> Upser
     seen: set[str] = set()
     for index, raw in enumerate(body.profiles):
         raw_id = raw.get("profileId") if isinstance(raw, dict) else None
-        shown_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 63 else None
+        # Echoed back only when it can be written (a lone surrogate has no UTF-8 form).
+        shown_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 63 and is_writable(raw_id) else None
         try:
             profile = parse_profile(raw)
             if profile.profile_id in seen:
@@ -254,7 +268,7 @@ def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
     )
 
 
-@app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={204: {"description": "deleted"}, **errors(404)})
+@app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={**no_content(), **errors(404)})
 def delete_profile(projectId: Id, profileId: Id) -> Response[None]:
     company_id = project_scope(principal(app), projectId)
     profiles.delete_profile(company_id, projectId, profileId)

@@ -11,7 +11,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from segshare_core import evaluation
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
+from segshare_core.api import (
+    Cursor,
+    QueryInt,
+    RequestBody,
+    Strict,
+    errors,
+    make_resolver,
+    principal,
+    project_scope,
+    require_shared_segments,
+)
 from segshare_core.domain import access, cursors
 from segshare_core.domain.errors import Conflict, NotFound
 from segshare_core.domain.ids import ID_PATTERN
@@ -26,7 +36,6 @@ app = make_resolver()
 _evaluate_once = Once("evaluate.create_evaluation")
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
 
 
 class EvaluationOut(Strict):
@@ -60,7 +69,7 @@ class MembersOut(Strict):
     nextCursor: str | None
 
 
-class PreviewIn(Strict):
+class PreviewIn(RequestBody):
     segmentIds: Annotated[list[Annotated[str, Field(pattern=ID_PATTERN)]], Field(max_length=20)] = []
     match: Literal["all", "any"] = "all"
     template: Annotated[str, Field(max_length=MAX_TEMPLATE_CHARS)] = ""
@@ -93,7 +102,8 @@ def _shared(projectId: str, sharedSegmentId: str, caller: access.Principal | Non
 
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
-    responses={**_ok(EvaluationOut, 201), **errors(404, 409)},
+    # 201 the finished evaluation, or 202 RUNNING when it was handed off (API.md).
+    responses={**_ok(EvaluationOut, 201), **_ok(EvaluationOut, 202), **errors(404, 409)},
 )
 def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: IdempotencyKey = None) -> tuple[dict[str, Any], int]:
     caller = principal(app)
@@ -113,7 +123,7 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
     responses={**_ok(EvaluationsOut), **errors(404)},
 )
 def list_evaluations(
-    projectId: Id, sharedSegmentId: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None
+    projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None
 ) -> dict[str, Any]:
     company_id, _shared_segment = _shared(projectId, sharedSegmentId)
     key = directory.company_key(company_id)
@@ -139,7 +149,9 @@ def get_evaluation(projectId: Id, sharedSegmentId: Id, evaluationId: Id) -> dict
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/members",
     responses={**_ok(MembersOut), **errors(404, 409)},
 )
-def list_members(projectId: Id, sharedSegmentId: Id, limit: Annotated[int, Query(ge=1, le=1000)] = 50, cursor: Cursor = None) -> MembersOut:
+def list_members(
+    projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=1000)] = 50, cursor: Cursor = None
+) -> MembersOut:
     company_id, _shared_segment = _shared(projectId, sharedSegmentId)
     key = directory.company_key(company_id)
     listing = f"members:{projectId}:{sharedSegmentId}"

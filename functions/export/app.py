@@ -11,7 +11,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from segshare_core import config
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
+from segshare_core.api import (
+    Cursor,
+    QueryInt,
+    RequestBody,
+    Strict,
+    errors,
+    make_resolver,
+    principal,
+    project_scope,
+    require_shared_segments,
+)
 from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound, RetryLater
@@ -25,11 +35,10 @@ app = make_resolver()
 _export_once = Once("export.create_export")
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
 AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
 
 
-class ExportIn(Strict):
+class ExportIn(RequestBody):
     format: Literal["csv", "jsonl"] = "csv"
     attributes: Annotated[list[AttributeName], Field(max_length=100)] | None = None
 
@@ -129,7 +138,7 @@ def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
     responses={**_ok(ExportsOut), **errors(404)},
 )
 def list_exports(
-    projectId: Id, sharedSegmentId: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None
+    projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None
 ) -> dict[str, Any]:
     company_id, _user = _scope(projectId)
     if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:

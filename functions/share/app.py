@@ -8,9 +8,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
+from segshare_core.api import (
+    Cursor,
+    QueryInt,
+    RequestBody,
+    Strict,
+    errors,
+    make_resolver,
+    no_content,
+    principal,
+    project_scope,
+    require_shared_segments,
+)
 from segshare_core.domain import access, cursors, sharing
 from segshare_core.domain.access import Principal
 from segshare_core.domain.directory import Project
@@ -36,14 +47,17 @@ Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-class SegmentIn(Strict):
+class SegmentIn(RequestBody):
+    # API.md: {name, id?, rule} or {name, id?, profileIds}; the schema says so, the handler enforces it.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["rule"]}, {"required": ["profileIds"]}]})
+
     name: Name
     id: Annotated[str | None, Field(pattern=ID_PATTERN)] = None
     rule: dict[str, Any] | None = None
     profileIds: list[Any] | None = None
 
 
-class SharingIn(Strict):
+class SharingIn(RequestBody):
     projectIds: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=200)]
     version: Annotated[int, Field(ge=0)] | None = None
 
@@ -251,7 +265,7 @@ def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
 
 @app.delete(
     "/v1/projects/<projectId>/segments/<segmentId>",
-    responses={204: {"description": "deleted"}, **errors(404, 409)},
+    responses={**no_content(), **errors(404, 409)},
 )
 def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()] = False) -> Response[str]:
     caller = principal(app)
@@ -329,9 +343,8 @@ def put_sharing(projectId: Id, segmentId: Id, body: Annotated[SharingIn, Body()]
 def get_sharing_history(
     projectId: Id,
     segmentId: Id,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    # No max_length here: an over-long cursor is a forged one, 400 INVALID_CURSOR (cursors.decode bounds it), not a 422.
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20,
+    cursor: Cursor = None,
 ) -> HistoryOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)

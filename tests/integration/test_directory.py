@@ -31,6 +31,7 @@ ACME = {"companyId": "acme", "name": "Acme Games", "sharedSegmentsEnabled": True
 
 ROUTES = [
     "me",
+    "delete_user",
     "create_company",
     "get_company",
     "patch_company",
@@ -164,7 +165,6 @@ def test_every_other_route_needs_claims(acme: Any) -> None:
 def test_unknown_user_is_forbidden_everywhere(acme: Any) -> None:
     # Given an authenticated user nobody granted anything, calling every route on existing objects or not
     cases = [
-        Case("me", "me", NOBODY, {}),
         Case("create company", "create_company", NOBODY, {"body": {"id": "mine", "name": "Mine"}}),
         Case("get company", "get_company", NOBODY, {}),
         Case("get absent company", "get_company", NOBODY, {"path": {"companyId": "no-such-co"}}),
@@ -180,7 +180,7 @@ def test_unknown_user_is_forbidden_everywhere(acme: Any) -> None:
     # When they are sent
     # Then each is 403, and the user still has no grant and created nothing
     expect_errors(acme, cases, 403, "FORBIDDEN")
-    assert_error(acme(event("me", claims=NOBODY)), 403, "FORBIDDEN")
+    assert acme(event("me", claims=NOBODY)).json == {"userId": "u-nobody", "companyId": None, "role": None, "projects": []}
     assert_error(get_company(acme, "mine"), 404, "NOT_FOUND")
     assert get_company(acme).json == ACME
     assert_error(get_profile(acme, "u-1"), 404, "NOT_FOUND")
@@ -304,7 +304,7 @@ def test_absent_company_is_not_found(acme: Any) -> None:
     expect_errors(acme, cases, 404, "NOT_FOUND")
     # And the project id was not reserved, nor the user granted, by the failed calls
     assert acme(event("create_project", body={"id": "proj-n", "name": "N"}, claims=ADMIN)).status == 201
-    assert_error(acme(event("me", claims=user("u-new"))), 403, "FORBIDDEN")
+    assert acme(event("me", claims=user("u-new"))).json == {"userId": "u-new", "companyId": None, "role": None, "projects": []}
 
 
 def test_operator_patches_a_company(acme: Any) -> None:
@@ -541,7 +541,7 @@ def test_other_companys_directory_routes_are_not_found(acme: Any) -> None:
     ]
     # Then acme is absent for it every time, and nothing changed
     expect_errors(acme, cases, 404, "NOT_FOUND")
-    assert_error(acme(event("me", claims=user("u-spy"))), 403, "FORBIDDEN")
+    assert acme(event("me", claims=user("u-spy"))).json == {"userId": "u-spy", "companyId": None, "role": None, "projects": []}
     assert acme(event("me", claims=PA)).json["role"] == "project_admin"
     assert project_ids(acme, ADMIN) == ["proj-a", "proj-b"]
     assert get_company(acme).json == ACME
@@ -604,6 +604,87 @@ def test_user_granted_in_another_company_is_already_exists(acme: Any) -> None:
         "projects": [{"projectId": "proj-x", "name": "X"}],
     }
     assert_error(acme(event("get_company", claims=OTHER_ADMIN)), 404, "NOT_FOUND")
+
+
+def test_refused_grant_does_not_reveal_the_user_exists_elsewhere(acme: Any) -> None:
+    # Given u-other, globex's admin, and u-free, whom nobody granted
+    # When acme's admin grants each the same role
+    held = acme(event("put_user", path={"userId": "u-other"}, body={"role": "project_admin", "projectIds": ["proj-a"]}, claims=ADMIN))
+    # Then the refusal names neither globex nor "another company" (API.md, Directory)
+    error = assert_error(held, 409, "ALREADY_EXISTS")
+    assert "globex" not in held.raw["body"].lower()
+    assert "another" not in error["message"].lower()
+    assert "compan" not in error["message"].lower()
+    assert acme(event("put_user", path={"userId": "u-free"}, body={"role": "company_admin"}, claims=ADMIN)).status == 200
+
+
+def test_delete_user_removes_the_grant_at_once(acme: Any) -> None:
+    # Given u-pa, project admin of proj-a, who can list acme's projects
+    assert project_ids(acme, PA) == ["proj-a"]
+    # When acme's admin deletes its grant
+    response = acme(event("delete_user", claims=ADMIN))
+    # Then it is 204 with no body, and u-pa's next request is refused: it has no grant any more
+    assert response.status == 204, response.json
+    assert not response.raw.get("body")
+    assert_error(acme(event("list_projects", claims=PA)), 403, "FORBIDDEN")
+    assert acme(event("me", claims=PA)).json == {"userId": "u-pa", "companyId": None, "role": None, "projects": []}
+    # And deleting it again is 404
+    assert_error(acme(event("delete_user", claims=ADMIN)), 404, "NOT_FOUND")
+
+
+def test_operator_deletes_a_grant_and_the_user_can_be_granted_elsewhere(acme: Any) -> None:
+    # Given u-other, globex's admin, whom acme could not grant
+    assert acme(event("put_user", path={"userId": "u-other"}, body={"role": "company_admin"}, claims=ADMIN)).status == 409
+    # When an operator deletes its grant in globex
+    response = acme(event("delete_user", path={"companyId": "globex", "userId": "u-other"}, claims=OPERATOR))
+    # Then it is 204, and acme's admin can now grant it
+    assert response.status == 204, response.json
+    assert acme(event("put_user", path={"userId": "u-other"}, body={"role": "company_admin"}, claims=ADMIN)).status == 200
+    assert acme(event("me", claims=OTHER_ADMIN)).json["companyId"] == "acme"
+
+
+def test_delete_user_needs_that_company_admin(acme: Any) -> None:
+    # Given acme's project admin, globex's admin, and a user of globex
+    cases = [
+        Case("project admin deletes itself", "delete_user", PA, {}),
+        Case("project admin deletes the admin", "delete_user", PA, {"path": {"userId": "u-admin"}}),
+    ]
+    expect_errors(acme, cases, 403, "FORBIDDEN")
+    hidden = [
+        # another company's admin: acme is absent for it
+        Case("globex admin deletes acme's user", "delete_user", OTHER_ADMIN, {}),
+        # acme's admin naming a user held by globex, or by nobody: absent alike, globex's grant untouched
+        Case("acme admin deletes globex's user", "delete_user", ADMIN, {"path": {"userId": "u-other"}}),
+        Case("acme admin deletes an unknown user", "delete_user", ADMIN, {"path": {"userId": "u-nobody"}}),
+        Case("absent company", "delete_user", OPERATOR, {"path": {"companyId": "no-such-co"}}),
+    ]
+    expect_errors(acme, hidden, 404, "NOT_FOUND")
+    # Then every grant is as it was
+    assert acme(event("me", claims=PA)).json["role"] == "project_admin"
+    assert acme(event("me", claims=OTHER_ADMIN)).json["companyId"] == "globex"
+    assert project_ids(acme, PA) == ["proj-a"]
+
+
+@pytest.mark.parametrize("groups", [["a,operators"], ['"operators"'], ["operators,a"], ["[operators"], ["operators]"]])
+def test_a_group_named_like_operators_is_not_the_operators_group(acme: Any, groups: list[str]) -> None:
+    # Given a caller whose token's only group is not exactly "operators" (passed on as API Gateway does: "[a,operators]")
+    caller = {"sub": "u-mallory", "cognito:groups": groups}
+    # When it does what only operators may
+    created = acme(event("create_company", body={"id": "mallory", "name": "Mallory"}, claims=caller))
+    peeked = acme(event("get_company", claims=caller))
+    # Then it is no operator
+    assert_error(created, 403, "FORBIDDEN")
+    assert_error(peeked, 403, "FORBIDDEN")
+    assert acme(event("me", claims=caller)).json == {"userId": "u-mallory", "companyId": None, "role": None, "projects": []}
+
+
+def test_me_without_a_grant_is_200_with_no_company(aws: None, directory_fn: Any) -> None:
+    # Given an authenticated user nobody granted anything
+    # When it asks who it is
+    response = directory_fn(event("me", claims=user("u-fresh")))
+    # Then it is told: no company, no role, no projects (API.md, Directory)
+    assert response.status == 200, response.json
+    assert response.json == {"userId": "u-fresh", "companyId": None, "role": None, "projects": []}
 
 
 def test_grant_of_a_project_outside_the_company_is_not_found(acme: Any) -> None:

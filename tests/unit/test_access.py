@@ -20,9 +20,8 @@ from segshare_core.domain.errors import DomainError, Forbidden, NotFound
         ("[operators other]", {"operators", "other"}),
         ("[operators]", {"operators"}),
         ("operators", {"operators"}),
-        ('["operators"]', {"operators"}),
-        ('["operators", "other"]', {"operators", "other"}),
-        ('["operators","other"]', {"operators", "other"}),
+        ('["operators"]', {'"operators"'}),
+        ('["operators","other"]', {'"operators","other"'}),
         (["operators", "other"], {"operators", "other"}),
         (("operators",), {"operators"}),
         ([], set()),
@@ -39,6 +38,39 @@ def test_groups_from_claim(claim: object, groups: set[str]) -> None:
     # When it is parsed
     # Then the groups are exactly these
     assert groups_from_claim(claim) == frozenset(groups)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        ["a,operators"],
+        ['"operators"'],
+        ["operators "],
+        [" operators"],
+        ["Operators"],
+        "a,operators",
+        "[a,operators]",
+        '"operators"',
+        '["\\"operators\\""]',
+        '["a,operators"]',
+        '["operators"]',
+        '["operators", "other"]',
+        "[operators",
+        "operators]",
+        "[[operators]]",
+        "{operators}",
+        "operators other",
+        [["operators"]],
+        '[1, "operators"',
+    ],
+)
+def test_only_the_whole_group_name_operators_makes_an_operator(claim: object) -> None:
+    # Given a cognito:groups claim whose only near-operators entry is some other name (API.md, Identity and roles)
+    # When the caller is built from it
+    principal = principal_from({"sub": "u-1", "cognito:groups": claim}, None)
+    # Then it is not an operator
+    assert "operators" not in groups_from_claim(claim)
+    assert principal.is_operator is False
 
 
 @pytest.mark.parametrize(

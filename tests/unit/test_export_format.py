@@ -136,13 +136,13 @@ def test_numbers_booleans_null_and_structures(value: Any, cell: str) -> None:
 # ------------------------------------------------------------------ CSV: formula injection
 
 
-INJECTIONS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tTAB", "\rCR", '=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "-", "="]
+INJECTIONS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tTAB", "\rCR", '=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "-", "=", "\0=1+1", "\0"]
 
 
 def test_every_formula_start_is_covered() -> None:
-    # Given the API's list: = + - @ tab CR
+    # Given the API's list: = + - @ tab CR, and NUL (OWASP's CSV-injection list has it too)
     # Then the writer neutralises exactly those
-    assert set(FORMULA_STARTS) == {"=", "+", "-", "@", "\t", "\r"}
+    assert set(FORMULA_STARTS) == {"=", "+", "-", "@", "\t", "\r", "\0"}
     assert {v[0] for v in INJECTIONS} == set(FORMULA_STARTS)
 
 

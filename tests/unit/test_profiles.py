@@ -175,6 +175,8 @@ def test_invalid_profile_is_rejected(raw: object, code: str) -> None:
         ({"bio": "x" * (MAX_VALUE_CHARS + 1)}, "bio"),
         ({"address": {"city": "Cork"}}, "address"),
         ({"score": float("nan")}, "score"),
+        ({"first_name": "Ann\ud800"}, "first_name"),
+        ({"country": "IE", "nick": "\udfff"}, "nick"),
     ],
 )
 def test_rejection_message_names_the_attribute(attributes: dict[str, Any], field: str) -> None:
@@ -182,8 +184,10 @@ def test_rejection_message_names_the_attribute(attributes: dict[str, Any], field
     # When it is parsed
     with pytest.raises(InvalidInput) as caught:
         parse_profile(_profile(attributes=attributes))
-    # Then the message names the attribute
-    assert field in caught.value.message
+    # Then the message names the attribute, as INVALID_PROFILE, and quotes no value
+    assert f"attributes.{field}" in caught.value.message
+    assert caught.value.code == "INVALID_PROFILE"
+    assert all(str(v)[:3] not in caught.value.message for v in attributes.values() if isinstance(v, str))
 
 
 def test_profile_too_large_to_store_is_rejected() -> None:

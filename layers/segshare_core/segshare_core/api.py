@@ -9,14 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from segshare_core import config
 from segshare_core.domain import access
@@ -32,6 +35,7 @@ from segshare_core.domain.errors import (
     TooLarge,
     Unauthenticated,
 )
+from segshare_core.domain.text import first_unwritable
 from segshare_core.observability import logger
 from segshare_core.store import directory
 from segshare_core.store.errors import to_domain
@@ -52,6 +56,46 @@ class Strict(BaseModel):
     """Request bodies refuse unknown fields: extra ``companyId`` or ``version`` is a 422, never applied."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RequestBody(Strict):
+    """A request body: unknown fields refused, types strict, every text writable.
+
+    Strict: ``true`` or ``"3"`` is not an integer, ``1`` not a boolean (422). Every string,
+    key or value, at any depth, must have a UTF-8 form (no lone surrogate): API.md has such
+    text rejected at ingest in every field the API stores (422 VALIDATION_ERROR naming where).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    #: Fields a handler checks item by item instead, so one bad item does not refuse the whole
+    #: body (profiles: that profile is rejected with INVALID_PROFILE, the rest lands).
+    text_checked_per_item: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _writable_text(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            where = first_unwritable({k: v for k, v in data.items() if k not in cls.text_checked_per_item})
+            if where is not None:
+                # The location only, never the text: messages and logs carry no submitted value.
+                message = "{where}: not valid Unicode text (it holds a lone surrogate)"
+                raise PydanticCustomError("unwritable_text", message, {"where": where})
+        return data
+
+
+def _digits_only(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]+", value):
+        raise PydanticCustomError("int_parsing", "Input should be a valid integer, written in digits")
+    return value
+
+
+#: An integer query parameter: written in digits only (``3``), never ``true``, ``3.0`` or `` 3``.
+QueryInt = Annotated[int, BeforeValidator(_digits_only)]
+
+#: The ``cursor`` query parameter of every listing. No max_length: a cursor over 2,048
+#: characters is a forged one, 400 INVALID_CURSOR from cursors.decode like any bad cursor
+#: (API.md), never a 422.
+Cursor = Annotated[str | None, Query(description="opaque; the nextCursor of the previous page")]
 
 
 class ErrorDetail(BaseModel):
@@ -83,6 +127,15 @@ def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
         status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
         for status in sorted(every | set(statuses))
     }
+
+
+def no_content(description: str = "deleted") -> dict[int, OpenAPIResponse]:
+    """A 204 declared with no body (RFC 9110: 204 has no content).
+
+    The explicit empty ``content`` matters: without it Powertools documents the handler's
+    return type as an ``application/json`` body, which a 204 never has.
+    """
+    return {204: {"description": description, "content": {}}}
 
 
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response[str]:

@@ -49,20 +49,24 @@ class Principal:
 
 
 def groups_from_claim(value: object) -> frozenset[str]:
-    """Parse ``cognito:groups`` as API Gateway hands it over.
+    """Parse ``cognito:groups`` as API Gateway hands it over; every group keeps its whole name.
 
-    HTTP API passes an array claim as a string such as ``[operators other]``; a JSON list or
-    a plain list is accepted as well.
+    HTTP API passes an array claim as a string such as ``[operators other]``: names split on
+    whitespace (a Cognito group name cannot hold any). A list (the claim as JSON, e.g. from a
+    test) is taken as it is; any other string is one group name. Nothing is split on commas or
+    unquoted, so ``a,operators``, ``"operators"`` or ``[operators`` never become ``operators``
+    (API.md, Identity and roles: a group counts only by its whole name). A list holding
+    ``"operators"`` in quotes reaches us as ``["operators"]``: that is the group
+    ``"operators"``, so a string is never read as JSON.
     """
     if value is None:
         return frozenset()
     if isinstance(value, list | tuple):
-        return frozenset(str(v) for v in value)
+        return frozenset(v for v in value if isinstance(v, str) and v)
     text = str(value).strip()
     if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    parts = text.replace(",", " ").split()
-    return frozenset(p.strip().strip('"') for p in parts if p.strip().strip('"'))
+        return frozenset(text[1:-1].split())
+    return frozenset({text}) if text else frozenset()
 
 
 def principal_from(claims: Mapping[str, object], grant: Grant | None) -> Principal:

@@ -2,7 +2,8 @@
 
 CSV is RFC 4180 (CRLF line ends, quotes doubled, fields with a comma, quote or line break
 quoted) and every cell that a spreadsheet would run as a formula (starting with ``=``,
-``+``, ``-``, ``@``, tab or CR) is prefixed with an apostrophe. JSONL keeps values as they are.
+``+``, ``-``, ``@``, tab, CR or NUL: OWASP's CSV-injection list) is prefixed with an apostrophe.
+JSONL keeps values as they are.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 Format = Literal["csv", "jsonl"]
 Status = Literal["PENDING", "RUNNING", "READY", "FAILED"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 

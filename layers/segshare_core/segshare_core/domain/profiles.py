@@ -13,6 +13,7 @@ from typing import Any
 from segshare_core.domain.devices import Device, InvalidDeviceId, normalise
 from segshare_core.domain.errors import InvalidInput
 from segshare_core.domain.ids import is_valid_id
+from segshare_core.domain.text import is_writable
 
 MAX_BATCH = 500
 MAX_DEVICES = 20
@@ -62,6 +63,9 @@ def _attribute_value(name: str, value: Any) -> AttributeValue:
     if isinstance(value, str):
         if len(value) > MAX_VALUE_CHARS:
             raise InvalidProfile(f"attributes.{name} is longer than {MAX_VALUE_CHARS} characters")
+        if not is_writable(value):
+            # Stored, it would fail every CSV and JSONL export of the project (API.md, Exports).
+            raise InvalidProfile(f"attributes.{name} is not valid Unicode text (it holds a lone surrogate)")
         return value
     raise InvalidProfile(f"attributes.{name} must be a string, number, boolean or null")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -146,12 +146,29 @@ def get_grant(user_id: str) -> Grant | None:
 
 
 def put_grant(user_id: str, company_id: str, role: Role, project_ids: list[str]) -> Grant:
-    """Set a user's grant. A user belongs to one company: one of another company is ALREADY_EXISTS."""
+    """Set a user's grant. A user belongs to one company: one held by another company is ALREADY_EXISTS.
+
+    The message names no company and does not say the user is held elsewhere (API.md,
+    Directory): a company admin must not learn that a user id exists in another company.
+    """
     row = GrantRow(f"USER#{user_id}", "GRANT", company_id=company_id, role=role, project_ids=project_ids)
     try:
         row.save(condition=GrantRow.pk.does_not_exist() | (GrantRow.company_id == company_id))
     except PutError as exc:
         if _conditional_failed(exc):
-            raise Conflict(f"user {user_id!r} belongs to another company", code="ALREADY_EXISTS") from exc
+            raise Conflict(f"user id {user_id!r} cannot be granted", code="ALREADY_EXISTS") from exc
         raise
     return Grant(user_id=user_id, company_id=company_id, role=role, project_ids=frozenset(project_ids))
+
+
+def delete_grant(user_id: str, company_id: str) -> None:
+    """Remove a user's grant in this company; NotFound when it holds none here (another company's is never touched).
+
+    Grants are read on every request, so the user's next request has no grant (API.md, Directory).
+    """
+    try:
+        GrantRow(f"USER#{user_id}", "GRANT").delete(condition=GrantRow.company_id == company_id)
+    except DeleteError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"user {user_id!r} not found") from exc
+        raise
