@@ -75,8 +75,23 @@ def evaluate(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: 
     it is recorded. With ``tick`` (the schedule) the tick is claimed first: Conflict
     ``ALREADY_EXISTS`` when that tick already evaluated this share generation.
     """
+    return finish(company_id, shared, begin(company_id, shared, trigger, tick=tick))
+
+
+def begin(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: str | None = None) -> Evaluation:
+    """Record the RUNNING evaluation (claiming ``tick`` first when given): the first half of ``evaluate``."""
+    if tick is None:
+        return evaluations.start(company_id, shared, trigger)
+    return evaluations.start_for_tick(company_id, shared, tick)
+
+
+def finish(company_id: str, shared: SharedSegment, running: Evaluation) -> Evaluation:
+    """Match, write the results and commit (or record FAILED): the second half of ``evaluate``.
+
+    ``shared`` is the share as it was when the run began: the commit checks that its generation
+    is still the live one.
+    """
     target = shared.target_project_id
-    running = evaluations.start(company_id, shared, trigger) if tick is None else evaluations.start_for_tick(company_id, shared, tick)
     try:
         summary, matched = match_shared(company_id, shared)
         key = results.result_key(company_id, target, shared.shared_segment_id, running.evaluation_id)
