@@ -95,6 +95,9 @@ class TruthMachine(RuleBasedStateMachine):
         self.pending: list[Pending] = []
         self.held: list[Held] = []
         self._create_segment()
+        # Each example starts shared, so its steps go to runs, exports and paging from the first.
+        self.world.sharing(["proj-b"])
+        self.current = Generation()
 
     # ------------------------------------------------------------------ helpers
 
@@ -131,6 +134,13 @@ class TruthMachine(RuleBasedStateMachine):
     def unshare(self) -> None:
         self.world.sharing([])
         self._end()
+
+    @precondition(lambda self: self.current is not None)
+    @rule()
+    def reshare(self) -> None:
+        """Unshare and share again at once: the same shared segment id, a new generation."""
+        self.unshare()
+        self.share()
 
     @rule()
     def force_delete_and_recreate(self) -> None:
@@ -319,8 +329,8 @@ def test_truth_state_machine(seeded: TruthWorld) -> None:
     run_state_machine_as_test(
         TruthMachine,
         settings=settings(
-            max_examples=int(os.environ.get("SEGSHARE_STATEFUL_EXAMPLES", "5")),
-            stateful_step_count=int(os.environ.get("SEGSHARE_STATEFUL_STEPS", "12")),
+            max_examples=int(os.environ.get("SEGSHARE_STATEFUL_EXAMPLES", "6")),
+            stateful_step_count=int(os.environ.get("SEGSHARE_STATEFUL_STEPS", "15")),
             deadline=None,
             # A replay costs seconds here, so shrinking would outlast the test timeout; a failure
             # reports the sequence as found (at most stateful_step_count steps).
