@@ -104,7 +104,15 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
         metrics.add_metric(name="Evaluations", unit="Count", value=1)
         return done.to_api()
 
-    scope = {"companyId": company_id, "projectId": projectId, "userId": caller.user_id, "sharedSegmentId": sharedSegmentId}
+    # The generation too: a repeat after the share ended and was granted again is new work, since
+    # the first response's result belongs to an ended share (API.md "Revoking and resharing").
+    scope = {
+        "companyId": company_id,
+        "projectId": projectId,
+        "userId": caller.user_id,
+        "sharedSegmentId": sharedSegmentId,
+        "generation": shared.generation,
+    }
     return _evaluate_once(work, idempotency_key, scope), 201
 
 

@@ -118,7 +118,15 @@ def create_export(
         metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
         return _out(export)
 
-    scope = {"companyId": company_id, "projectId": projectId, "userId": user_id, "sharedSegmentId": sharedSegmentId}
+    # The generation too: a repeat after the share ended and was granted again is new work, since
+    # the first response's result belongs to an ended share (API.md "Revoking and resharing").
+    scope = {
+        "companyId": company_id,
+        "projectId": projectId,
+        "userId": user_id,
+        "sharedSegmentId": sharedSegmentId,
+        "generation": shared.generation,
+    }
     return _export_once(work, idempotency_key, scope, body.model_dump(mode="json")), 202
 
 

@@ -317,3 +317,24 @@ def test_6_a_run_killed_mid_way_reads_failed_after_its_deadline(world: TruthWorl
     # Then the commit is refused (past its deadline): it is FAILED and the pointer did not move
     assert late.status == "FAILED", late
     assert world.all_members()[0] == before["evaluationId"]
+
+
+def test_an_idempotency_key_repeated_after_a_reshare_does_new_work(world: TruthWorld) -> None:
+    def evaluate_with_key() -> Response:
+        ev = event("create_evaluation", claims=ADMIN, path={"projectId": "proj-b", "sharedSegmentId": SHARED})
+        ev["headers"]["idempotency-key"] = "same-key"
+        response = handler_for("EvaluateFunction")(ev)
+        world.target_bodies.append(response.raw["body"])
+        return response
+
+    # Given an evaluation made with an Idempotency-Key, and its repeat answered from the first call
+    first = evaluate_with_key()
+    assert first.status == 201, first.json
+    assert evaluate_with_key().json == first.json
+    # When the share ends and is granted again, and the same key is sent
+    world.unshare_and_reshare()
+    again = evaluate_with_key()
+    # Then it is a new evaluation of the new share, and it is the one in service
+    assert again.status == 201, again.json
+    assert again.json["evaluationId"] != first.json["evaluationId"]
+    assert world.all_members()[0] == again.json["evaluationId"]
