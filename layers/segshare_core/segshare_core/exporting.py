@@ -115,15 +115,18 @@ def finalise(key: str) -> bool:
         return False
     row_count, size = facts
     record = exports.get(company_id, project_id, export_id)
-    shared = _current_share(company_id, record) if record is not None else None
+    if record is None:
+        logger.warning("object has no export record waiting for it", export_id=export_id)
+        return False
+    shared = _current_share(company_id, record)
     try:
-        if record is None or shared is None:
+        if shared is None:
             raise exports.ShareEnded
         ready = exports.mark_ready(company_id, shared, export_id, key, row_count, size)
     except exports.ShareEnded:
-        if record is not None and exports.mark_failed(company_id, project_id, export_id, EXPORT_SHARE_ENDED):
+        if exports.mark_failed(company_id, project_id, export_id, EXPORT_SHARE_ENDED):
             logger.info("export failed: share ended", export_id=export_id)
-        ready = False
+        return False
     if not ready:
         logger.warning("object has no export record waiting for it", export_id=export_id)
         return False
