@@ -12,7 +12,8 @@ and the exports (list and each one) all agree with the model (API.md "Evaluation
 
 Seeding moto costs more than a step, so one seeded world serves every example and each example
 starts from empty segments, evaluations and exports tables. SEGSHARE_STATEFUL_EXAMPLES /
-_STEPS run it longer; a failure is reported unshrunk (as in test_sharing_stateful.py).
+_STEPS run it longer (with ``--timeout=0``: pytest-timeout's 300 s cuts a long run); a failure
+is reported unshrunk (as in test_sharing_stateful.py).
 """
 
 from __future__ import annotations
