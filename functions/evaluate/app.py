@@ -114,7 +114,15 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
         metrics.add_metric(name="Evaluations", unit="Count", value=1)
         return done.to_api()
 
-    scope = {"companyId": company_id, "projectId": projectId, "userId": caller.user_id, "sharedSegmentId": sharedSegmentId}
+    # The generation too: a repeat after the share ended and was granted again is new work, since
+    # the first response's result belongs to an ended share (API.md "Revoking and resharing").
+    scope = {
+        "companyId": company_id,
+        "projectId": projectId,
+        "userId": caller.user_id,
+        "sharedSegmentId": sharedSegmentId,
+        "generation": shared.generation,
+    }
     return _evaluate_once(work, idempotency_key, scope), 201
 
 
@@ -125,12 +133,13 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
 def list_evaluations(
     projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None
 ) -> dict[str, Any]:
-    company_id, _shared_segment = _shared(projectId, sharedSegmentId)
+    company_id, shared = _shared(projectId, sharedSegmentId)
     key = directory.company_key(company_id)
     listing = f"evaluations:{projectId}:{sharedSegmentId}"
-    after = cursors.decode(key, listing, cursor) if cursor else None
-    page, last = evaluations.listing(company_id, projectId, sharedSegmentId, limit, after)
-    return {"evaluations": [e.to_api() for e in page], "nextCursor": cursors.encode(key, listing, last) if last else None}
+    generation = shared.generation
+    after = cursors.decode_in(key, listing, generation, cursor) if cursor else None
+    page, last = evaluations.listing(company_id, shared, limit, after)
+    return {"evaluations": [e.to_api() for e in page], "nextCursor": cursors.encode_in(key, listing, generation, last) if last else None}
 
 
 @app.get(
@@ -138,8 +147,8 @@ def list_evaluations(
     responses={**_ok(EvaluationOut), **errors(404)},
 )
 def get_evaluation(projectId: Id, sharedSegmentId: Id, evaluationId: Id) -> dict[str, Any]:
-    company_id, _shared_segment = _shared(projectId, sharedSegmentId)
-    found = evaluations.get(company_id, projectId, sharedSegmentId, evaluationId)
+    company_id, shared = _shared(projectId, sharedSegmentId)
+    found = evaluations.get(company_id, shared, evaluationId)
     if found is None:
         raise NotFound(f"evaluation {evaluationId!r} not found")
     return found.to_api()
@@ -152,19 +161,20 @@ def get_evaluation(projectId: Id, sharedSegmentId: Id, evaluationId: Id) -> dict
 def list_members(
     projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=1000)] = 50, cursor: Cursor = None
 ) -> MembersOut:
-    company_id, _shared_segment = _shared(projectId, sharedSegmentId)
+    company_id, shared = _shared(projectId, sharedSegmentId)
     key = directory.company_key(company_id)
     listing = f"members:{projectId}:{sharedSegmentId}"
     if cursor:
-        # Page on through the evaluation the first page came from, even if a newer one landed since.
-        position = cursors.decode(key, listing, cursor)
+        # Page on through the evaluation the first page came from, even if a newer one landed
+        # since; never through one of a share that ended (404, API.md).
+        position = cursors.decode_in(key, listing, shared.generation, cursor)
         evaluation_id, offset = str(position["e"]), int(position["o"])
-        result_key = evaluations.result_key_of(company_id, projectId, sharedSegmentId, evaluation_id)
+        result_key = evaluations.result_key_of(company_id, shared, evaluation_id)
         if result_key is None:
             raise NotFound("the evaluation this cursor pages through is gone; start again without a cursor")
         matched = results.get(result_key)
     else:
-        latest = evaluation.members_of_latest(company_id, projectId, sharedSegmentId)
+        latest = evaluation.members_of_latest(company_id, shared)
         if latest is None:
             raise Conflict("this shared segment has no succeeded evaluation yet; evaluate it first", code="NOT_EVALUATED")
         (evaluation_id, matched), offset = latest, 0
@@ -172,7 +182,7 @@ def list_members(
     found = profiles.get_profiles(company_id, projectId, page_ids)
     members = [Member(profileId=p, attributes=dict(found[p].attributes)) for p in page_ids if p in found]
     end = offset + limit
-    next_cursor = cursors.encode(key, listing, {"e": evaluation_id, "o": end}) if end < len(matched) else None
+    next_cursor = cursors.encode_in(key, listing, shared.generation, {"e": evaluation_id, "o": end}) if end < len(matched) else None
     return MembersOut(evaluationId=evaluation_id, members=members, nextCursor=next_cursor)
 
 
@@ -205,9 +215,10 @@ def _profile_id(profile: Profile) -> str:
 
 def _membership(company_id: str, project_id: str, segment_id: str) -> Callable[[Profile], bool]:
     """Own segments are evaluated as they stand; shared ones contribute their latest succeeded members."""
-    if is_shared_id(segment_id) and segments.get_shared_in(company_id, project_id, segment_id) is not None:
+    shared = segments.get_shared_in(company_id, project_id, segment_id) if is_shared_id(segment_id) else None
+    if shared is not None:
         require_shared_segments(company_id)
-        latest = evaluation.members_of_latest(company_id, project_id, segment_id)
+        latest = evaluation.members_of_latest(company_id, shared)
         if latest is None:
             raise Conflict(f"shared segment {segment_id!r} has no succeeded evaluation yet", code="NOT_EVALUATED")
         members = frozenset(latest[1])

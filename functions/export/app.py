@@ -27,6 +27,7 @@ from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.exports import Export
 from segshare_core.domain.ids import ID_PATTERN
+from segshare_core.domain.segments import SharedSegment
 from segshare_core.idempotency import IdempotencyKey, Once
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, exports, segments
@@ -91,6 +92,13 @@ def _out(export: Export, *, with_url: bool = False) -> dict[str, Any]:
     return out
 
 
+def _live_share(company_id: str, project_id: str, shared_id: str) -> SharedSegment:
+    shared = segments.get_shared_in(company_id, project_id, shared_id)
+    if shared is None:
+        raise NotFound(f"shared segment {shared_id!r} not found")
+    return shared
+
+
 def _scope(projectId: str) -> tuple[str, str]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
@@ -106,11 +114,10 @@ def create_export(
     projectId: Id, sharedSegmentId: Id, body: Annotated[ExportIn, Body()], idempotency_key: IdempotencyKey = None
 ) -> tuple[dict[str, Any], int]:
     company_id, user_id = _scope(projectId)
-    if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:
-        raise NotFound(f"shared segment {sharedSegmentId!r} not found")
+    shared = _live_share(company_id, projectId, sharedSegmentId)
 
     def work() -> dict[str, Any]:
-        export = exports.create(company_id, projectId, sharedSegmentId, body.format, body.attributes, user_id)
+        export = exports.create(company_id, shared, body.format, body.attributes, user_id)
         try:
             exports.enqueue(company_id, projectId, export.export_id)
         except Exception as exc:
@@ -120,7 +127,15 @@ def create_export(
         metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
         return _out(export)
 
-    scope = {"companyId": company_id, "projectId": projectId, "userId": user_id, "sharedSegmentId": sharedSegmentId}
+    # The generation too: a repeat after the share ended and was granted again is new work, since
+    # the first response's result belongs to an ended share (API.md "Revoking and resharing").
+    scope = {
+        "companyId": company_id,
+        "projectId": projectId,
+        "userId": user_id,
+        "sharedSegmentId": sharedSegmentId,
+        "generation": shared.generation,
+    }
     return _export_once(work, idempotency_key, scope, body.model_dump(mode="json")), 202
 
 
@@ -128,7 +143,10 @@ def create_export(
 def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
     company_id, _user = _scope(projectId)
     export = exports.get(company_id, projectId, exportId)
-    if export is None:
+    # An export is served only while the share generation it was made under is current
+    # (API.md "Revoking and resharing"): after an unshare, even a reshare, it is 404, no link.
+    shared = segments.get_shared_in(company_id, projectId, export.shared_segment_id) if export else None
+    if export is None or shared is None or shared.generation != export.generation:
         raise NotFound(f"export {exportId!r} not found")
     return _out(export, with_url=True)
 
@@ -141,13 +159,13 @@ def list_exports(
     projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None
 ) -> dict[str, Any]:
     company_id, _user = _scope(projectId)
-    if segments.get_shared_in(company_id, projectId, sharedSegmentId) is None:
-        raise NotFound(f"shared segment {sharedSegmentId!r} not found")
+    shared = _live_share(company_id, projectId, sharedSegmentId)
     key = directory.company_key(company_id)
     listing = f"exports:{projectId}:{sharedSegmentId}"
-    after = str(cursors.decode(key, listing, cursor).get("exportId", "")) if cursor else None
-    page, last = exports.list_for(company_id, projectId, sharedSegmentId, limit, after or None)
-    return {"exports": [_out(e) for e in page], "nextCursor": cursors.encode(key, listing, {"exportId": last}) if last else None}
+    after = str(cursors.decode_in(key, listing, shared.generation, cursor).get("exportId", "")) if cursor else None
+    page, last = exports.list_for(company_id, shared, limit, after or None)
+    next_cursor = cursors.encode_in(key, listing, shared.generation, {"exportId": last}) if last else None
+    return {"exports": [_out(e) for e in page], "nextCursor": next_cursor}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

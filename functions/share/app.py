@@ -200,8 +200,9 @@ def _shared_out(company_id: str, shared: SharedSegment, projects: dict[str, Proj
 
 
 def _last_evaluation(company_id: str, shared: SharedSegment) -> dict[str, Any] | None:
-    newest = evaluations.newest(company_id, shared.target_project_id, shared.shared_segment_id)
-    return newest.to_api() if newest else None
+    """API.md: the result in service, i.e. the SUCCEEDED evaluation of this share that started last."""
+    in_service = evaluations.in_service(company_id, shared)
+    return in_service.to_api() if in_service else None
 
 
 def _sharing_out(caller: Principal, company_id: str, segment: Segment, projects: dict[str, Project]) -> dict[str, Any]:

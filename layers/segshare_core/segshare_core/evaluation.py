@@ -7,9 +7,7 @@ target project's own profiles and devices only.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from segshare_core import config
@@ -69,23 +67,40 @@ def match_shared(company_id: str, shared: SharedSegment) -> tuple[MatchSummary, 
     return summary, sorted(result.matched_profiles)
 
 
-def evaluate(company_id: str, shared: SharedSegment, trigger: Trigger, *, evaluation_id: str | None = None) -> Evaluation:
-    """Run one evaluation to its end and record it.
+def evaluate(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: str | None = None) -> Evaluation:
+    """Run one evaluation of the share's current generation to its end and record it.
 
     The results go to S3 under the evaluation's id first; only then do the record turn
-    SUCCEEDED and the latest pointer move, in one transaction. Any failure records FAILED with
-    a clear error and leaves the previous result in service; throttling is re-raised as
-    RetryLater after it is recorded.
+    SUCCEEDED and the pointer move, in one transaction conditioned on the share's generation
+    (a share that ended meanwhile makes the run FAILED). Any failure records FAILED with a clear
+    error and leaves the previous result in service; throttling is re-raised as RetryLater after
+    it is recorded. With ``tick`` (the schedule) the tick is claimed first: Conflict
+    ``ALREADY_EXISTS`` when that tick already evaluated this share generation.
+    """
+    return finish(company_id, shared, begin(company_id, shared, trigger, tick=tick))
+
+
+def begin(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: str | None = None) -> Evaluation:
+    """Record the RUNNING evaluation (claiming ``tick`` first when given): the first half of ``evaluate``."""
+    if tick is None:
+        return evaluations.start(company_id, shared, trigger)
+    return evaluations.start_for_tick(company_id, shared, tick)
+
+
+def finish(company_id: str, shared: SharedSegment, running: Evaluation) -> Evaluation:
+    """Match, write the results and commit (or record FAILED): the second half of ``evaluate``.
+
+    ``shared`` is the share as it was when the run began: the commit checks that its generation
+    is still the live one.
     """
     target = shared.target_project_id
-    running = evaluations.start(company_id, target, shared.shared_segment_id, trigger, evaluation_id=evaluation_id)
     try:
         summary, matched = match_shared(company_id, shared)
         key = results.result_key(company_id, target, shared.shared_segment_id, running.evaluation_id)
         results.put(key, matched)
-        return evaluations.succeed(company_id, target, shared.shared_segment_id, running, summary, key)
+        return evaluations.succeed(company_id, shared, running, summary, key)
     except DomainError as exc:
-        failed = evaluations.fail(company_id, target, shared.shared_segment_id, running.evaluation_id, exc.message)
+        failed = evaluations.fail(company_id, shared, running.evaluation_id, exc.message)
         if isinstance(exc, RetryLater):
             raise
         return failed or running
@@ -93,15 +108,15 @@ def evaluate(company_id: str, shared: SharedSegment, trigger: Trigger, *, evalua
         retryable = is_retryable(exc)
         message = "a dependency was busy; the evaluation can be retried" if retryable else "the evaluation failed; see the logs"
         logger.exception("evaluation failed", shared_segment_id=shared.shared_segment_id, evaluation_id=running.evaluation_id)
-        failed = evaluations.fail(company_id, target, shared.shared_segment_id, running.evaluation_id, message)
+        failed = evaluations.fail(company_id, shared, running.evaluation_id, message)
         if retryable:
             raise RetryLater() from exc
         return failed or running
 
 
-def members_of_latest(company_id: str, project_id: str, shared_id: str) -> tuple[str, list[str]] | None:
-    """(evaluation id, matched profile ids) of the latest succeeded evaluation, or None."""
-    latest = evaluations.latest_succeeded(company_id, project_id, shared_id)
+def members_of_latest(company_id: str, shared: SharedSegment) -> tuple[str, list[str]] | None:
+    """(evaluation id, matched profile ids) of the result in service of the current generation, or None."""
+    latest = evaluations.latest_succeeded(company_id, shared)
     if latest is None:
         return None
     evaluation_id, key = latest
@@ -111,18 +126,8 @@ def members_of_latest(company_id: str, project_id: str, shared_id: str) -> tuple
 # ---------------------------------------------------------------- the scheduled state machine
 
 
-def scheduled_evaluation_id(company_id: str, shared_id: str, tick: str) -> str:
-    """The same for every execution of one schedule tick, so a tick evaluates a share once.
-
-    Starts with the tick's time so ids still sort by time; the company is part of the hash.
-    """
-    moment = datetime.fromisoformat(tick.replace("Z", "+00:00"))
-    digest = hashlib.sha256(f"{company_id}\x00{shared_id}\x00{tick}".encode()).hexdigest()[:8]
-    return f"e-{int(moment.timestamp() * 1000):011x}{digest}"
-
-
 def due_items(tick: str) -> list[dict[str, Any]]:
-    """Every live share of every company with the feature on, tagged with the tick."""
+    """Every live share of every company with the feature on, tagged with the tick and its generation."""
     enabled: dict[str, bool] = {}
     items = []
     for company_id, shared in segments.all_live_shares():
@@ -134,33 +139,46 @@ def due_items(tick: str) -> list[dict[str, Any]]:
                     "companyId": company_id,
                     "projectId": shared.target_project_id,
                     "sharedSegmentId": shared.shared_segment_id,
+                    "generation": shared.generation,
                     "tick": tick,
                 }
             )
     return items
 
 
+def _listed_share(item: dict[str, Any]) -> SharedSegment | None:
+    """The share the item was listed for, while that generation is still the live one."""
+    shared = segments.get_shared_in(item["companyId"], item["projectId"], item["sharedSegmentId"])
+    if shared is None or shared.generation != item.get("generation", shared.generation):
+        return None
+    return shared
+
+
 def evaluate_scheduled(item: dict[str, Any]) -> dict[str, Any]:
     """One share of one tick: evaluated once however often the tick runs (trigger ``schedule``)."""
-    company_id, project_id, shared_id = item["companyId"], item["projectId"], item["sharedSegmentId"]
-    evaluation_id = scheduled_evaluation_id(company_id, shared_id, item["tick"])
-    shared = segments.get_shared_in(company_id, project_id, shared_id)
+    shared = _listed_share(item)
     if shared is None:
         return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
     try:
-        done = evaluate(company_id, shared, "schedule", evaluation_id=evaluation_id)
+        done = evaluate(item["companyId"], shared, "schedule", tick=str(item["tick"]))
     except DomainError as exc:
         if exc.code != "ALREADY_EXISTS":
             raise
-        return {"evaluationId": evaluation_id, "status": "DUPLICATE"}
+        return {"evaluationId": evaluations.claimed_by_tick(item["companyId"], shared, str(item["tick"])), "status": "DUPLICATE"}
     return {"evaluationId": done.evaluation_id, "status": done.status}
 
 
 def record_scheduled_failure(item: dict[str, Any]) -> dict[str, Any]:
-    """The Catch branch: a run that died before recording its end is marked FAILED."""
-    company_id, project_id, shared_id = item["companyId"], item["projectId"], item["sharedSegmentId"]
-    evaluation_id = scheduled_evaluation_id(company_id, shared_id, item["tick"])
+    """The Catch branch: the run the tick started, if any, is marked FAILED (if still RUNNING).
+
+    A share that ended meanwhile needs nothing: its generation's evaluations are never served,
+    and a RUNNING one reads FAILED past its deadline anyway.
+    """
+    shared = _listed_share(item)
+    evaluation_id = evaluations.claimed_by_tick(item["companyId"], shared, str(item["tick"])) if shared else None
+    if shared is None or evaluation_id is None:
+        return {"evaluationId": None, "status": "NOT_STARTED"}
     error = item.get("error") or {}
     message = f"scheduled evaluation failed: {str(error.get('Error', 'unknown error'))[:100]}"
-    failed = evaluations.fail(company_id, project_id, shared_id, evaluation_id, message)
+    failed = evaluations.fail(item["companyId"], shared, evaluation_id, message)
     return {"evaluationId": evaluation_id, "status": failed.status if failed else "NOT_STARTED"}

@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from segshare_core import evaluation
 from segshare_core.domain.errors import DomainError, RetryLater
-from segshare_core.domain.exports import CONTENT_TYPES, Export, columns, csv_lines, jsonl_lines
+from segshare_core.domain.exports import CONTENT_TYPES, EXPORT_SHARE_ENDED, Export, columns, csv_lines, jsonl_lines
+from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import directory, evaluations, exports, profiles, results, segments
 from segshare_core.store.errors import is_retryable
@@ -60,13 +61,13 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
         # Turned off after the request was accepted: no cross-project evaluation runs (as for the schedule).
         if not directory.shared_segments_on(company_id):
             raise DomainError("shared segments were turned off for this company before the export ran")
-        shared = segments.get_shared_in(company_id, project_id, record.shared_segment_id)
+        shared = _current_share(company_id, record)
         if shared is None:
-            raise DomainError("the shared segment is no longer shared with this project")
+            raise DomainError(EXPORT_SHARE_ENDED)
         done = evaluation.evaluate(company_id, shared, "export")
         if done.status != "SUCCEEDED":
             raise DomainError(f"the evaluation failed: {done.error or 'unknown error'}")
-        result_key = evaluations.result_key_of(company_id, project_id, record.shared_segment_id, done.evaluation_id)
+        result_key = evaluations.result_key_of(company_id, shared, done.evaluation_id)
         if result_key is None:
             raise DomainError("the evaluation's results are missing")
         matched = results.get(result_key)
@@ -90,10 +91,18 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
     return exports.get(company_id, project_id, export_id)
 
 
+def _current_share(company_id: str, record: Export) -> SharedSegment | None:
+    """The export's share while the generation it was made under is still the live one."""
+    shared = segments.get_shared_in(company_id, record.project_id, record.shared_segment_id)
+    return shared if shared is not None and shared.generation == record.generation else None
+
+
 def finalise(key: str) -> bool:
     """An export object landed: mark its export READY with row count, bytes and time.
 
-    An object that no export record is writing is ignored (and logged).
+    READY is written in one transaction with a check that the export's share generation is
+    still current; an export whose share ended is FAILED instead and never gets a link. An
+    object that no export record is writing is ignored (and logged).
     """
     parsed = exports.parse_object_key(key)
     if parsed is None:
@@ -105,7 +114,20 @@ def finalise(key: str) -> bool:
         logger.warning("export object vanished before finalising", export_id=export_id)
         return False
     row_count, size = facts
-    if not exports.mark_ready(company_id, project_id, export_id, key, row_count, size):
+    record = exports.get(company_id, project_id, export_id)
+    if record is None:
+        logger.warning("object has no export record waiting for it", export_id=export_id)
+        return False
+    shared = _current_share(company_id, record)
+    try:
+        if shared is None:
+            raise exports.ShareEnded
+        ready = exports.mark_ready(company_id, shared, export_id, key, row_count, size)
+    except exports.ShareEnded:
+        if exports.mark_failed(company_id, project_id, export_id, EXPORT_SHARE_ENDED):
+            logger.info("export failed: share ended", export_id=export_id)
+        return False
+    if not ready:
         logger.warning("object has no export record waiting for it", export_id=export_id)
         return False
     logger.info("export ready", export_id=export_id, rows=row_count, bytes=size)

@@ -13,7 +13,7 @@ import hmac
 import json
 from typing import Any
 
-from segshare_core.domain.errors import BadRequest
+from segshare_core.domain.errors import BadRequest, NotFound
 
 MAX_CURSOR_CHARS = 2048
 
@@ -45,4 +45,21 @@ def decode(key: bytes, listing: str, cursor: str) -> dict[str, Any]:
     position = json.loads(payload)
     if not isinstance(position, dict):
         raise InvalidCursor("cursor: not a cursor of this listing")
+    return position
+
+
+def encode_in(key: bytes, listing: str, generation: str, position: dict[str, Any]) -> str:
+    """A cursor of a listing derived from a share: it records the share's generation (``g``)."""
+    return encode(key, listing, {**position, "g": generation})
+
+
+def decode_in(key: bytes, listing: str, generation: str, cursor: str) -> dict[str, Any]:
+    """The position of a cursor issued under ``generation``; InvalidCursor as ``decode``.
+
+    A cursor from a share that ended since (even if it was granted again) is NotFound: API.md
+    "Revoking and resharing" takes the cursors of an ended share out of service with it.
+    """
+    position = decode(key, listing, cursor)
+    if position.pop("g", None) != generation:
+        raise NotFound("the share this cursor pages through has ended; start again without a cursor")
     return position

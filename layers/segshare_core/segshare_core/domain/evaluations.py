@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Trigger = Literal["manual", "schedule", "export"]
@@ -12,9 +12,28 @@ Status = Literal["RUNNING", "SUCCEEDED", "FAILED"]
 TRIGGERS: tuple[Trigger, ...] = ("manual", "schedule", "export")
 
 
+#: API.md (Evaluations): a RUNNING evaluation whose run died is FAILED within 15 minutes of its
+#: start. Derived from the functions' timeouts in template.yaml: an evaluation runs inside
+#: EvaluateFunction (29 s), ScheduledEvaluateFunction (300 s) or ExportWorkerFunction (600 s),
+#: and Lambda ends every invocation at its Timeout, so a run still RUNNING 15 minutes after its
+#: start can no longer be alive (tests/unit/test_deadlines.py keeps this true).
+RUNNING_DEADLINE = timedelta(minutes=15)
+TIMED_OUT = "the evaluation timed out: it was still running 15 minutes after its start"
+SHARE_ENDED = "the share ended while the evaluation ran; its result is not served"
+
+
 def new_evaluation_id(moment: datetime) -> str:
-    """Ids sort by start time (milliseconds in hex first), so the newest lists first."""
+    """``e-`` + the start time in milliseconds (11 hex) + 8 random hex.
+
+    Ids sort by ``startedAt`` (API.md: evaluations are ordered by startedAt), ties broken by the
+    random part; the store's sort key and the forward-only pointer rely on this order.
+    """
     return f"e-{int(moment.timestamp() * 1000):011x}{secrets.token_hex(4)}"
+
+
+def timed_out(status: str, started_at: datetime, at: datetime) -> bool:
+    """A RUNNING evaluation past RUNNING_DEADLINE reads as FAILED (API.md: every evaluation ends)."""
+    return status == "RUNNING" and at - started_at > RUNNING_DEADLINE
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,28 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Format = Literal["csv", "jsonl"]
 Status = Literal["PENDING", "RUNNING", "READY", "FAILED"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+#: An export still PENDING or RUNNING this long after it was created reads (and is written) as
+#: FAILED. Derived from template.yaml: the export queue hands a message to the worker at most
+#: maxReceiveCount (3) times, each attempt hidden for VisibilityTimeout (3600 s) and cut at the
+#: worker's Timeout (600 s); after that the dead-letter handler marks it FAILED. Four hours is past
+#: every attempt (tests/unit/test_deadlines.py keeps this true), so only a lost dead letter is caught.
+EXPORT_DEADLINE = timedelta(hours=4)
+EXPORT_TIMED_OUT = "the export timed out before its file was ready; start a new export"
+EXPORT_SHARE_ENDED = "the share ended before the export was ready; its file is not served"
+
+
+def export_timed_out(status: str, created_at: datetime, at: datetime) -> bool:
+    """A PENDING or RUNNING export past EXPORT_DEADLINE reads as FAILED."""
+    return status in ("PENDING", "RUNNING") and at - created_at > EXPORT_DEADLINE
 
 
 def new_export_id(moment: datetime) -> str:
@@ -43,6 +58,8 @@ class Export:
     error: str | None = None
     evaluation_id: str | None = None
     object_key: str | None = None
+    #: The generation of the share it was made under (domain.sharing.new_generation).
+    generation: str = ""
 
 
 def neutralise(cell: str) -> str:

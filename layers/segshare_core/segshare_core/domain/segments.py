@@ -66,6 +66,8 @@ class SharedSegment:
     segment_id: str
     name: str
     shared_at: str
+    #: The share's generation (domain.sharing.new_generation): what everything derived from it records.
+    generation: str
 
 
 def shared_segment_id(company_id: str, source_project_id: str, segment_id: str, target_project_id: str) -> str:

@@ -6,13 +6,32 @@ itself. Shares with projects it cannot see are hidden from it and never changed 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
+from datetime import datetime
 
 from segshare_core.domain.errors import BadRequest, Forbidden
 
 #: One save changes at most this many shares (a DynamoDB transaction holds 100 items).
 MAX_CHANGES = 45
+
+
+#: The generation of a share item written before generations existed (it has none stored).
+LEGACY_GENERATION = "g-0"
+
+
+def new_generation(moment: datetime) -> str:
+    """A share's generation, minted at every grant: ``g-`` + milliseconds (11 hex) + 8 random hex.
+
+    One truth per share (DESIGN.md, API.md "Revoking and resharing"): the shared segment id is
+    stable across unshare and reshare, so everything derived from a share (evaluations, the
+    result in service, cursors, exports) records the generation it was made under and is served
+    only while that generation is current. A grant after a revoke (or for a new segment created
+    under a force-deleted one's id) mints a new value, so no old generation has to be remembered.
+    Unique (random part) and time-sortable (time first); nothing relies on the order today.
+    """
+    return f"g-{int(moment.timestamp() * 1000):011x}{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,25 +1,44 @@
-"""Evaluation records and the latest-succeeded pointer of each shared segment."""
+"""Evaluation records, the result in service (LATEST pointer) and schedule-tick claims of a share.
+
+Everything lives in the partition of one share *generation* (``...#X#<sharedSegmentId>#G#<gen>``):
+a reshare mints a new generation, so the evaluations, pointer and claims of an ended share are
+never listed or served, without deleting or remembering them (API.md "Revoking and resharing").
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
-from segshare_core.domain.evaluations import Evaluation, Trigger, new_evaluation_id
+from segshare_core.domain.evaluations import (
+    RUNNING_DEADLINE,
+    SHARE_ENDED,
+    TIMED_OUT,
+    Evaluation,
+    Trigger,
+    new_evaluation_id,
+    timed_out,
+)
 from segshare_core.domain.match_summary import MatchSummary
-from segshare_core.store.models import EvaluationRow, LatestRow, connection, project_pk
+from segshare_core.domain.segments import SharedSegment
+from segshare_core.store import segments
+from segshare_core.store.models import EvaluationRow, LatestRow, TickClaimRow, connection, project_pk
 
 _LATEST = "LATEST"
 
 
-def _pk(company_id: str, project_id: str, shared_id: str) -> str:
-    return f"{project_pk(company_id, project_id)}#X#{shared_id}"
+class ShareEnded(Exception):
+    """The share's generation was no longer current when a commit was tried."""
+
+
+def _pk(company_id: str, shared: SharedSegment) -> str:
+    return f"{project_pk(company_id, shared.target_project_id)}#X#{shared.shared_segment_id}#G#{shared.generation}"
 
 
 def _evaluation(shared_id: str, row: EvaluationRow) -> Evaluation:
@@ -39,23 +58,50 @@ def _evaluation(shared_id: str, row: EvaluationRow) -> Evaluation:
     )
 
 
-def start(company_id: str, project_id: str, shared_id: str, trigger: Trigger, *, evaluation_id: str | None = None) -> Evaluation:
-    """Record a RUNNING evaluation."""
+def _cancelled(exc: TransactWriteError) -> list[bool]:
+    """Per item of the cancelled transaction, in pynamodb's request order: did its condition fail?"""
+    return [r is not None and r.code == "ConditionalCheckFailed" for r in getattr(exc, "cancellation_reasons", None) or []]
+
+
+def _running_row(company_id: str, shared: SharedSegment, trigger: Trigger) -> EvaluationRow:
     moment = now()
-    row = EvaluationRow(
-        _pk(company_id, project_id, shared_id),
-        f"E#{evaluation_id or new_evaluation_id(moment)}",
-        trigger=trigger,
-        status="RUNNING",
-        started_at=moment,
-    )
+    # The id carries the same millisecond as startedAt, so the sort key orders by startedAt.
+    return EvaluationRow(_pk(company_id, shared), f"E#{new_evaluation_id(moment)}", trigger=trigger, status="RUNNING", started_at=moment)
+
+
+def start(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluation:
+    """Record a RUNNING evaluation of the share's current generation; its id sorts by its start."""
+    row = _running_row(company_id, shared, trigger)
+    row.save(condition=EvaluationRow.sk.does_not_exist())
+    return _evaluation(shared.shared_segment_id, row)
+
+
+def start_for_tick(company_id: str, shared: SharedSegment, tick: str) -> Evaluation:
+    """Claim ``tick`` for this share generation and record a RUNNING ``schedule`` evaluation, together.
+
+    Conflict ``ALREADY_EXISTS`` when the tick was claimed before (another execution of the same
+    tick): a tick evaluates a share once. The tick is only a dedup key: the evaluation's id and
+    order come from its own start time, so a tick in the past or future orders nothing.
+    """
+    row = _running_row(company_id, shared, "schedule")
+    claim = TickClaimRow(row.pk, f"TICK#{tick[:64]}", evaluation_id=row.sk.removeprefix("E#"))
     try:
-        row.save(condition=EvaluationRow.sk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(f"evaluation {row.sk.removeprefix('E#')!r} already exists", code="ALREADY_EXISTS") from exc
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(claim, condition=TickClaimRow.sk.does_not_exist())
+            tx.save(row, condition=EvaluationRow.sk.does_not_exist())
+    except TransactWriteError as exc:
+        if any(_cancelled(exc)):
+            raise Conflict(f"tick {tick[:64]!r} already evaluated this share", code="ALREADY_EXISTS") from exc
         raise
-    return _evaluation(shared_id, row)
+    return _evaluation(shared.shared_segment_id, row)
+
+
+def claimed_by_tick(company_id: str, shared: SharedSegment, tick: str) -> str | None:
+    """The id of the evaluation a tick started for this share generation, or None."""
+    try:
+        return str(TickClaimRow.get(_pk(company_id, shared), f"TICK#{tick[:64]}", consistent_read=True).evaluation_id)
+    except DoesNotExist:
+        return None
 
 
 def _duration(started_at: datetime, finished_at: datetime) -> int:
@@ -64,19 +110,20 @@ def _duration(started_at: datetime, finished_at: datetime) -> int:
 
 def succeed(
     company_id: str,
-    project_id: str,
-    shared_id: str,
+    shared: SharedSegment,
     evaluation: Evaluation,
     summary: MatchSummary,
     result_key: str,
 ) -> Evaluation:
-    """Mark SUCCEEDED and move the latest pointer together, once the results are complete in S3.
+    """Mark SUCCEEDED and move the pointer in one transaction, once the results are complete in S3.
 
-    Runs can overlap (a schedule tick and a manual run): the pointer only moves forward, to a
-    run that started later than the one it holds (ids sort by start time). A run overtaken by
-    a newer one is recorded SUCCEEDED and leaves the pointer on the newer result.
+    The transaction is conditioned on the share's generation being current (a ConditionCheck
+    on the share item): a share that ended meanwhile makes the run FAILED with SHARE_ENDED, and
+    its result is never served. The pointer only moves to a run that started later (ids sort by
+    startedAt, ties by id): a run overtaken by a newer one is SUCCEEDED and leaves the pointer.
+    A run past its deadline is FAILED already (or is made so) and commits nothing.
     """
-    pk = _pk(company_id, project_id, shared_id)
+    pk = _pk(company_id, shared)
     row = EvaluationRow.get(pk, f"E#{evaluation.evaluation_id}", consistent_read=True)
     finished = now()
     actions: list[Action] = [
@@ -89,88 +136,127 @@ def succeed(
         EvaluationRow.matched_by_platform.set(summary.matched_by_platform),
         EvaluationRow.result_key.set(result_key),
     ]
-    running = EvaluationRow.status == "RUNNING"
+    running = (EvaluationRow.status == "RUNNING") & (EvaluationRow.started_at > finished - RUNNING_DEADLINE)
     forward = LatestRow.evaluation_id.does_not_exist() | (LatestRow.evaluation_id < evaluation.evaluation_id)
     try:
         with TransactWrite(connection=connection()) as tx:
+            segments.check_current(tx, company_id, shared)
             tx.update(row, actions=actions, condition=running)
             tx.save(LatestRow(pk, _LATEST, evaluation_id=evaluation.evaluation_id, result_key=result_key), condition=forward)
     except TransactWriteError as exc:
-        if not _overtaken(exc, company_id, project_id, shared_id, evaluation.evaluation_id):
+        failed = _cancelled(exc)
+        if not any(failed):
             raise
-        row.update(actions=actions, condition=running)
-    return get(company_id, project_id, shared_id, evaluation.evaluation_id) or evaluation
+        # pynamodb sends condition checks first, then deletes, puts and updates; the reasons follow.
+        share_ended, overtaken, not_running = (failed + [False] * 3)[:3]
+        if share_ended:
+            return fail(company_id, shared, evaluation.evaluation_id, SHARE_ENDED) or evaluation
+        if not_running:
+            return get(company_id, shared, evaluation.evaluation_id) or evaluation
+        if overtaken:
+            _succeed_without_pointer(company_id, shared, row, actions, running)
+    return get(company_id, shared, evaluation.evaluation_id) or evaluation
 
 
-def _overtaken(exc: TransactWriteError, company_id: str, project_id: str, shared_id: str, evaluation_id: str) -> bool:
-    """The switch was refused on a condition because a newer run already holds the pointer."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    if not any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
-        return False
-    latest = latest_succeeded(company_id, project_id, shared_id)
-    return latest is not None and latest[0] > evaluation_id
-
-
-def fail(company_id: str, project_id: str, shared_id: str, evaluation_id: str, error: str) -> Evaluation | None:
-    """Mark a RUNNING evaluation FAILED; the latest pointer stays where it was."""
-    pk = _pk(company_id, project_id, shared_id)
+def _succeed_without_pointer(company_id: str, shared: SharedSegment, row: EvaluationRow, actions: list[Action], running: Any) -> None:
+    """An overtaken run is recorded SUCCEEDED (still only while its share is current)."""
     try:
-        row = EvaluationRow.get(pk, f"E#{evaluation_id}", consistent_read=True)
+        with TransactWrite(connection=connection()) as tx:
+            segments.check_current(tx, company_id, shared)
+            tx.update(row, actions=actions, condition=running)
+    except TransactWriteError as exc:
+        failed = _cancelled(exc)
+        if not any(failed):
+            raise
+        if failed[0]:  # the share check (condition checks come first)
+            fail(company_id, shared, row.sk.removeprefix("E#"), SHARE_ENDED)
+
+
+def fail(company_id: str, shared: SharedSegment, evaluation_id: str, error: str) -> Evaluation | None:
+    """Mark a RUNNING evaluation FAILED (conditioned on it still RUNNING); the pointer stays."""
+    try:
+        row = EvaluationRow.get(_pk(company_id, shared), f"E#{evaluation_id}", consistent_read=True)
     except DoesNotExist:
         return None
+    return _evaluation(shared.shared_segment_id, _mark_failed(row, error))
+
+
+def _mark_failed(row: EvaluationRow, error: str) -> EvaluationRow:
     if row.status != "RUNNING":
-        return _evaluation(shared_id, row)
+        return row
     finished = now()
-    row.update(
-        actions=[
-            EvaluationRow.status.set("FAILED"),
-            EvaluationRow.finished_at.set(finished),
-            EvaluationRow.duration_ms.set(_duration(row.started_at, finished)),
-            EvaluationRow.error.set(error[:500]),
-        ],
-        condition=EvaluationRow.status == "RUNNING",
-    )
-    return _evaluation(shared_id, row)
-
-
-def get(company_id: str, project_id: str, shared_id: str, evaluation_id: str) -> Evaluation | None:
     try:
-        return _evaluation(shared_id, EvaluationRow.get(_pk(company_id, project_id, shared_id), f"E#{evaluation_id}", consistent_read=True))
+        row.update(
+            actions=[
+                EvaluationRow.status.set("FAILED"),
+                EvaluationRow.finished_at.set(finished),
+                EvaluationRow.duration_ms.set(_duration(row.started_at, finished)),
+                EvaluationRow.error.set(error[:500]),
+            ],
+            condition=EvaluationRow.status == "RUNNING",
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        row.refresh(consistent_read=True)  # it ended meanwhile: read how
+    return row
+
+
+def _read(row: EvaluationRow) -> EvaluationRow:
+    """A RUNNING row past its deadline is written FAILED (only if still RUNNING) and read so."""
+    if timed_out(row.status, row.started_at, now()):
+        return _mark_failed(row, TIMED_OUT)
+    return row
+
+
+def get(company_id: str, shared: SharedSegment, evaluation_id: str) -> Evaluation | None:
+    """One evaluation of the share's current generation, or None (also for an ended generation's)."""
+    try:
+        row = EvaluationRow.get(_pk(company_id, shared), f"E#{evaluation_id}", consistent_read=True)
     except DoesNotExist:
         return None
+    return _evaluation(shared.shared_segment_id, _read(row))
 
 
 def listing(
-    company_id: str, project_id: str, shared_id: str, limit: int, after: dict[str, Any] | None
+    company_id: str, shared: SharedSegment, limit: int, after: dict[str, Any] | None
 ) -> tuple[list[Evaluation], dict[str, Any] | None]:
-    """Evaluations newest first: (page, position after it or None at the end)."""
-    pk = _pk(company_id, project_id, shared_id)
-    start = {"pk": {"S": pk}, "sk": {"S": str(after["sk"])}} if after else None
+    """The current generation's evaluations, latest startedAt first: (page, position after it or None)."""
+    pk = _pk(company_id, shared)
+    start_key = {"pk": {"S": pk}, "sk": {"S": str(after["sk"])}} if after else None
     result = EvaluationRow.query(
-        pk, EvaluationRow.sk.startswith("E#"), scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit
+        pk,
+        EvaluationRow.sk.startswith("E#"),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start_key,
+        page_size=limit,
+        consistent_read=True,
     )
-    page = [_evaluation(shared_id, row) for row in result]
+    page = [_evaluation(shared.shared_segment_id, _read(row)) for row in result]
     last = result.last_evaluated_key
     return page, ({"sk": last["sk"]["S"]} if last else None)
 
 
-def newest(company_id: str, project_id: str, shared_id: str) -> Evaluation | None:
-    page, _ = listing(company_id, project_id, shared_id, 1, None)
-    return page[0] if page else None
-
-
-def latest_succeeded(company_id: str, project_id: str, shared_id: str) -> tuple[str, str] | None:
-    """(evaluation id, result key) of the evaluation members are served from, or None."""
+def latest_succeeded(company_id: str, shared: SharedSegment) -> tuple[str, str] | None:
+    """(evaluation id, result key) of the result in service: the SUCCEEDED run that started last."""
     try:
-        row = LatestRow.get(_pk(company_id, project_id, shared_id), _LATEST, consistent_read=True)
+        row = LatestRow.get(_pk(company_id, shared), _LATEST, consistent_read=True)
     except DoesNotExist:
         return None
     return row.evaluation_id, row.result_key
 
 
-def result_key_of(company_id: str, project_id: str, shared_id: str, evaluation_id: str) -> str | None:
+def in_service(company_id: str, shared: SharedSegment) -> Evaluation | None:
+    """The evaluation the pointer names (API.md: the shared segment's ``lastEvaluation``), or None."""
+    latest = latest_succeeded(company_id, shared)
+    return get(company_id, shared, latest[0]) if latest else None
+
+
+def result_key_of(company_id: str, shared: SharedSegment, evaluation_id: str) -> str | None:
+    """The result key of a SUCCEEDED evaluation of the current generation, or None."""
     try:
-        row = EvaluationRow.get(_pk(company_id, project_id, shared_id), f"E#{evaluation_id}", consistent_read=True)
+        row = EvaluationRow.get(_pk(company_id, shared), f"E#{evaluation_id}", consistent_read=True)
     except DoesNotExist:
         return None
     return row.result_key if row.status == "SUCCEEDED" else None

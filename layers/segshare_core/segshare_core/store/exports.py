@@ -9,12 +9,17 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
 
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
-from segshare_core.domain.exports import Export, Format, new_export_id
-from segshare_core.store.models import ExportRow, project_pk
+from segshare_core.domain.exports import EXPORT_TIMED_OUT, Export, Format, export_timed_out, new_export_id
+from segshare_core.domain.segments import SharedSegment
+from segshare_core.domain.sharing import LEGACY_GENERATION
+from segshare_core.store import segments
+from segshare_core.store.models import ExportRow, connection, project_pk
 
 #: S3 parts are at least 5 MB (but the last); 8 MB keeps memory flat and requests few.
 PART_BYTES = 8 * 1024 * 1024
@@ -42,7 +47,18 @@ def _export(row: ExportRow) -> Export:
         error=row.error,
         evaluation_id=row.evaluation_id,
         object_key=row.object_key,
+        generation=row.generation or LEGACY_GENERATION,
     )
+
+
+def _read(row: ExportRow) -> ExportRow:
+    """A PENDING or RUNNING export past its deadline is written FAILED (only from those) and read so."""
+    if export_timed_out(row.status, row.created_at, now()):
+        export_id = row.sk.removeprefix("EXP#")
+        company_id, project_id = row.pk.removeprefix("C#").split("#P#", 1)
+        mark_failed(company_id, project_id, export_id, EXPORT_TIMED_OUT)
+        row.refresh(consistent_read=True)
+    return row
 
 
 def object_key(company_id: str, project_id: str, export_id: str, fmt: Format) -> str:
@@ -58,12 +74,14 @@ def parse_object_key(key: str) -> tuple[str, str, str] | None:
     return parts[1], parts[2], parts[3].rsplit(".", 1)[0]
 
 
-def create(company_id: str, project_id: str, shared_id: str, fmt: Format, attributes: list[str] | None, user_id: str) -> Export:
+def create(company_id: str, shared: SharedSegment, fmt: Format, attributes: list[str] | None, user_id: str) -> Export:
+    """Record a PENDING export of the share's current generation (it is served only under it)."""
     moment = now()
     row = ExportRow(
-        project_pk(company_id, project_id),
+        project_pk(company_id, shared.target_project_id),
         f"EXP#{new_export_id(moment)}",
-        shared_segment_id=shared_id,
+        shared_segment_id=shared.shared_segment_id,
+        generation=shared.generation,
         status="PENDING",
         format=fmt,
         attributes=attributes,
@@ -81,21 +99,26 @@ def enqueue(company_id: str, project_id: str, export_id: str) -> None:
 
 
 def get(company_id: str, project_id: str, export_id: str) -> Export | None:
+    """The export record as it stands (whatever its share's generation), or None."""
     try:
-        return _export(ExportRow.get(project_pk(company_id, project_id), f"EXP#{export_id}", consistent_read=True))
+        return _export(_read(ExportRow.get(project_pk(company_id, project_id), f"EXP#{export_id}", consistent_read=True)))
     except DoesNotExist:
         return None
 
 
-def list_for(
-    company_id: str, project_id: str, shared_id: str, limit: int = 20, after: str | None = None
-) -> tuple[list[Export], str | None]:
-    """The shared segment's exports, newest first: (page, the id to continue after, or None at the end)."""
-    pk = project_pk(company_id, project_id)
+def _of_generation(generation: str) -> Condition:
+    if generation == LEGACY_GENERATION:  # exports from before generations hold none
+        return ExportRow.generation.does_not_exist()
+    return ExportRow.generation == generation
+
+
+def list_for(company_id: str, shared: SharedSegment, limit: int = 20, after: str | None = None) -> tuple[list[Export], str | None]:
+    """The share's exports of its current generation, newest first: (page, id to continue after, or None)."""
+    pk = project_pk(company_id, shared.target_project_id)
     rows = ExportRow.query(
         pk,
         ExportRow.sk.startswith("EXP#"),
-        filter_condition=ExportRow.shared_segment_id == shared_id,
+        filter_condition=(ExportRow.shared_segment_id == shared.shared_segment_id) & _of_generation(shared.generation),
         scan_index_forward=False,
         consistent_read=True,
         last_evaluated_key={"pk": {"S": pk}, "sk": {"S": f"EXP#{after}"}} if after else None,
@@ -104,7 +127,7 @@ def list_for(
     for row in rows:
         if len(out) >= limit:  # one more exists: the page ends here
             return out, out[-1].export_id
-        out.append(_export(row))
+        out.append(_export(_read(row)))
     return out, None
 
 
@@ -143,23 +166,37 @@ def mark_failed(company_id: str, project_id: str, export_id: str, error: str) ->
     )
 
 
-def mark_ready(company_id: str, project_id: str, export_id: str, key: str, row_count: int, size: int) -> bool:
-    """READY only from RUNNING and only for the object this export is writing."""
-    row = ExportRow(project_pk(company_id, project_id), f"EXP#{export_id}")
+class ShareEnded(Exception):
+    """The export's share generation was no longer current when READY was to be written."""
+
+
+def mark_ready(company_id: str, shared: SharedSegment, export_id: str, key: str, row_count: int, size: int) -> bool:
+    """READY only from RUNNING, only for the object this export is writing, only while its share is current.
+
+    One transaction with a ConditionCheck on the share item (API.md "Revoking and resharing");
+    False when the export was elsewhere, ShareEnded when the share's generation ended.
+    """
+    row = ExportRow(project_pk(company_id, shared.target_project_id), f"EXP#{export_id}")
     try:
-        row.update(
-            actions=[
-                ExportRow.status.set("READY"),
-                ExportRow.row_count.set(row_count),
-                ExportRow.bytes.set(size),
-                ExportRow.ready_at.set(now()),
-            ],
-            condition=(ExportRow.status == "RUNNING") & (ExportRow.object_key == key),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        with TransactWrite(connection=connection()) as tx:
+            segments.check_current(tx, company_id, shared)
+            tx.update(
+                row,
+                actions=[
+                    ExportRow.status.set("READY"),
+                    ExportRow.row_count.set(row_count),
+                    ExportRow.bytes.set(size),
+                    ExportRow.ready_at.set(now()),
+                ],
+                condition=(ExportRow.status == "RUNNING") & (ExportRow.object_key == key),
+            )
+    except TransactWriteError as exc:
+        reasons = [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []]
+        if not any(reasons):
+            raise
+        if reasons[0]:
+            raise ShareEnded from exc
+        return False
     return True
 
 

@@ -183,7 +183,9 @@ class SegmentRow(Model):
 class SharedRow(Model):
     """pk C#<companyId>#P#<targetProjectId>, sk SHARED#<sharedSegmentId>: a live share in the target.
 
-    Written and deleted in the same transaction as the source segment's ``shared_with``.
+    Written and deleted in the same transaction as the source segment's ``shared_with``. Its
+    ``generation`` is minted at every grant; commits of evaluations and exports are conditioned
+    on it (a ConditionCheck on this item), and derived items are served only under it.
     """
 
     class Meta:
@@ -195,6 +197,7 @@ class SharedRow(Model):
     segment_id = UnicodeAttribute()
     name = UnicodeAttribute()
     shared_at = UTCDateTimeAttribute()
+    generation = UnicodeAttribute(null=True)  # null only on items written before generations
 
 
 class HistoryRow(Model):
@@ -211,7 +214,12 @@ class HistoryRow(Model):
 
 
 class EvaluationRow(Model):
-    """pk C#<companyId>#P#<targetProjectId>#X#<sharedSegmentId>, sk E#<evaluationId> (ids sort by time)."""
+    """pk C#<companyId>#P#<targetProjectId>#X#<sharedSegmentId>#G#<generation>, sk E#<evaluationId>.
+
+    The share's generation is part of the partition: a reshare starts an empty partition, so the
+    evaluations (and the LATEST pointer) of an ended share are never listed or served. Ids sort
+    by startedAt (domain.evaluations.new_evaluation_id).
+    """
 
     class Meta:
         table_name = config.EVALUATIONS_TABLE
@@ -232,7 +240,7 @@ class EvaluationRow(Model):
 
 
 class LatestRow(Model):
-    """pk as EvaluationRow, sk LATEST: the latest SUCCEEDED evaluation, the one members are served from.
+    """pk as EvaluationRow (so per generation), sk LATEST: the SUCCEEDED evaluation that started last.
 
     It moves only after that evaluation's results are complete in S3, in the same transaction
     that marks the evaluation SUCCEEDED; a failed run never moves it.
@@ -245,6 +253,21 @@ class LatestRow(Model):
     sk = UnicodeAttribute(range_key=True)
     evaluation_id = UnicodeAttribute()
     result_key = UnicodeAttribute()
+
+
+class TickClaimRow(Model):
+    """pk as EvaluationRow, sk TICK#<tick>: a schedule tick's claim on a share, naming its evaluation.
+
+    Written with the evaluation in one transaction, conditioned on not existing: two executions
+    of one tick evaluate a share once. It only deduplicates; ordering follows startedAt.
+    """
+
+    class Meta:
+        table_name = config.EVALUATIONS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    evaluation_id = UnicodeAttribute()
 
 
 class ExportRow(Model):
@@ -267,6 +290,7 @@ class ExportRow(Model):
     error = UnicodeAttribute(null=True)
     evaluation_id = UnicodeAttribute(null=True)
     object_key = UnicodeAttribute(null=True)
+    generation = UnicodeAttribute(null=True)  # the share's, at creation; null only before generations
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -282,5 +306,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     HistoryRow,
     EvaluationRow,
     LatestRow,
+    TickClaimRow,
     ExportRow,
 )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
-from segshare_core.domain.sharing import SavePlan
-from segshare_core.store.models import HistoryRow, LatestRow, SegmentRow, SharedRow, connection, project_pk
+from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, new_generation
+from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connection, project_pk
 
 
 class VersionMoved(Exception):
@@ -40,6 +41,7 @@ def _shared(row: SharedRow) -> SharedSegment:
         segment_id=row.segment_id,
         name=row.name,
         shared_at=iso(row.shared_at),
+        generation=row.generation or LEGACY_GENERATION,
     )
 
 
@@ -47,13 +49,26 @@ def _history_pk(company_id: str, project_id: str, segment_id: str) -> str:
     return f"{project_pk(company_id, project_id)}#H#{segment_id}"
 
 
-def _latest_pointer(company_id: str, target: str, shared_id: str) -> LatestRow:
-    """A revoked share stops serving its last result: a reshare starts from NOT_EVALUATED.
+def check_current(tx: TransactWrite, company_id: str, shared: SharedSegment) -> None:
+    """Add to ``tx`` a ConditionCheck that ``shared``'s generation is still the live one.
 
-    The shared id is stable across unshare and reshare (and across a deleted and re-created
-    segment of the same id), so without this a reshare would serve members from before.
+    Every commit of something derived from a share (an evaluation turning SUCCEEDED with the
+    pointer, an export turning READY) carries this, so a share that ended (or ended and was
+    granted again) in the meantime cancels the commit (API.md "Revoking and resharing").
     """
-    return LatestRow(f"{project_pk(company_id, target)}#X#{shared_id}", "LATEST")
+    tx.condition_check(
+        SharedRow,
+        project_pk(company_id, shared.target_project_id),
+        f"SHARED#{shared.shared_segment_id}",
+        condition=_generation_is(shared.generation),
+    )
+
+
+def _generation_is(generation: str) -> Condition:
+    if generation == LEGACY_GENERATION:  # an item from before generations holds none
+        condition: Condition = SharedRow.pk.exists() & SharedRow.generation.does_not_exist()
+        return condition
+    return SharedRow.generation == generation
 
 
 def _cancelled_on_condition(exc: TransactWriteError) -> bool:
@@ -119,7 +134,8 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
     """Apply a save in one transaction conditioned on the version we read; VersionMoved if it moved.
 
     The source's ``shared_with``, the targets' share items and the history line change together,
-    so a target never lists a share the source does not have, and no save goes unrecorded.
+    so a target never lists a share the source does not have, and no save goes unrecorded. Each
+    added target's share item gets a new generation, so nothing of an earlier grant is served.
     """
     moment = now()
     version = segment.share_version + 1
@@ -141,12 +157,12 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
                         segment_id=segment.segment_id,
                         name=segment.name,
                         shared_at=moment,
+                        generation=new_generation(moment),
                     )
                 )
             for target in sorted(plan.removed):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
                 tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
-                tx.delete(_latest_pointer(company_id, target, shared_id))
             tx.save(
                 HistoryRow(
                     _history_pk(company_id, segment.project_id, segment.segment_id),
@@ -184,7 +200,6 @@ def delete_segment(company_id: str, segment: Segment) -> None:
             for target in sorted(segment.shared_with):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
                 tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
-                tx.delete(_latest_pointer(company_id, target, shared_id))
     except TransactWriteError as exc:
         if _cancelled_on_condition(exc):
             raise VersionMoved from exc
