@@ -41,7 +41,10 @@ def focused(page: Page) -> str:
     """The focused element, described: its accessible-ish name, or BODY when focus was lost."""
     return str(
         page.evaluate(
-            "() => { const el = document.activeElement; return el === document.body ? 'BODY' : (el.getAttribute('aria-label') || el.textContent || el.tagName).trim(); }"
+            """() => {
+                const el = document.activeElement;
+                return el === document.body ? "BODY" : (el.getAttribute("aria-label") || el.textContent || el.tagName).trim();
+            }"""
         )
     )
 
@@ -87,8 +90,8 @@ def test_focus_stays_on_the_control_after_save_create_evaluate_preview_and_moves
     confirm = page.get_by_role("button", name="Delete segment")
     tab_to(page, confirm)
     page.keyboard.press("Enter")
-    expect(page.get_by_text("Deleted “Keyboard created”.")).to_be_visible()
-    assert "Deleted “Keyboard created”." in focused(page)
+    message = page.locator(".page-status .notice", has_text="Deleted “Keyboard created”.")
+    expect(message).to_be_focused()
 
     # Evaluate now on the shared segment's page (Delta Cards)
     shared_id = shared_segment_id(console, "proj-d", KEYS_SEGMENT)
