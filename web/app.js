@@ -349,10 +349,14 @@ async function route({ focus = true } = {}) {
     go: (hash) => (location.hash = hash),
     title: (text) => (document.title = `${text} · ${project.name} · segshare`),
   };
+  const focusedBefore = document.activeElement;
   try {
     await found.view(ctx);
     const heading = main.querySelector("h1");
-    if (focus && heading && !signal.aborted) {
+    // The heading takes focus for a screen change, unless the person has already moved on
+    // inside the screen while it loaded (a late focus would steal it from their button).
+    const untouched = document.activeElement === focusedBefore || !document.activeElement || document.activeElement === document.body;
+    if (focus && heading && !signal.aborted && untouched) {
       heading.setAttribute("tabindex", "-1");
       heading.focus();
     }

@@ -94,7 +94,11 @@ def test_with_the_feature_off_the_sharing_tab_says_so_without_a_spinner_and_the_
 
 def test_sign_in_keeps_the_deep_link_and_an_expired_session_comes_back_to_its_page(console: Console, open_as: Callable[..., Page]) -> None:
     # Opened on a deep link while signed out: after sign-in, that page
-    page = open_as(demo.COMPANY_ADMIN.user_id, "#/p/proj-d/audience")
+    page = open_as(demo.COMPANY_ADMIN.user_id)
+    page.get_by_role("button", name="Sign out").click()
+    page.goto("about:blank")
+    page.goto(console.base_url + "/#/p/proj-d/audience")
+    page.locator(f"button[data-user='{demo.COMPANY_ADMIN.user_id}']").click()
     expect(page.get_by_role("heading", level=1, name="Audience preview")).to_be_visible()
     assert page.url.endswith("#/p/proj-d/audience")
     expect(page.get_by_label("Project", exact=True)).to_have_value("proj-d")
