@@ -4,7 +4,7 @@
 import { api, describe, isAbort } from "./api.js";
 import { claims, currentToken, hostedUi, localUsers, signOut, startHostedSignIn, takeTokenFromFragment, useToken } from "./auth.js";
 import { audienceView } from "./audience.js";
-import { h, loading, notice, replace } from "./dom.js";
+import { focusOn, h, loading, notice, replace } from "./dom.js";
 import { segmentView, segmentsView } from "./segments.js";
 import { sharedDetailView, sharedListView } from "./shared.js";
 
@@ -24,11 +24,17 @@ const ROUTES = [
 
 const TABS = [
   { tab: "segments", label: "Segments", path: "segments" },
-  { tab: "shared", label: "Shared Segments", path: "shared" },
+  { tab: "shared", label: "Shared Segments", path: "shared", feature: true },
   { tab: "audience", label: "Audience preview", path: "audience" },
 ];
 
-const session = { me: null, projectId: null, controller: null, shell: null };
+// Where a person was going when sign-in interrupted them (a deep link, an expired session):
+// kept for this tab across the hosted UI's redirect, taken once signed in (issue 17 item 5).
+const RETURN = "segshare.return";
+
+// sharedSegments: whether the company has the shared segments feature (probed per project,
+// since GET /v1/me does not say); leaveGuard: a screen's "unsaved changes?" question.
+const session = { me: null, projectId: null, controller: null, shell: null, sharedSegments: true, leaveGuard: null, hash: "" };
 
 function hashPath() {
   return decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
@@ -62,8 +68,13 @@ function sleep(ms, signal) {
 
 // ------------------------------------------------------------------ sign-in
 
+function rememberReturn() {
+  if (/^#\/p\//.test(location.hash)) sessionStorage.setItem(RETURN, location.hash);
+}
+
 async function showSignIn(message) {
   leaveScreen();
+  session.leaveGuard = null;
   session.me = null;
   session.projectId = null;
   session.shell = null;
@@ -138,7 +149,8 @@ async function showSignIn(message) {
 
 async function signInWith(token) {
   useToken(token);
-  history.replaceState(null, "", `${location.pathname}${location.search}`);
+  history.replaceState(null, "", `${location.pathname}${location.search}${sessionStorage.getItem(RETURN) ?? ""}`);
+  sessionStorage.removeItem(RETURN);
   await start();
 }
 
@@ -146,7 +158,31 @@ async function signInWith(token) {
 
 function renderShell() {
   const me = session.me;
-  const select = h("select", { id: "project-select", onchange: () => (location.hash = projectPath(select.value, "segments")) });
+  // A closed <select> changes its value on every arrow key: switching there would make the
+  // third project unreachable by keyboard (issue 17 item 2). Arrows only choose; Enter or the
+  // Switch button (shown while the choice differs) switches; a pointer pick switches at once.
+  const select = h("select", { id: "project-select", "aria-describedby": "project-hint" });
+  const switchButton = h("button", { type: "button", class: "ghost small", text: "Switch", hidden: true });
+  const hint = h("span", { id: "project-hint", class: "visually-hidden", text: "Arrow keys choose a project, Enter switches to it." });
+  let keyed = false;
+  const switchTo = () => {
+    switchButton.hidden = true;
+    if (select.value && select.value !== session.projectId) location.hash = projectPath(select.value, "segments");
+  };
+  select.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      switchTo();
+    } else {
+      keyed = true;
+    }
+  });
+  select.addEventListener("pointerdown", () => (keyed = false));
+  select.addEventListener("change", () => {
+    if (keyed) switchButton.hidden = select.value === session.projectId;
+    else switchTo();
+  });
+  switchButton.addEventListener("click", switchTo);
   select.append(...projectOptions(me.projects));
   const nav = h("ul", { class: "tabs" });
   const main = h("main", { id: "main", tabindex: "-1" });
@@ -157,7 +193,7 @@ function renderShell() {
       { class: "topbar" },
       h("a", { class: "brand", href: "#/" }, "segshare", h("span", { text: "console" })),
       me.projects.length
-        ? h("div", { class: "project-picker" }, h("label", { for: "project-select", text: "Project" }), select)
+        ? h("div", { class: "project-picker" }, h("label", { for: "project-select", text: "Project" }), select, switchButton, hint)
         : null,
       h(
         "div",
@@ -170,7 +206,7 @@ function renderShell() {
     me.projects.length ? h("nav", { class: "tabbar", "aria-label": "Data › Audiences" }, h("span", { class: "crumb", text: "Data › Audiences" }), nav) : null,
     main,
   );
-  session.shell = { select, nav, main };
+  session.shell = { select, nav, main, switchButton };
 }
 
 function projectOptions(projects) {
@@ -184,7 +220,7 @@ function renderTabs(projectId, activeTab) {
   const { nav } = session.shell;
   replace(
     nav,
-    TABS.map((t) =>
+    TABS.filter((t) => !t.feature || session.sharedSegments).map((t) =>
       h(
         "li",
         {},
@@ -195,6 +231,9 @@ function renderTabs(projectId, activeTab) {
 }
 
 function onSignOut() {
+  if (!mayLeave()) return;
+  session.leaveGuard = null;
+  sessionStorage.removeItem(RETURN);
   if (!signOut()) {
     history.replaceState(null, "", `${location.pathname}${location.search}`);
     showSignIn();
@@ -203,8 +242,39 @@ function onSignOut() {
 
 // ------------------------------------------------------------------ routing
 
+// Asks before leaving a screen with unsaved changes (issue 17 item 9); true when leaving is fine.
+function mayLeave() {
+  const question = session.leaveGuard?.();
+  return !question || window.confirm(question);
+}
+
+window.addEventListener("beforeunload", (event) => {
+  if (session.leaveGuard?.()) event.preventDefault();
+});
+
+// Whether the company has shared segments on: the sharing routes answer 403 FEATURE_DISABLED when not.
+async function probeFeature(projectId, signal) {
+  try {
+    await api(`/v1/projects/${encodeURIComponent(projectId)}/shared-segments`, { signal });
+    return true;
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    return error.code !== "FEATURE_DISABLED";
+  }
+}
+
 async function route({ focus = true } = {}) {
   if (!session.shell) return;
+  if (session.leaveGuard && location.hash !== session.hash) {
+    if (!mayLeave()) {
+      // Stay: put the address back without another hashchange.
+      history.replaceState(null, "", session.hash || `${location.pathname}${location.search}`);
+      session.shell.select.value = session.projectId ?? "";
+      return;
+    }
+  }
+  session.leaveGuard = null;
+  session.hash = location.hash;
   const signal = leaveScreen();
   const { main, select } = session.shell;
   const me = session.me;
@@ -217,9 +287,10 @@ async function route({ focus = true } = {}) {
       h("p", {
         text:
           me.role === "operator"
-            ? "Operators have no projects of their own: they create companies and turn features on through the API (see /docs)."
+            ? "Operators have no projects of their own: they create companies and turn features on through the API."
             : "You have no projects yet. A company admin grants access to projects.",
       }),
+      me.role === "operator" ? h("p", {}, h("a", { href: "/docs", text: "Read the API documentation" })) : null,
     );
     return;
   }
@@ -243,6 +314,7 @@ async function route({ focus = true } = {}) {
     replace(main, loading("Loading the project…"));
     try {
       session.me = await api("/v1/me", { signal });
+      session.sharedSegments = await probeFeature(projectId, signal);
     } catch (error) {
       if (isAbort(error)) return;
       const { sentence, detail } = describe(error);
@@ -267,6 +339,8 @@ async function route({ focus = true } = {}) {
     main,
     project,
     me: session.me,
+    sharedSegments: session.sharedSegments,
+    guardLeaving: (question) => (session.leaveGuard = question),
     params,
     signal,
     api: (p, options = {}) => api(p, { ...options, signal }),
@@ -275,24 +349,47 @@ async function route({ focus = true } = {}) {
     go: (hash) => (location.hash = hash),
     title: (text) => (document.title = `${text} · ${project.name} · segshare`),
   };
+  const focusedBefore = document.activeElement;
   try {
     await found.view(ctx);
     const heading = main.querySelector("h1");
-    if (focus && heading && !signal.aborted) {
+    // The heading takes focus for a screen change, unless the person has already moved on
+    // inside the screen while it loaded (a late focus would steal it from their button).
+    const untouched = document.activeElement === focusedBefore || !document.activeElement || document.activeElement === document.body;
+    if (focus && heading && !signal.aborted && untouched) {
       heading.setAttribute("tabindex", "-1");
       heading.focus();
     }
   } catch (error) {
     if (isAbort(error) || signal.aborted) return;
+    // No spinner may stay above the error, and there is always a way back (issue 17 item 4).
+    for (const spinner of main.querySelectorAll(".loading")) spinner.remove();
     const { sentence, detail } = describe(error);
-    main.append(notice("error", sentence, detail));
+    const tab = TABS.find((t) => t.tab === found.tab && (!t.feature || session.sharedSegments)) ?? TABS[0];
+    const shown = notice("error", sentence, detail);
+    if (error.code === "FEATURE_DISABLED") shown.append(featureHelp());
+    shown.append(h("p", {}, h("a", { href: projectPath(projectId, tab.path), text: `Back to ${tab.label}` })));
+    if (!main.querySelector("h1")) main.prepend(h("h1", { text: "This page cannot be shown" }));
+    main.append(shown);
+    focusOn(shown);
   }
+}
+
+// The seed's "Can't see this feature?": who turns shared segments on.
+export function featureHelp() {
+  return h(
+    "details",
+    { class: "feature-help" },
+    h("summary", { text: "Can't see this feature?" }),
+    h("p", { text: "Shared segments are turned on per company by segshare. Ask your company admin to contact us to enable them." }),
+  );
 }
 
 // ------------------------------------------------------------------ start
 
 async function start() {
   if (!currentToken()) {
+    rememberReturn();
     await showSignIn();
     return;
   }
@@ -305,13 +402,19 @@ async function start() {
     return;
   }
   session.projectId = null;
+  const back = sessionStorage.getItem(RETURN);
+  sessionStorage.removeItem(RETURN);
+  if (back && !/^#\/p\//.test(location.hash)) history.replaceState(null, "", `${location.pathname}${location.search}${back}`);
   renderShell();
   await route({ focus: false });
 }
 
 window.addEventListener("hashchange", () => route());
 window.addEventListener("segshare:unauthenticated", () => {
-  if (session.shell) showSignIn("Your session has ended. Sign in again.");
+  if (session.shell) {
+    rememberReturn();
+    showSignIn("Your session has ended. Sign in again: you will come back to this page.");
+  }
 });
 
 let fragmentError = null;

@@ -2,7 +2,8 @@
 // {{attribute}}, and the resulting count and sample messages from this project's own data.
 
 import { describe, isAbort } from "./api.js";
-import { busy, h, loading, notice, number, plural, replace, uniqueId } from "./dom.js";
+import { busy, focusOn, h, loading, notice, number, plural, replace, stackable, uniqueId } from "./dom.js";
+import { evaluateNow } from "./shared.js";
 
 export async function audienceView(ctx) {
   ctx.title("Audience preview");
@@ -94,7 +95,7 @@ export async function audienceView(ctx) {
           h("h2", { id: "preview-title", text: "Preview" }),
           h("p", { class: "big-number" }, h("strong", { text: number(preview.count) }), ` ${preview.count === 1 ? "profile" : "profiles"} in the audience`),
           preview.sample.length
-            ? h(
+            ? stackable(h(
                 "table",
                 { class: "data sample" },
                 h("caption", { class: "caption", text: `First ${plural(preview.sample.length, "message")}` }),
@@ -104,14 +105,62 @@ export async function audienceView(ctx) {
                   {},
                   preview.sample.map((s) => h("tr", { "data-profile": s.profileId }, h("td", { class: "mono", text: s.profileId }), h("td", {}, h("span", { class: "message", text: s.message })))),
                 ),
-              )
+              ))
             : h("p", { class: "empty", text: "No profile is in this audience." }),
         ),
       );
     } catch (error) {
       if (isAbort(error)) return;
+      if (error.code === "NOT_EVALUATED") {
+        await notEvaluated(segmentIds);
+        return;
+      }
       const { sentence, detail } = describe(error);
       replace(result, notice("error", sentence, detail));
     }
   });
+
+  // Names the chosen shared segments that have no evaluation yet and offers to evaluate each
+  // here; once evaluated, the preview runs again (issue 17 item 10).
+  async function notEvaluated(segmentIds) {
+    const { sharedSegments } = await ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/shared-segments`);
+    const missing = sharedSegments.filter((s) => segmentIds.includes(s.sharedSegmentId) && !s.lastEvaluation);
+    if (!missing.length) {
+      const { sentence } = describe({});
+      replace(result, notice("error", sentence));
+      return;
+    }
+    const names = missing.map((s) => `“${s.name}”`).join(", ");
+    const shown = notice(
+      "error",
+      `${names} ${missing.length === 1 ? "has" : "have"} not been evaluated in ${ctx.project.name} yet.`,
+      "A shared segment brings the members of its latest evaluation. Evaluate it, then the preview runs again.",
+    );
+    const actions = h("div", { class: "actions" });
+    for (const shared of missing) {
+      const button = h("button", { type: "button", class: "small primary", text: `Evaluate “${shared.name}” now` });
+      button.addEventListener("click", async () => {
+        try {
+          const { done, message } = await evaluateNow(ctx, shared, button);
+          if (done.status !== "SUCCEEDED") {
+            actions.after(message);
+            return;
+          }
+          button.remove();
+          if (!actions.querySelector("button")) {
+            submit.focus();
+            form.requestSubmit(submit);
+          }
+        } catch (err) {
+          if (isAbort(err)) return;
+          const { sentence, detail } = describe(err);
+          actions.after(notice("error", sentence, detail));
+        }
+      });
+      actions.append(button);
+    }
+    shown.append(actions);
+    replace(result, shown);
+    focusOn(actions.querySelector("button"));
+  }
 }

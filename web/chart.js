@@ -2,7 +2,10 @@
 
 import { h, svg, uniqueId } from "./dom.js";
 
-const WIDTH = 1040;
+// The drawing is sized in CSS pixels of the box it goes in (at least MIN_WIDTH), so 14px
+// labels stay 14px on a phone instead of shrinking with a 1040-wide drawing.
+const MAX_WIDTH = 1040;
+const MIN_WIDTH = 300;
 const HEIGHT = 230;
 const MARGIN = { top: 16, right: 24, bottom: 34, left: 56 };
 
@@ -16,10 +19,13 @@ function niceCeiling(value) {
 }
 
 function shortTime(ms) {
-  return new Date(ms).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(ms).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
-export function matchedChart(evaluations) {
+// evaluations: as GET .../evaluations lists them; boxWidth: the width in CSS px of the box
+// the chart goes in (0 when unknown: the full width is drawn).
+export function matchedChart(evaluations, boxWidth = 0) {
+  const WIDTH = boxWidth > 0 ? Math.round(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, boxWidth - 32))) : MAX_WIDTH;
   const points = evaluations
     .filter((e) => e.status === "SUCCEEDED" && typeof e.matchedProfiles === "number")
     .map((e) => ({ t: Date.parse(e.finishedAt || e.startedAt), v: e.matchedProfiles, trigger: e.trigger }))

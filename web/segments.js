@@ -2,7 +2,7 @@
 // guard, and a segment's Overview and Sharing tabs.
 
 import { describe, isAbort } from "./api.js";
-import { busy, h, loading, notice, plural, replace, time, uniqueId } from "./dom.js";
+import { busy, focusOn, h, loading, notice, plural, replace, stackable, time, uniqueId } from "./dom.js";
 
 const OPERATORS = [
   ["eq", "equals"],
@@ -21,6 +21,14 @@ const OPERATORS = [
 const OPERATOR_TEXT = Object.fromEntries(OPERATORS);
 const NO_VALUE = new Set(["exists", "not_exists"]);
 const LISTS = new Set(["in", "nin"]);
+const NUMERIC = new Set(["gt", "gte", "lt", "lte"]);
+const PLATFORMS = [
+  ["ios", "iOS"],
+  ["android", "Android"],
+];
+// API.md: a segment's name is at most 200 characters; "is one of" takes 1 to 100 values.
+const NAME_MAX = 200;
+const LIST_MAX = 100;
 
 // A message for the list to show once, after a screen that navigated to it (e.g. a delete).
 let flash = null;
@@ -42,7 +50,7 @@ function quoted(value) {
 
 function describeCondition(condition) {
   if (condition.all || condition.any) return `(${describeRule(condition)})`;
-  if (condition.platform) return `has a device on ${condition.platform}`;
+  if (condition.platform) return `has a device on ${Object.fromEntries(PLATFORMS)[condition.platform] ?? condition.platform}`;
   const op = OPERATOR_TEXT[condition.op] ?? condition.op;
   if (NO_VALUE.has(condition.op)) return `${condition.attribute} ${op}`;
   const value = Array.isArray(condition.value) ? condition.value.map(quoted).join(", ") : quoted(condition.value);
@@ -76,12 +84,12 @@ export async function segmentsView(ctx) {
       { class: "page-head" },
       h("div", {}, h("h1", { text: "Segments" }), h("p", { class: "lead", text: `${ctx.project.name}: its own segments and those other projects share with it.` })),
     ),
-    ruleBuilder(ctx, async (created) => {
+    ruleBuilder(ctx, () => replace(status), async (created) => {
       replace(
         status,
         notice("success", `Created “${created.name}”.`, null),
       );
-      status.firstChild.append(h("p", {}, h("a", { href: ctx.path("segments", created.segmentId, "sharing"), text: "Open its Sharing tab" })));
+      if (ctx.sharedSegments) status.firstChild.append(h("p", {}, h("a", { href: ctx.path("segments", created.segmentId, "sharing"), text: "Open its Sharing tab" })));
       await load();
     }),
     status,
@@ -107,16 +115,18 @@ export async function segmentsView(ctx) {
     for (const segment of [...own, ...shared]) body.append(segmentRow(segment));
     replace(
       list,
-      h(
-        "table",
-        { class: "data" },
-        h("caption", { class: "visually-hidden", text: `Segments of ${ctx.project.name}` }),
+      stackable(
         h(
-          "thead",
-          {},
-          h("tr", {}, ["Name", "Origin", "Kind", "Shared with", "Created or shared", "Actions"].map((c) => h("th", { scope: "col", text: c }))),
+          "table",
+          { class: "data" },
+          h("caption", { class: "visually-hidden", text: `Segments of ${ctx.project.name}` }),
+          h(
+            "thead",
+            {},
+            h("tr", {}, ["Name", "Origin", "Kind", "Shared with", "Created or shared", "Actions"].map((c) => h("th", { scope: "col", text: c }))),
+          ),
+          body,
         ),
-        body,
       ),
     );
   }
@@ -140,6 +150,8 @@ export async function segmentsView(ctx) {
             onDeleted: async () => {
               replace(status, notice("success", `Deleted “${segment.name}”.`));
               await load();
+              // The row and its button are gone: the message is where focus goes (issue 17 item 1).
+              focusOn(status.firstChild);
             },
             onCancel: () => {
               panelRow.remove();
@@ -150,7 +162,9 @@ export async function segmentsView(ctx) {
         row.after(panelRow);
       });
       actions.append(
-        h("a", { class: "button small", href: ctx.path("segments", segment.segmentId, "sharing"), text: "Sharing", "aria-label": `Sharing of ${segment.name}` }),
+        ctx.sharedSegments
+          ? h("a", { class: "button small", href: ctx.path("segments", segment.segmentId, "sharing"), text: "Sharing", "aria-label": `Sharing of ${segment.name}` })
+          : null,
         remove,
       );
     } else {
@@ -159,7 +173,7 @@ export async function segmentsView(ctx) {
       );
     }
     row.append(
-      h("td", {}, h("a", { href: isOwn ? ctx.path("segments", segment.segmentId) : ctx.path("shared", segment.segmentId), text: segment.name })),
+      h("td", { class: "name-cell" }, h("a", { href: isOwn ? ctx.path("segments", segment.segmentId) : ctx.path("shared", segment.segmentId), text: segment.name })),
       h(
         "td",
         {},
@@ -180,9 +194,20 @@ export async function segmentsView(ctx) {
 
 // ------------------------------------------------------------------ rule builder
 
-function ruleBuilder(ctx, onCreated) {
+// A value the person typed, or why it cannot be used: a field to mark and a sentence.
+class FieldError extends Error {
+  constructor(field, message) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function ruleBuilder(ctx, onSubmitStart, onCreated) {
   const formId = uniqueId("create");
-  const name = h("input", { id: `${formId}-name`, type: "text", required: true, maxlength: "200", autocomplete: "off" });
+  // No maxlength: it would cut a pasted name at 200 without a word (issue 17 item 7); the
+  // length is checked on submit and said instead.
+  const name = h("input", { id: `${formId}-name`, type: "text", required: true, autocomplete: "off", "aria-describedby": `${formId}-name-hint` });
+  const nameHint = h("p", { id: `${formId}-name-hint`, class: "hint", text: `Up to ${NAME_MAX} characters.` });
   const match = h(
     "select",
     { id: `${formId}-match` },
@@ -207,21 +232,29 @@ function ruleBuilder(ctx, onCreated) {
     const attribute = h("input", { id: `${id}-attr`, type: "text", placeholder: "e.g. country", autocomplete: "off", spellcheck: "false" });
     const op = h("select", { id: `${id}-op` }, OPERATORS.map(([value, text]) => h("option", { value, text })));
     const value = h("input", { id: `${id}-value`, type: "text", placeholder: "e.g. IE", autocomplete: "off" });
+    // The platform is a choice, not something to type (issue 17 item 8).
+    const platform = h("select", { id: `${id}-platform`, hidden: true }, PLATFORMS.map(([v, text]) => h("option", { value: v, text })));
+    const valueLabel = h("label", { for: value.id, text: "Value" });
     const remove = h("button", { type: "button", class: "small ghost-dark", text: "Remove" });
     const el = h(
       "div",
       { class: "condition", role: "group" },
       h("div", { class: "field" }, h("label", { for: attribute.id, text: "Attribute" }), attribute),
       h("div", { class: "field" }, h("label", { for: op.id, text: "Operator" }), op),
-      h("div", { class: "field" }, h("label", { for: value.id, text: "Value" }), value),
+      h("div", { class: "field" }, valueLabel, value, platform),
       remove,
     );
-    const row = { el, attribute, op, value, remove };
+    const row = { el, attribute, op, value, platform, remove };
     op.addEventListener("change", () => {
-      const platform = op.value === "platform";
-      attribute.disabled = platform;
+      const isPlatform = op.value === "platform";
+      attribute.disabled = isPlatform;
+      value.hidden = isPlatform;
+      platform.hidden = !isPlatform;
+      valueLabel.htmlFor = isPlatform ? platform.id : value.id;
+      valueLabel.textContent = isPlatform ? "Platform" : "Value";
       value.disabled = NO_VALUE.has(op.value);
-      value.placeholder = platform ? "ios or android" : LISTS.has(op.value) ? "IE, DE, FR" : "e.g. IE";
+      value.placeholder = LISTS.has(op.value) ? "IE, DE, FR" : NUMERIC.has(op.value) ? "a number, e.g. 50" : "e.g. IE";
+      value.inputMode = NUMERIC.has(op.value) ? "decimal" : "text";
     });
     remove.addEventListener("click", () => {
       rows.splice(rows.indexOf(row), 1);
@@ -235,29 +268,59 @@ function ruleBuilder(ctx, onCreated) {
     return row;
   }
 
+  // The rule as API.md takes it; throws FieldError naming the field to fix, in the console's words.
   function readRule() {
     const list = rows.map((row, i) => {
       const where = `Condition ${i + 1}`;
       const op = row.op.value;
-      const text = row.value.value.trim();
-      if (op === "platform") {
-        if (text !== "ios" && text !== "android") throw new Error(`${where}: the platform is ios or android.`);
-        return { platform: text };
-      }
+      if (op === "platform") return { platform: row.platform.value };
       const attribute = row.attribute.value.trim();
-      if (!attribute) throw new Error(`${where}: name the attribute.`);
+      if (!attribute) throw new FieldError(row.attribute, `${where}: name the attribute.`);
       if (NO_VALUE.has(op)) return { attribute, op };
-      if (!text) throw new Error(`${where}: enter a value.`);
-      if (LISTS.has(op)) return { attribute, op, value: text.split(",").map(scalar).filter((v) => v !== "") };
+      const text = row.value.value.trim();
+      if (!text) throw new FieldError(row.value, `${where}: enter a value.`);
+      if (LISTS.has(op)) {
+        const values = text.split(",").map((v) => v.trim()).filter((v) => v !== "").map(scalar);
+        if (values.length === 0 || values.length > LIST_MAX) {
+          throw new FieldError(row.value, `${where}: enter between 1 and ${LIST_MAX} values, separated by commas.`);
+        }
+        return { attribute, op, value: values };
+      }
+      if (NUMERIC.has(op)) {
+        const n = scalar(text);
+        if (typeof n !== "number") throw new FieldError(row.value, `${where}: “${OPERATOR_TEXT[op]}” compares numbers: enter a number, such as 50.`);
+        return { attribute, op, value: n };
+      }
+      // "contains" looks for text inside text: 5 is sent as "5", never as a number.
+      if (op === "contains") return { attribute, op, value: text };
       return { attribute, op, value: scalar(text) };
     });
     return { [match.value]: list };
   }
 
+  function clearMarks() {
+    for (const field of form.querySelectorAll("[aria-invalid='true']")) {
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("aria-errormessage");
+    }
+  }
+
+  // Shows the sentence, marks the field invalid (pointing at the sentence) and puts focus on it.
+  function refuse(field, sentence) {
+    const shown = notice("error", sentence);
+    shown.id = `${formId}-error`;
+    replace(status, shown);
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-errormessage", shown.id);
+      field.focus();
+    }
+  }
+
   const form = h(
     "form",
     { class: "rule-form", novalidate: true },
-    h("div", { class: "field" }, h("label", { for: name.id, text: "Name" }), name),
+    h("div", { class: "field" }, h("label", { for: name.id, text: "Name" }), name, nameHint),
     h("div", { class: "field" }, h("label", { for: match.id, text: "Profiles must match" }), match),
     h("fieldset", {}, h("legend", { text: "Conditions" }), conditions, h("button", { type: "button", class: "small", text: "Add condition", onclick: () => addCondition().attribute.focus() })),
     h("p", { class: "hint", text: "Numbers are compared as numbers. For “is one of”, separate the values with commas." }),
@@ -268,22 +331,30 @@ function ruleBuilder(ctx, onCreated) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    // A message from an earlier create must not stay above this attempt's outcome (issue 17 item 8).
+    onSubmitStart();
     replace(status);
-    if (!name.value.trim()) {
-      replace(status, notice("error", "Give the segment a name."));
-      name.focus();
+    clearMarks();
+    const wanted = name.value.trim();
+    if (!wanted) {
+      refuse(name, "Give the segment a name.");
+      return;
+    }
+    if (wanted.length > NAME_MAX) {
+      refuse(name, `A name is at most ${NAME_MAX} characters; this one has ${wanted.length}. Shorten it.`);
       return;
     }
     let rule;
     try {
       rule = readRule();
     } catch (error) {
-      replace(status, notice("error", error.message));
+      if (!(error instanceof FieldError)) throw error;
+      refuse(error.field, error.message);
       return;
     }
     try {
       const created = await busy(submit, "Creating…", () =>
-        ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/segments`, { method: "POST", body: { name: name.value.trim(), rule } }),
+        ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/segments`, { method: "POST", body: { name: wanted, rule } }),
       );
       name.value = "";
       for (const row of rows.slice(1)) row.el.remove();
@@ -294,6 +365,11 @@ function ruleBuilder(ctx, onCreated) {
       await onCreated(created);
     } catch (error) {
       if (isAbort(error)) return;
+      if (error.code === "INVALID_RULE" || error.code === "VALIDATION_ERROR") {
+        // The server's own wording ("1 to 100 scalars") is not for people; say it in the console's.
+        refuse(null, error.code === "INVALID_RULE" ? "The server did not accept these conditions. Check each value against its operator." : "The server did not accept the name or the conditions. Check them and try again.");
+        return;
+      }
       replace(status, errorNotice(error));
     }
   });
@@ -308,74 +384,90 @@ function ruleBuilder(ctx, onCreated) {
 
 // ------------------------------------------------------------------ delete and its guard
 
+// The delete confirmation. A shared segment's shares (and how many of them this person cannot
+// see) are shown before anything is deleted, and focus starts on Cancel, so Enter, Enter never
+// deletes a shared segment by accident (issue 17 item 3, the seed's hidden count).
 function deletePanel(ctx, segment, { onDeleted, onCancel }) {
   const box = h("div", { class: "confirm", role: "group", "aria-label": `Delete ${segment.name}` });
-  const cancel = () => h("button", { type: "button", class: "ghost-dark", text: "Cancel", onclick: onCancel });
+  const cancelButton = () => h("button", { type: "button", class: "ghost-dark", text: "Cancel", onclick: onCancel });
 
   async function attempt(button, force) {
-    const errors = box.querySelector(".attempt-error");
-    errors?.remove();
+    box.querySelector(".attempt-error")?.remove();
     try {
       await busy(button, "Deleting…", () => ctx.api(segmentUrl(ctx, segment.segmentId), { method: "DELETE", query: force ? { force: "true" } : undefined }));
     } catch (error) {
       if (isAbort(error)) return;
       if (error.code === "SEGMENT_SHARED") {
-        await guard(error.extra?.sharedWithCount);
+        // Shared since the panel opened: show the shares again, then ask again.
+        await ask();
         return;
       }
       const shown = errorNotice(error);
       shown.classList.add("attempt-error");
       box.append(shown);
+      focusOn(shown);
       return;
     }
     await onDeleted();
   }
 
-  // The delete guard: say how many projects have the segment, and how many of them this person cannot see.
-  async function guard(sharedWithCount) {
+  async function ask() {
     replace(box, loading("Checking which projects have this segment…"));
-    let hidden = null;
-    let total = typeof sharedWithCount === "number" ? sharedWithCount : null;
-    try {
-      const sharing = await ctx.api(segmentUrl(ctx, segment.segmentId, "sharing"));
-      const visible = sharing.projects.filter((p) => p.shared).length;
-      hidden = typeof sharing.hiddenSharedCount === "number" ? sharing.hiddenSharedCount : total === null ? null : total - visible;
-      if (total === null) total = visible + (hidden ?? 0);
-    } catch (error) {
-      if (isAbort(error)) return;
+    let sharing = null;
+    if (ctx.sharedSegments) {
+      try {
+        sharing = await ctx.api(segmentUrl(ctx, segment.segmentId, "sharing"));
+      } catch (error) {
+        if (isAbort(error)) return;
+        if (error.code !== "FEATURE_DISABLED") {
+          replace(box, errorNotice(error), h("div", { class: "actions" }, cancelButton()));
+          box.querySelector("button")?.focus();
+          return;
+        }
+      }
     }
-    const shared = total === null ? "shared with other projects" : `shared with ${plural(total, "project")}`;
-    const sentence = hidden === null ? `“${segment.name}” is ${shared}.` : `“${segment.name}” is ${shared}, ${hidden} of which you cannot see.`;
-    const warning = notice("warning", sentence, "Campaigns in those projects may be using it. Deleting it stops every one of those shares.");
+    const visible = sharing ? sharing.projects.filter((p) => p.shared).map((p) => p.name) : [];
+    const hidden = sharing?.hiddenSharedCount ?? 0;
+    const total = visible.length + hidden;
+    const cancel = cancelButton();
     const actions = h("div", { class: "actions" });
-    if (hidden === null || hidden === 0) {
-      const force = h("button", {
-        type: "button",
-        class: "danger",
-        text: total === null ? "Delete and stop sharing" : `Delete and stop sharing with ${plural(total, "project")}`,
-      });
-      force.addEventListener("click", () => attempt(force, true));
-      actions.append(force, cancel());
+    if (total === 0) {
+      const yes = h("button", { type: "button", class: "danger", text: "Delete segment" });
+      yes.addEventListener("click", () => attempt(yes, false));
+      replace(box, h("p", { text: `Delete “${segment.name}”? This cannot be undone.` }), actions);
+      actions.append(cancel, yes);
     } else {
-      warning.append(
-        h(
-          "p",
-          {},
-          "Only someone who can see every one of those projects, such as a company admin, can delete it. You can stop sharing it with the projects you see on its ",
-          h("a", { href: ctx.path("segments", segment.segmentId, "sharing"), text: "Sharing tab" }),
-          ".",
-        ),
-      );
-      actions.append(cancel());
+      const where = [visible.join(", "), hidden ? `${plural(hidden, "other project")} you cannot see` : ""].filter(Boolean).join(" and ");
+      const sentence = `“${segment.name}” is shared with ${plural(total, "project")}: ${where}.`;
+      if (hidden) {
+        const warning = notice(
+          "warning",
+          sentence,
+          "Only someone who can see every one of those projects, such as a company admin, can delete it, because campaigns there may be using it.",
+        );
+        warning.append(
+          h(
+            "p",
+            {},
+            "You can stop sharing it with the projects you see on its ",
+            h("a", { href: ctx.path("segments", segment.segmentId, "sharing"), text: "Sharing tab" }),
+            ".",
+          ),
+        );
+        replace(box, warning, actions);
+        actions.append(cancel);
+      } else {
+        const warning = notice("warning", sentence, `Campaigns there may be using it. Deleting it also stops sharing it with ${total === 1 ? "that project" : `those ${total} projects`}. This cannot be undone.`);
+        const force = h("button", { type: "button", class: "danger", text: `Delete and stop sharing with ${plural(total, "project")}` });
+        force.addEventListener("click", () => attempt(force, true));
+        replace(box, warning, actions);
+        actions.append(cancel, force);
+      }
     }
-    replace(box, warning, actions);
-    actions.querySelector("button")?.focus();
+    cancel.focus();
   }
 
-  const yes = h("button", { type: "button", class: "danger", text: "Delete segment" });
-  yes.addEventListener("click", () => attempt(yes, false));
-  replace(box, h("p", { text: `Delete “${segment.name}”? This cannot be undone.` }), h("div", { class: "actions" }, yes, cancel()));
-  queueMicrotask(() => yes.focus());
+  ask();
   return box;
 }
 
@@ -397,7 +489,9 @@ export async function segmentView(ctx, tab) {
     h("h1", { text: segment.name }),
     h("ul", { class: "subtabs" }, [
       h("li", {}, h("a", { href: ctx.path("segments", segmentId), "aria-current": tab === "overview" ? "page" : null, text: "Overview" })),
-      h("li", {}, h("a", { href: ctx.path("segments", segmentId, "sharing"), "aria-current": tab === "sharing" ? "page" : null, text: "Sharing" })),
+      ctx.sharedSegments || tab === "sharing"
+        ? h("li", {}, h("a", { href: ctx.path("segments", segmentId, "sharing"), "aria-current": tab === "sharing" ? "page" : null, text: "Sharing" }))
+        : null,
     ]),
     body,
   );
@@ -440,7 +534,7 @@ function overviewTab(ctx, segment, body) {
       h("dt", { text: "Created" }),
       h("dd", {}, time(segment.createdAt)),
     ),
-    h("div", { class: "actions" }, h("a", { class: "button", href: ctx.path("segments", segment.segmentId, "sharing"), text: "Open the Sharing tab" }), remove),
+    h("div", { class: "actions" }, ctx.sharedSegments ? h("a", { class: "button", href: ctx.path("segments", segment.segmentId, "sharing"), text: "Open the Sharing tab" }) : null, remove),
     slot,
   );
 }
@@ -450,6 +544,7 @@ async function sharingTab(ctx, segment, body) {
   replace(body, loading("Loading the Sharing tab…"));
   const sharing = await ctx.api(url);
   let version = sharing.version;
+  let saved = new Set(sharing.projects.filter((p) => p.shared).map((p) => p.projectId));
   const names = new Map(sharing.projects.map((p) => [p.projectId, p.name]));
   const boxes = sharing.projects.map((project) => ({
     project,
@@ -465,8 +560,22 @@ async function sharingTab(ctx, segment, body) {
     );
   };
   showHidden(sharing.hiddenSharedCount);
-  const save = h("button", { type: "submit", class: "primary", text: "Save" });
+  // Save says "nothing to save" until a tick changes (issue 17 item 9): aria-disabled, not
+  // disabled, so it keeps focus after a save and still explains itself when pressed.
+  const save = h("button", { type: "submit", class: "primary", text: "Save", "data-explain": "" });
   const status = h("div", { class: "form-status", "aria-live": "polite" });
+  const ticked = () => boxes.filter((b) => b.input.checked).map((b) => b.project.projectId);
+  const changed = () => {
+    const now = ticked();
+    return now.length !== saved.size || now.some((id) => !saved.has(id));
+  };
+  const markChanged = () => {
+    if (changed()) save.removeAttribute("aria-disabled");
+    else save.setAttribute("aria-disabled", "true");
+  };
+  for (const b of boxes) b.input.addEventListener("change", markChanged);
+  markChanged();
+  ctx.guardLeaving(() => (body.isConnected && changed() ? "The Sharing tab has unsaved changes. Leave without saving them?" : null));
   const legendId = uniqueId("share-legend");
   const form = h(
     "form",
@@ -491,18 +600,24 @@ async function sharingTab(ctx, segment, body) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     replace(status);
-    const projectIds = boxes.filter((b) => b.input.checked).map((b) => b.project.projectId);
+    if (!changed()) {
+      // Nothing to send: a save would only record an empty history line.
+      replace(status, notice("info", "Nothing to save: tick or untick a project first."));
+      return;
+    }
+    const projectIds = ticked();
     try {
-      const saved = await busy(save, "Saving…", () => ctx.api(url, { method: "PUT", body: { projectIds, version } }));
-      version = saved.version;
-      const shared = new Set(saved.projects.filter((p) => p.shared).map((p) => p.projectId));
-      for (const b of boxes) b.input.checked = shared.has(b.project.projectId);
-      showHidden(saved.hiddenSharedCount);
-      const visible = saved.projects.filter((p) => p.shared).map((p) => p.name);
-      const hiddenText = saved.hiddenSharedCount ? ` and ${plural(saved.hiddenSharedCount, "other project")} you cannot see` : "";
+      const answer = await busy(save, "Saving…", () => ctx.api(url, { method: "PUT", body: { projectIds, version } }));
+      version = answer.version;
+      saved = new Set(answer.projects.filter((p) => p.shared).map((p) => p.projectId));
+      for (const b of boxes) b.input.checked = saved.has(b.project.projectId);
+      markChanged();
+      showHidden(answer.hiddenSharedCount);
+      const visible = answer.projects.filter((p) => p.shared).map((p) => p.name);
+      const hiddenText = answer.hiddenSharedCount ? ` and ${plural(answer.hiddenSharedCount, "other project")} you cannot see` : "";
       replace(
         status,
-        notice("success", "Sharing saved.", visible.length ? `Shared with ${visible.join(", ")}${hiddenText}.` : `Not shared with any project you can see${hiddenText ? `; still shared with ${plural(saved.hiddenSharedCount, "other project")} you cannot see` : ""}.`),
+        notice("success", "Sharing saved.", visible.length ? `Shared with ${visible.join(", ")}${hiddenText}.` : `Not shared with any project you can see${hiddenText ? `; still shared with ${plural(answer.hiddenSharedCount, "other project")} you cannot see` : ""}.`),
       );
       await loadHistory();
     } catch (error) {

@@ -3,7 +3,7 @@
 
 import { describe, isAbort } from "./api.js";
 import { matchedChart } from "./chart.js";
-import { busy, h, loading, notice, number, plural, replace, time, uniqueId } from "./dom.js";
+import { busy, focusOn, h, loading, menuButton, notice, number, plural, replace, stackable, time } from "./dom.js";
 
 const STATUS_TEXT = {
   SUCCEEDED: "Succeeded",
@@ -41,9 +41,20 @@ function bytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-async function evaluateNow(ctx, shared, button) {
-  const done = await busy(button, "Evaluating…", () => ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { method: "POST" }));
-  if (done.status === "RUNNING") return { done, message: notice("info", `Evaluating “${shared.name}”. It shows on the Evaluations tab when it finishes.`) };
+// POST an evaluation; a 202 RUNNING answer (handed off, API.md "Evaluations") is polled on
+// GET .../evaluations/{id} until it ends, the button showing it is still running.
+// Returns {done, message}: the final evaluation and a notice saying it in words.
+export async function evaluateNow(ctx, shared, button) {
+  const done = await busy(button, "Evaluating…", async () => {
+    let evaluation = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { method: "POST" });
+    let delay = 1000;
+    while (evaluation.status === "RUNNING") {
+      await ctx.sleep(delay);
+      delay = Math.min(delay * 1.5, 5000);
+      evaluation = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations", evaluation.evaluationId));
+    }
+    return evaluation;
+  });
   if (done.status === "FAILED") return { done, message: notice("error", `The evaluation of “${shared.name}” failed.`, done.error ? `Details: ${done.error}` : null) };
   return {
     done,
@@ -51,30 +62,15 @@ async function evaluateNow(ctx, shared, button) {
   };
 }
 
-function exportForm(ctx, shared, onStarted, { small = true } = {}) {
-  const id = uniqueId("format");
-  const format = h("select", { id }, h("option", { value: "csv", text: "CSV" }), h("option", { value: "jsonl", text: "JSONL" }));
-  const button = h("button", { type: "submit", class: small ? "small" : null, text: "Export", "aria-label": `Export ${shared.name}` });
-  const form = h(
-    "form",
-    { class: ["inline-form", small ? "small" : null] },
-    h("label", { for: id, class: "visually-hidden", text: `Export format for ${shared.name}` }),
-    format,
-    button,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      const created = await busy(button, "Exporting…", () =>
-        ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "exports"), { method: "POST", body: { format: format.value } }),
-      );
-      await onStarted(created, null);
-    } catch (error) {
-      if (isAbort(error)) return;
-      await onStarted(null, error);
-    }
-  });
-  return form;
+async function startExport(ctx, shared, format, button) {
+  return busy(button, "Exporting…", () => ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "exports"), { method: "POST", body: { format } }));
+}
+
+// A file name a person recognises: the segment's name and the export's date (issue 17 item 10).
+export function downloadName(name, record) {
+  const day = (record.readyAt || record.createdAt || new Date().toISOString()).slice(0, 10);
+  const safe = name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ").replace(/\s+/g, " ").trim().slice(0, 100) || "segment";
+  return `${safe} ${day}.${record.format === "jsonl" ? "jsonl" : "csv"}`;
 }
 
 // ------------------------------------------------------------------ the list
@@ -109,46 +105,62 @@ export async function sharedListView(ctx) {
         evaluation ? h("span", { class: "muted small-text" }, " · ", time(evaluation.finishedAt || evaluation.startedAt)) : null,
       );
     showLast(shared.lastEvaluation);
-    const evaluate = h("button", { type: "button", class: "small primary", text: "Evaluate now", "aria-label": `Evaluate ${shared.name} now` });
-    evaluate.addEventListener("click", async () => {
+    // The seed's options menu: Export CSV, Export JSONL, Evaluate now (issue 17 item 11).
+    const exportAs = async (format, button) => {
       replace(status);
       try {
-        const { done, message } = await evaluateNow(ctx, shared, evaluate);
-        if (done.status !== "RUNNING") showLast(done);
-        message.append(h("p", {}, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: "See its evaluations" })));
-        replace(status, message);
+        await startExport(ctx, shared, format, button);
+        ctx.go(ctx.path("shared", shared.sharedSegmentId, "exports"));
       } catch (error) {
         if (isAbort(error)) return;
         replace(status, errorNotice(error));
       }
-    });
-    const exporter = exportForm(ctx, shared, async (created, error) => {
-      if (error) {
-        replace(status, errorNotice(error));
-        return;
-      }
-      ctx.go(ctx.path("shared", shared.sharedSegmentId, "exports"));
+    };
+    const { wrap: options } = menuButton({
+      label: "Options",
+      ariaLabel: `Options for ${shared.name}`,
+      items: [
+        { label: "Export CSV", onSelect: (button) => exportAs("csv", button) },
+        { label: "Export JSONL", onSelect: (button) => exportAs("jsonl", button) },
+        {
+          label: "Evaluate now",
+          onSelect: async (button) => {
+            replace(status);
+            try {
+              const { done, message } = await evaluateNow(ctx, shared, button);
+              showLast(done);
+              message.append(h("p", {}, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: "See its evaluations" })));
+              replace(status, message);
+            } catch (error) {
+              if (isAbort(error)) return;
+              replace(status, errorNotice(error));
+            }
+          },
+        },
+      ],
     });
     body.append(
       h(
         "tr",
         { "data-shared-segment": shared.sharedSegmentId },
-        h("td", {}, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: shared.name })),
+        h("td", { class: "name-cell" }, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: shared.name })),
         h("td", {}, h("span", { class: "badge badge-shared", text: shared.sourceProjectName ?? shared.sourceProjectId })),
         h("td", {}, time(shared.sharedAt)),
         lastCell,
-        h("td", { class: "actions" }, evaluate, exporter),
+        h("td", { class: "actions" }, options),
       ),
     );
   }
   replace(
     list,
-    h(
-      "table",
-      { class: "data" },
-      h("caption", { class: "visually-hidden", text: `Segments shared with ${ctx.project.name}` }),
-      h("thead", {}, h("tr", {}, ["Name", "From project", "Shared", "Last evaluation", "Actions"].map((c) => h("th", { scope: "col", text: c })))),
-      body,
+    stackable(
+      h(
+        "table",
+        { class: "data" },
+        h("caption", { class: "visually-hidden", text: `Segments shared with ${ctx.project.name}` }),
+        h("thead", {}, h("tr", {}, ["Name", "From project", "Shared", "Last evaluation", "Actions"].map((c) => h("th", { scope: "col", text: c })))),
+        body,
+      ),
     ),
   );
 }
@@ -175,15 +187,27 @@ export async function sharedDetailView(ctx, tab) {
       replace(status, errorNotice(error));
     }
   });
-  const exporter = exportForm(ctx, shared, async (created, error) => {
-    if (error) {
+  const exportAs = async (format, button) => {
+    replace(status);
+    try {
+      const created = await startExport(ctx, shared, format, button);
+      replace(status, notice("info", `Export requested (${FORMAT_TEXT[created.format] ?? created.format}). It shows below with its status; the Download link appears when it is ready.`));
+      if (tab === "exports") await reloaders.exports?.();
+      else ctx.go(ctx.path("shared", shared.sharedSegmentId, "exports"));
+    } catch (error) {
+      if (isAbort(error)) return;
       replace(status, errorNotice(error));
-      return;
     }
-    replace(status, notice("info", `Export requested (${FORMAT_TEXT[created.format] ?? created.format}). It shows below with its status; the Download link appears when it is ready.`));
-    if (tab === "exports") await reloaders.exports?.();
-    else ctx.go(ctx.path("shared", shared.sharedSegmentId, "exports"));
-  }, { small: false });
+  };
+  const { wrap: exporter } = menuButton({
+    label: "Export",
+    ariaLabel: `Export ${shared.name}`,
+    className: null,
+    items: [
+      { label: "Export CSV", onSelect: (button) => exportAs("csv", button) },
+      { label: "Export JSONL", onSelect: (button) => exportAs("jsonl", button) },
+    ],
+  });
   replace(
     ctx.main,
     h(
@@ -193,7 +217,7 @@ export async function sharedDetailView(ctx, tab) {
       h("span", { "aria-hidden": "true", text: " › " }),
       shared.name,
     ),
-    h("div", { class: "page-head" }, h("div", {}, h("h1", { text: shared.name }), h("p", { class: "lead" }, `Shared from ${shared.sourceProjectName ?? shared.sourceProjectId} · `, time(shared.sharedAt))), h("div", { class: "actions" }, evaluate, exporter)),
+    h("div", { class: "page-head" }, h("div", { class: "page-title" }, h("h1", { text: shared.name }), h("p", { class: "lead" }, `Shared from ${shared.sourceProjectName ?? shared.sourceProjectId} · `, time(shared.sharedAt))), h("div", { class: "actions" }, evaluate, exporter)),
     h("ul", { class: "subtabs" }, [
       h("li", {}, h("a", { href: ctx.path("shared", sharedSegmentId), "aria-current": tab === "evaluations" ? "page" : null, text: "Evaluations" })),
       h("li", {}, h("a", { href: ctx.path("shared", sharedSegmentId, "exports"), "aria-current": tab === "exports" ? "page" : null, text: "Exports" })),
@@ -214,13 +238,14 @@ async function evaluationsTab(ctx, shared, body, reloaders) {
   async function load() {
     if (!table.firstChild) replace(table, loading("Loading evaluations…"));
     const { evaluations } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { query: { limit: 100 } });
-    replace(chart, matchedChart(evaluations));
+    // Drawn at the box's own width, so its labels keep their size on a phone (issue 17 item 6).
+    replace(chart, matchedChart(evaluations, chart.clientWidth));
     if (!evaluations.length) {
       replace(table, h("p", { class: "empty", text: "No evaluations yet. Evaluate now, or wait for the schedule." }));
     } else {
       replace(
         table,
-        h(
+        stackable(h(
           "table",
           { class: "data" },
           h("caption", { class: "visually-hidden", text: `Evaluations of ${shared.name}, newest first` }),
@@ -252,7 +277,7 @@ async function evaluationsTab(ctx, shared, body, reloaders) {
               ),
             ),
           ),
-        ),
+        )),
       );
     }
     if (!polling && evaluations.some((e) => e.status === "RUNNING")) {
@@ -280,7 +305,13 @@ async function exportsTab(ctx, shared, body, reloaders) {
   let delay = 700;
 
   async function downloadLink(record) {
-    const link = h("a", { class: "button small primary", href: record.downloadUrl, text: "Download", "aria-label": `Download the ${FORMAT_TEXT[record.format] ?? record.format} export` });
+    const link = h("a", {
+      class: "button small primary",
+      href: record.downloadUrl,
+      download: downloadName(shared.name, record),
+      text: "Download",
+      "aria-label": `Download the ${FORMAT_TEXT[record.format] ?? record.format} export`,
+    });
     link.addEventListener("click", async (event) => {
       if (record.expiresAt && Date.parse(record.expiresAt) > Date.now() + 5000) return;
       // The presigned URL has expired: ask for a fresh one.
@@ -317,7 +348,7 @@ async function exportsTab(ctx, shared, body, reloaders) {
     const { exports } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "exports"), { query: { limit: 20 } });
     rows.clear();
     if (!exports.length) {
-      replace(table, h("p", { class: "empty", text: "No exports yet. Choose CSV or JSONL above and press Export." }));
+      replace(table, h("p", { class: "empty", text: "No exports yet. Choose Export above, then CSV or JSONL." }));
       return;
     }
     const tbody = h("tbody");
@@ -330,12 +361,14 @@ async function exportsTab(ctx, shared, body, reloaders) {
     }
     replace(
       table,
-      h(
-        "table",
-        { class: "data" },
-        h("caption", { class: "visually-hidden", text: `Exports of ${shared.name}, newest first` }),
-        h("thead", {}, h("tr", {}, ["Requested", "Format", "Status", "Rows", "Size", "File"].map((c) => h("th", { scope: "col", class: c === "Rows" || c === "Size" ? "num" : null, text: c })))),
-        tbody,
+      stackable(
+        h(
+          "table",
+          { class: "data" },
+          h("caption", { class: "visually-hidden", text: `Exports of ${shared.name}, newest first` }),
+          h("thead", {}, h("tr", {}, ["Requested", "Format", "Status", "Rows", "Size", "File"].map((c) => h("th", { scope: "col", class: c === "Rows" || c === "Size" ? "num" : null, text: c })))),
+          tbody,
+        ),
       ),
     );
     // The listing carries no download URL: a READY export's own record does (a fresh presigned GET).

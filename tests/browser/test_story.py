@@ -16,136 +16,31 @@ are one story and run in file order, each as the person the seed names, in a fre
    console takes the id_token from the URL fragment.
 
 Each test leaves a screenshot of its last screen in test-output/screenshots/<test name>.png.
+The fixtures (one stack and one Chromium for the whole session) are in conftest.py.
 """
 
 from __future__ import annotations
 
 import http.client
 import re
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
 import requests
-from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect
 
 from local import demo, tokens
 from local import template as tpl
-from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+from tests.browser.conftest import A_FIRST_NAME, A_PROFILE, B_PROFILE, SCREENSHOTS, Console
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = tpl.ROOT / "test-output" / "screenshots"
-TIMEOUT_MS = 20_000
-
 SEGMENT = "Browser seed cohort"
 THROWAWAY = "Browser throwaway"
-SHARED_DEVICE = "8F0C2B6A-41D3-4E5F-9A7B-2C1D0E3F4A5B"
-A_PROFILE = "browser-seed-alpha"
-A_FIRST_NAME = "Alphonsine"
-B_PROFILE = "aa-browser-seed-beta"  # sorts before the demo's b-user-NNNN: first in the preview's sample
-
-
-@dataclass
-class Console:
-    stack: LocalStack
-    context: BrowserContext
-
-    @property
-    def base_url(self) -> str:
-        return self.stack.base_url
-
-
-@pytest.fixture(scope="module")
-def chromium_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    """Debian's Chromium, headless, with a fresh profile. Missing Chromium fails the tests: CI installs it."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (apt-get install -y chromium; .ci/run installs it)",
-            pytrace=False,
-        )
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-            locale="en-GB",
-            timezone_id="UTC",
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
-
-
-@pytest.fixture(scope="module")
-def console(chromium_context: BrowserContext) -> Iterator[Console]:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    running = start_stack(demo=True)
-    try:
-        _seed_profile_pair(running)
-        yield Console(running, chromium_context)
-    finally:
-        assert stop_stack(running) == 0
-
-
-def _seed_profile_pair(stack: LocalStack) -> None:
-    """The seed's example: a profile in A with a first_name, one in B without, holding the same device."""
-    a_profile = {
-        "profileId": A_PROFILE,
-        "attributes": {"first_name": A_FIRST_NAME, "cohort": "browser-seed"},
-        "devices": [{"platform": "ios", "id": SHARED_DEVICE}],
-    }
-    b_profile = {"profileId": B_PROFILE, "attributes": {"country": "IE"}, "devices": [{"platform": "ios", "id": SHARED_DEVICE.lower()}]}
-    for project, profile in (("proj-a", a_profile), ("proj-b", b_profile)):
-        stored = stack.call("PUT", f"/v1/projects/{project}/profiles", demo.COMPANY_ADMIN.token(), {"profiles": [profile]})
-        assert stored.status_code == 200, stored.text
-        assert stored.json()["upserted"] == 1, stored.text
-
-
-@pytest.fixture
-def open_as(console: Console, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Page]]:
-    """Opens a fresh tab signed in as a demo user (picked on the sign-in page); screenshots the last tab at the end."""
-    opened: list[Page] = []
-    page_errors: list[str] = []
-
-    def open_tab(user_id: str) -> Page:
-        page = console.context.new_page()
-        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-        opened.append(page)
-        page.goto(console.base_url + "/")
-        page.locator(f"button[data-user='{user_id}']").click()
-        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-        return page
-
-    yield open_tab
-    if opened:
-        opened[-1].screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
-    for page in opened:
-        page.close()
-    assert page_errors == [], f"JavaScript errors in the page: {page_errors}"
 
 
 def _open_sharing_tab(page: Page, segment: str) -> None:
@@ -303,13 +198,14 @@ def test_4_project_admin_of_a_and_b_is_told_why_it_cannot_delete_the_shared_segm
     row = page.locator("tr", has=page.get_by_role("link", name=SEGMENT, exact=True))
     expect(row).to_contain_text("3 projects")
 
-    # When it deletes the segment
+    # When it asks to delete the segment
     page.get_by_role("button", name=f"Delete {SEGMENT}").click()
-    page.get_by_role("button", name="Delete segment").click()
 
-    # Then the guard says how many projects have it and how many of them it cannot see, and offers no force
+    # Then, before any delete, the guard says which projects have it and how many it cannot see, and offers no delete
     guard = page.locator(".notice-warning")
-    expect(guard).to_contain_text(f"“{SEGMENT}” is shared with 3 projects, 2 of which you cannot see.")
+    expect(guard).to_contain_text(f"“{SEGMENT}” is shared with 3 projects: Beta Racer and 2 other projects you cannot see.")
+    expect(guard).not_to_contain_text("stops every")
+    expect(page.get_by_role("button", name="Delete segment")).to_have_count(0)
     expect(guard).to_contain_text("such as a company admin")
     expect(page.get_by_role("button", name=re.compile("Delete and stop sharing"))).to_have_count(0)
     # And the segment is still there
@@ -331,7 +227,8 @@ def test_5_user_of_beta_evaluates_the_shared_segment_and_sees_it_in_the_evaluati
     page.get_by_role("link", name="Shared Segments").click()
     shared_row = page.locator("tr", has=page.get_by_role("link", name=SEGMENT, exact=True))
     expect(shared_row).to_contain_text("Not evaluated yet")
-    shared_row.get_by_role("button", name=f"Evaluate {SEGMENT} now").click()
+    shared_row.get_by_role("button", name=f"Options for {SEGMENT}").click()
+    shared_row.get_by_role("menuitem", name="Evaluate now").click()
 
     # Then it is told how many of Beta Racer's profiles match
     expect(page.get_by_text(re.compile(rf"Evaluated “{SEGMENT}”: \d+ of 251 profiles in Beta Racer match\."))).to_be_visible()
@@ -370,8 +267,8 @@ def test_6_user_of_beta_exports_the_shared_segment_and_gets_a_download_link(cons
     shared_row = page.locator("tr", has=page.get_by_role("link", name=SEGMENT, exact=True))
 
     # When it exports the segment as CSV
-    shared_row.get_by_label(f"Export format for {SEGMENT}").select_option("csv")
-    shared_row.get_by_role("button", name=f"Export {SEGMENT}").click()
+    shared_row.get_by_role("button", name=f"Options for {SEGMENT}").click()
+    shared_row.get_by_role("menuitem", name="Export CSV").click()
 
     # Then it is taken to the Exports tab, where the export shows its status and, once ready, a Download link
     expect(page.get_by_role("link", name="Exports", exact=True)).to_have_attribute("aria-current", "page")
@@ -454,10 +351,9 @@ def test_8_project_switch_shows_nothing_of_the_previous_project_and_company_admi
     # When the company admin deletes it
     page = open_as(demo.COMPANY_ADMIN.user_id)
     page.get_by_role("button", name=f"Delete {THROWAWAY}").click()
-    page.get_by_role("button", name="Delete segment").click()
 
-    # Then the guard counts 1 project, none hidden, and offers to delete it anyway
-    expect(page.locator(".notice-warning")).to_contain_text(f"“{THROWAWAY}” is shared with 1 project, 0 of which you cannot see.")
+    # Then the first confirmation names the 1 project that has it, and offers to delete it anyway
+    expect(page.locator(".notice-warning")).to_contain_text(f"“{THROWAWAY}” is shared with 1 project: Beta Racer.")
     page.get_by_role("button", name="Delete and stop sharing with 1 project").click()
 
     # And the forced delete removes it and its share
