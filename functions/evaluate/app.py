@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from segshare_core import evaluation
+from segshare_core import evaluate_at_scale, evaluation
 from segshare_core.api import Strict, errors, make_resolver, principal, project_scope, require_shared_segments
 from segshare_core.domain import access, cursors
 from segshare_core.domain.errors import Conflict, NotFound
@@ -93,19 +93,25 @@ def _shared(projectId: str, sharedSegmentId: str, caller: access.Principal | Non
 
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
-    responses={**_ok(EvaluationOut, 201), **errors(404, 409)},
+    responses={**_ok(EvaluationOut, 201), **_ok(EvaluationOut, 202), **errors(404, 409)},
 )
 def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: IdempotencyKey = None) -> tuple[dict[str, Any], int]:
     caller = principal(app)
     company_id, shared = _shared(projectId, sharedSegmentId, caller)
 
     def work() -> dict[str, Any]:
+        # API.md: 201 with the finished evaluation, or 202 RUNNING when the cost model hands it to the workflow.
+        running = evaluate_at_scale.hand_off(company_id, shared, "manual")
+        if running is not None:
+            metrics.add_metric(name="EvaluationsHandedOff", unit="Count", value=1)
+            return {"status": 202, "evaluation": running.to_api()}
         done = evaluation.evaluate(company_id, shared, "manual")
         metrics.add_metric(name="Evaluations", unit="Count", value=1)
-        return done.to_api()
+        return {"status": 201, "evaluation": done.to_api()}
 
     scope = {"companyId": company_id, "projectId": projectId, "userId": caller.user_id, "sharedSegmentId": sharedSegmentId}
-    return _evaluate_once(work, idempotency_key, scope), 201
+    answer = _evaluate_once(work, idempotency_key, scope)
+    return answer["evaluation"], int(answer["status"])
 
 
 @app.get(

@@ -39,11 +39,13 @@ from pydantic import BaseModel, ConfigDict
 
 from segshare_core import config
 from segshare_core.domain import match as matching
+from segshare_core.domain import scale
 from segshare_core.domain.devices import PLATFORMS, token
 from segshare_core.domain.errors import DomainError, NotFound
+from segshare_core.domain.evaluations import Evaluation, Trigger
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.profiles import Profile, shard_of_profile
-from segshare_core.domain.segments import Segment
+from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.evaluation import SourceGone
 from segshare_core.observability import logger
 from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
@@ -327,3 +329,33 @@ def start(run: Run) -> str:
         stateMachineArn=config.EVALUATION_STATE_MACHINE_ARN, name=run.evaluationId, input=run.model_dump_json()
     )
     return str(response["executionArn"])
+
+
+def predict(company_id: str, shared: SharedSegment) -> scale.Prediction:
+    """The in-request time the cost model predicts for this share, from both projects' counters."""
+    source = profiles.counts(company_id, shared.source_project_id)
+    target = profiles.counts(company_id, shared.target_project_id)
+    return scale.predict_in_request(source.profiles, source.index_entries, target.index_entries, shards=config.DEVICE_INDEX_SHARDS)
+
+
+def hand_off(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluation | None:
+    """Start the workflow when the in-request path is predicted too slow; the RUNNING evaluation, else None.
+
+    Too slow: above ``config.EVALUATION_INLINE_SECONDS`` (API.md: an evaluation too large to
+    finish well inside API Gateway's 29 s is always handed off). When the execution cannot
+    be started, the evaluation is recorded FAILED and the error re-raised.
+    """
+    predicted = predict(company_id, shared)
+    if predicted.seconds <= config.EVALUATION_INLINE_SECONDS:
+        return None
+    target, shared_id = shared.target_project_id, shared.shared_segment_id
+    running = evaluations.start(company_id, target, shared_id, trigger)
+    try:
+        start(Run(companyId=company_id, projectId=target, sharedSegmentId=shared_id, evaluationId=running.evaluation_id))
+    except Exception:
+        logger.exception("evaluation workflow not started", evaluation_id=running.evaluation_id)
+        evaluations.fail(company_id, target, shared_id, running.evaluation_id, "the evaluation could not be started; retry")
+        raise
+    seconds = round(predicted.seconds, 2)
+    logger.info("evaluation handed off", evaluation_id=running.evaluation_id, predicted_seconds=seconds, plan=predicted.plan)
+    return running
