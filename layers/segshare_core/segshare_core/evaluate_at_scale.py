@@ -35,6 +35,7 @@ from typing import Any
 
 import boto3
 import numpy as np
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from segshare_core import config
@@ -117,11 +118,18 @@ def _put(key: str, body: bytes, content_type: str) -> None:
 
 
 def _get(key: str) -> bytes | None:
-    """The object's bytes, or None when it does not exist."""
+    """The object's bytes, or None when it does not exist.
+
+    S3 answers a GET of a missing key with 403 AccessDenied, not 404, to a role without
+    s3:ListBucket on the bucket (S3 user guide, GetObject permissions); the functions have
+    s3:GetObject on ``work/*`` alone, so both answers mean "not there".
+    """
     try:
         body: bytes = _s3().get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read()
-    except _s3().exceptions.NoSuchKey:
-        return None
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "AccessDenied"):
+            return None
+        raise
     return body
 
 
