@@ -347,6 +347,17 @@ def run_child() -> None:
     )
 
 
+#: A larger DeviceIndexShards the projection also shows (children scaled from the measured ones).
+SCALED_SHARDS = 64
+
+
+def _scaled(m: Measured, factor: float) -> Measured:
+    return Measured(
+        m.stage, m.wall / factor, m.cpu / factor, m.peak_mb, m.base_mb, round(m.items / factor),
+        math.ceil(m.pages / factor), round(m.item_bytes / factor), m.extra,
+    )  # fmt: skip
+
+
 def run_projection() -> None:
     shards = _shards()
     print(f"projection: one evaluation on AWS from measured children, {shards} shards, all of a stage's children in parallel")
@@ -361,8 +372,13 @@ def run_projection() -> None:
         f"transitions, DynamoDB on-demand $0.125/M read units, S3 PUT $0.005/1,000, GET $0.0004/1,000"
     )
     summary = []
-    for name, profiles in SHAPES.items():
-        resolve, match, merge = (measure(stage, profiles, shards) for stage in ("resolve", "match", "merge"))
+    cases = [(name, profiles, shards, shards) for name, profiles in SHAPES.items()]
+    cases.append(("10M x 10M", SHAPES["10M x 10M"], shards, SCALED_SHARDS))
+    for name, profiles, measured_at, shards in cases:
+        resolve, match, merge = (measure(stage, profiles, measured_at) for stage in ("resolve", "match", "merge"))
+        if shards != measured_at:
+            # Each child's items, pages, bytes and CPU shrink with its shard: scaled, not measured.
+            resolve, match = _scaled(resolve, measured_at / shards), _scaled(match, measured_at / shards)
 
         def child_wall(m: Measured, s3_requests: int) -> float:
             # CPU time, not wall: this machine's cores are shared, a Lambda's vCPU is its own.
@@ -401,7 +417,8 @@ def run_projection() -> None:
             "S3": s3_puts * PRICE_S3_PUT + s3_gets * PRICE_S3_GET,
         }
         total = sum(price.values())
-        print(f"  {name}:")
+        scaled = f", children scaled from {measured_at} shards" if shards != measured_at else ""
+        print(f"  {name}, {shards} shards{scaled}:")
         for m, projected in ((resolve, resolve_wall), (match, match_wall), (merge, merge_wall)):
             print(_line(m))
             print(f"             -> {projected:.2f} s on AWS with its network wait")
@@ -409,7 +426,7 @@ def run_projection() -> None:
         print(f"    DynamoDB {dynamo_requests:,} requests, {read_units:,.0f} read units; S3 {s3_puts} PUT + {s3_gets} GET")
         prices = ", ".join(f"{k} ${v:.4f}" for k, v in price.items())
         print(f"    {transitions} transitions, {gb_seconds:.0f} GB-s; price ${total:.4f} ({prices})")
-        summary.append(f"{name} {wall:.0f} s ${total:.3f}")
+        summary.append(f"{name} ({shards} shards{', scaled' if scaled else ''}) {wall:.0f} s ${total:.3f}")
     targets = f"targets: 1M x 1M 10 s, 10M x 10M 60 s and ${TARGET_PRICE}"
     print("projection: " + "; ".join(summary) + f" ({targets}; projected from local CPU times, not measured on AWS)")
 

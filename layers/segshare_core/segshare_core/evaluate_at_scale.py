@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -178,21 +179,22 @@ def plan(run: Run) -> Context:
 # ---------------------------------------------------------------- 2. resolve one source shard
 
 
-def _members(company_id: str, segment: Segment, shard: int, shards: int) -> list[Profile]:
-    """The segment's current members whose rows live in this profile shard."""
+def _members(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[Profile]:
+    """The segment's current members whose rows live in this profile shard, streamed as read."""
     if segment.kind == "static":
         mine = [p for p in segment.profile_ids if shard_of_profile(p, shards) == shard]
-        return list(profiles.get_profiles(company_id, segment.project_id, mine).values())
-    return [p for p in profiles.iter_profile_shard(company_id, segment.project_id, shard) if segment.contains(p)]
+        yield from profiles.get_profiles(company_id, segment.project_id, mine).values()
+        return
+    yield from (p for p in profiles.iter_profile_shard(company_id, segment.project_id, shard) if segment.contains(p))
 
 
-def partition_tokens(raw: bytes, shards: int) -> list[bytes]:
+def partition_tokens(raw: bytes | bytearray, shards: int) -> list[bytes]:
     """Binary tokens (16 bytes each) split by index shard, each part sorted and without repeats.
 
     Part ``i`` holds the tokens ``domain.devices.shard_of`` puts in index shard ``i`` (the
     first 32 bits of a token, modulo ``shards``), as 16-byte big-endian tokens in byte order.
     """
-    hi, lo = matching.words_of(raw)
+    hi, lo = matching.words_of(bytes(raw))
     part = (hi >> np.uint64(32)) % np.uint64(shards)
     out = []
     for s in range(shards):
@@ -211,13 +213,18 @@ def resolve_shard(item: ShardItem) -> dict[str, int]:
     context = item.context
     _source, segment = _segment(context.companyId, context.projectId, context.sharedSegmentId)
     key = directory.company_key(context.companyId)
-    members = _members(context.companyId, segment, item.shard, context.shards)
-    raw = b"".join(bytes.fromhex(token(key, d)) for p in members for d in p.matchable_devices())
+    # Tokens are gathered as 16-byte strings while the pages stream past: memory holds tokens, not profiles.
+    raw = bytearray()
+    members = 0
+    for profile in _members(context.companyId, segment, item.shard, context.shards):
+        members += 1
+        for device in profile.matchable_devices():
+            raw += bytes.fromhex(token(key, device))
     parts = partition_tokens(raw, context.shards)
     for target_shard, body in enumerate(parts):
         _put(tokens_key(context, target_shard, item.shard), body, "application/octet-stream")
     written = sum(len(b) for b in parts) // 16
-    logger.info("source shard resolved", evaluation_id=context.evaluationId, shard=item.shard, members=len(members), tokens=written)
+    logger.info("source shard resolved", evaluation_id=context.evaluationId, shard=item.shard, members=members, tokens=written)
     return {"shard": item.shard, "tokens": written}
 
 
