@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from segshare_core.domain.match import choose_plan
 
-#: DynamoDB items one in-request evaluation reads and parses a second. botocore's parser is
-#: the bottleneck of a read (bench `child:` parses about this many index items a second on
-#: one core; the in-request path shares one function's cores between its reading threads).
-ITEMS_PER_SECOND = 60_000
+#: DynamoDB items one in-request evaluation reads and parses a second. Parsing (botocore's
+#: parser, then pynamodb) is the bottleneck, CPU-bound under the GIL whatever the threads:
+#: bench `child:` measured about 11k profile rows and 23k index entries a CPU second.
+ITEMS_PER_SECOND = 15_000
 #: Round trip of one DynamoDB request from Lambda in the same region (order of magnitude).
 REQUEST_SECONDS = 0.01
 #: Requests the in-request path keeps in flight (store.profiles.MAX_READ_THREADS).
