@@ -352,6 +352,7 @@ SCALED_SHARDS = 64
 
 
 def _scaled(m: Measured, factor: float) -> Measured:
+    """A child's figures with ``factor`` times more shards: its items, pages, bytes and times divided by it."""
     return Measured(
         m.stage, m.wall / factor, m.cpu / factor, m.peak_mb, m.base_mb, round(m.items / factor),
         math.ceil(m.pages / factor), round(m.item_bytes / factor), m.extra,
@@ -378,7 +379,7 @@ def run_projection() -> None:
         resolve, match, merge = (measure(stage, profiles, measured_at) for stage in ("resolve", "match", "merge"))
         if shards != measured_at:
             # Each child's items, pages, bytes and CPU shrink with its shard: scaled, not measured.
-            resolve, match = _scaled(resolve, measured_at / shards), _scaled(match, measured_at / shards)
+            resolve, match = _scaled(resolve, shards / measured_at), _scaled(match, shards / measured_at)
 
         def child_wall(m: Measured, s3_requests: int) -> float:
             # CPU time, not wall: this machine's cores are shared, a Lambda's vCPU is its own.
