@@ -187,3 +187,24 @@ def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(wo
     assert done.status == "FAILED"
     assert done.error == "a shard of the evaluation failed; the previous result stays in service", done.error
     assert _members(world) == in_service
+
+
+def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(world: World) -> None:
+    share = handler_for("ShareFunction")
+    # Given a static segment of a few source profiles (some of them unknown ids), shared with proj-b
+    members = sorted(world.sources)[::7]
+    body = {"id": "s-few", "name": "A few", "profileIds": [*members, "a-missing"]}
+    assert share(event("create_segment", body=body, claims=ADMIN)).status == 201
+    sharing = event("put_sharing", path={"segmentId": "s-few"}, body={"projectIds": ["proj-b"]}, claims=ADMIN)
+    assert share(sharing).status == 200
+    listed = share(event("list_shared_segments", path={"projectId": "proj-b"}, claims=ADMIN)).json["sharedSegments"]
+    shared_id = next(s["sharedSegmentId"] for s in listed if s["name"] == "A few")
+    static = World(world.arn, shared_id, world.sources, world.targets, set(members))
+    expected = _brute_force(static)
+    assert expected
+    # When the workflow evaluates it
+    execution, done = _run(static)
+    # Then it matched exactly the targets holding a device of those members
+    assert execution["status"] == "SUCCEEDED", execution
+    assert done.matched_profiles == len(expected)
+    assert _members(static) == (done.evaluation_id, sorted(expected))
