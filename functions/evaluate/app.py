@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from segshare_core import evaluation
+from segshare_core import evaluate_at_scale, evaluation
 from segshare_core.api import (
     Cursor,
     QueryInt,
@@ -110,9 +110,14 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
     company_id, shared = _shared(projectId, sharedSegmentId, caller)
 
     def work() -> dict[str, Any]:
+        # API.md: 201 with the finished evaluation, or 202 RUNNING when the cost model hands it to the workflow.
+        running = evaluate_at_scale.hand_off(company_id, shared, "manual")
+        if running is not None:
+            metrics.add_metric(name="EvaluationsHandedOff", unit="Count", value=1)
+            return {"status": 202, "evaluation": running.to_api()}
         done = evaluation.evaluate(company_id, shared, "manual")
         metrics.add_metric(name="Evaluations", unit="Count", value=1)
-        return done.to_api()
+        return {"status": 201, "evaluation": done.to_api()}
 
     # The generation too: a repeat after the share ended and was granted again is new work, since
     # the first response's result belongs to an ended share (API.md "Revoking and resharing").
@@ -123,7 +128,8 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
         "sharedSegmentId": sharedSegmentId,
         "generation": shared.generation,
     }
-    return _evaluate_once(work, idempotency_key, scope), 201
+    answer = _evaluate_once(work, idempotency_key, scope)
+    return answer["evaluation"], int(answer["status"])
 
 
 @app.get(

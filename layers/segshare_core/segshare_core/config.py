@@ -30,3 +30,9 @@ DOWNLOAD_URL_SECONDS = min(_int("DOWNLOAD_URL_SECONDS", 900), 900)
 DEVICE_INDEX_SHARDS = _int("DEVICE_INDEX_SHARDS", 16)
 #: Largest request body accepted, in bytes (API Gateway allows more; nothing here needs it).
 MAX_BODY_BYTES = _int("MAX_BODY_BYTES", 1_048_576)
+#: The evaluation workflow (template: ``!Ref EvaluationStateMachine``), started for a large evaluation.
+EVALUATION_STATE_MACHINE_ARN = os.environ.get(
+    "EVALUATION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:EvaluationStateMachine"
+)
+#: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202).
+EVALUATION_INLINE_SECONDS = float(os.environ.get("EVALUATION_INLINE_SECONDS", "5"))

@@ -64,6 +64,11 @@ def _read_shard(pk: str, consistent_read: bool) -> list[IndexEntry]:
     return _entries(DeviceIndexRow.query(pk, consistent_read=consistent_read, attributes_to_get=_ATTRIBUTES))
 
 
+def scan_shard(company_id: str, project_id: str, shard: int, *, consistent_read: bool = False) -> list[IndexEntry]:
+    """The entries of one index shard (0 to DEVICE_INDEX_SHARDS - 1) in token order: one Query per 1 MB page."""
+    return _read_shard(index_pk(company_id, project_id, shard), consistent_read)
+
+
 def scan(
     company_id: str,
     project_id: str,

@@ -1,0 +1,18 @@
+"""The evaluation workflow's second Map: join one target index shard with the source tokens of that shard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from segshare_core import evaluate_at_scale as workflow
+from segshare_core.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="context.evaluationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    return workflow.match_shard(parse(event=event, model=workflow.ShardItem))

@@ -1,0 +1,20 @@
+"""The evaluation workflow's last task: check every shard's result, merge, write the result and commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from segshare_core import evaluate_at_scale as workflow
+from segshare_core.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="evaluationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    done = workflow.merge(parse(event=event, model=workflow.Context))
+    metrics.add_metric(name="WorkflowEvaluations", unit="Count", value=1)
+    return done

@@ -1,0 +1,19 @@
+"""The evaluation workflow's Catch: the evaluation turns FAILED; the previous result stays in service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from segshare_core import evaluate_at_scale as workflow
+from segshare_core.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="evaluationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="WorkflowEvaluationsFailed", unit="Count", value=1)
+    return workflow.record_failure(parse(event=event, model=workflow.Failure))

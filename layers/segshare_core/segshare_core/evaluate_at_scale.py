@@ -1,0 +1,393 @@
+"""Evaluation as a workflow (issue 14): a hash join on the Step Functions Distributed Map.
+
+The steps, one Lambda task each (``statemachines/evaluation.asl.json``):
+
+1. ``plan``: checks the share, reads the target's counters, writes the two shard lists the
+   Maps read (ItemReader ``s3:getObject``, JSON) and returns a small context: no list of
+   any length travels in a state (Step Functions' 256 KB limit).
+2. ``resolve_shard`` (Map over the source's profile shards): resolves the source segment on
+   one shard into device tokens and writes them partitioned by target index shard, sorted,
+   16 binary bytes a token: ``tokens/<target shard>/<source shard>.bin``. Every partition is
+   written, empty or not, so a missing object always means a failed child.
+3. ``match_shard`` (Map over the target's index shards): reads its index shard and the
+   shard's token files from every source shard, joins them with the numpy core
+   (``domain.match.join``) and writes ``matched/<shard>.json``: the matched profile ids and
+   the device counts by platform.
+4. ``merge``: checks that every shard's result is there (a missing one fails the
+   evaluation: moto's interpreter lets a Map succeed with a failed child, AWS fails it),
+   unions the ids (a profile whose devices fall in two shards counts once; a device lives in
+   one shard, so device counts add up), writes the result (``results.put``) and commits
+   (``evaluations.succeed``).
+5. ``record_failure``: the Catch of every step; the evaluation turns FAILED and the previous
+   result stays in service.
+
+Work objects live under ``work/``; the bucket's lifecycle rule expires them.
+Only membership crosses projects: token files hold keyed tokens of the source's devices,
+never ids or attributes, and what is recorded names the target's own profiles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import boto3
+import numpy as np
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from segshare_core import config
+from segshare_core.domain import match as matching
+from segshare_core.domain import scale
+from segshare_core.domain.devices import PLATFORMS, token
+from segshare_core.domain.errors import DomainError, NotFound
+from segshare_core.domain.evaluations import Evaluation, Trigger
+from segshare_core.domain.match_summary import MatchSummary
+from segshare_core.domain.profiles import Profile, shard_of_profile
+from segshare_core.domain.segments import Segment, SharedSegment
+from segshare_core.evaluation import SourceGone
+from segshare_core.observability import logger
+from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
+
+
+class IncompleteEvaluation(DomainError):
+    """A shard's result is missing at the merge: a child failed, so the evaluation does."""
+
+    code = "INCOMPLETE_EVALUATION"
+
+
+class Run(BaseModel):
+    """The execution's input: which evaluation of which share (started RUNNING by the caller)."""
+
+    model_config = ConfigDict(extra="ignore")
+    companyId: str
+    projectId: str
+    sharedSegmentId: str
+    evaluationId: str
+    #: The share generation the evaluation belongs to (its records are keyed by it, its commit checks it).
+    generation: str
+
+    def share(self) -> SharedSegment:
+        """The share as the evaluations store keys it: target, shared id and generation (names unused)."""
+        return SharedSegment(
+            shared_segment_id=self.sharedSegmentId,
+            target_project_id=self.projectId,
+            source_project_id="",
+            segment_id="",
+            name="",
+            shared_at="",
+            generation=self.generation,
+        )
+
+
+class Context(Run):
+    """What ``plan`` returns and every later step receives (small, whatever the sizes)."""
+
+    sourceProjectId: str
+    segmentId: str
+    shards: int
+    targetProfiles: int
+    bucket: str
+    prefix: str
+    sourceShardsKey: str
+    targetShardsKey: str
+
+
+class ShardItem(BaseModel):
+    """One Map child's input: the context and one shard (``ItemSelector``)."""
+
+    model_config = ConfigDict(extra="ignore")
+    context: Context
+    shard: int
+
+
+class Failure(Run):
+    """The Catch's input: the run and Step Functions' error (``{"Error", "Cause"}``)."""
+
+    error: dict[str, Any] = {}
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
+
+
+def work_prefix(run: Run) -> str:
+    """Where one run's working objects go (the S3 prefix ``work/``, expired by the bucket's lifecycle)."""
+    return f"work/{run.companyId}/{run.projectId}/{run.sharedSegmentId}/{run.evaluationId}/"
+
+
+def tokens_key(context: Context, target_shard: int, source_shard: int) -> str:
+    return f"{context.prefix}tokens/{target_shard:03d}/{source_shard:03d}.bin"
+
+
+def matched_key(context: Context, target_shard: int) -> str:
+    return f"{context.prefix}matched/{target_shard:03d}.json"
+
+
+def _put(key: str, body: bytes, content_type: str) -> None:
+    _s3().put_object(Bucket=config.DATA_BUCKET, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256")
+
+
+def _get(key: str) -> bytes | None:
+    """The object's bytes, or None when it does not exist.
+
+    S3 answers a GET of a missing key with 403 AccessDenied, not 404, to a role without
+    s3:ListBucket on the bucket (S3 user guide, GetObject permissions); the functions have
+    s3:GetObject on ``work/*`` alone, so both answers mean "not there".
+    """
+    try:
+        body: bytes = _s3().get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "AccessDenied"):
+            return None
+        raise
+    return body
+
+
+def _segment(company_id: str, project_id: str, shared_id: str, generation: str) -> tuple[str, Segment]:
+    """(source project, source segment) of a live share; SourceGone when it was deleted, unshared or granted again."""
+    shared = segments.get_shared_in(company_id, project_id, shared_id)
+    if shared is None or shared.generation != generation:
+        raise SourceGone("the shared segment no longer exists")
+    segment = segments.get_segment(company_id, shared.source_project_id, shared.segment_id)
+    if segment is None or project_id not in segment.shared_with:
+        raise SourceGone("the source segment was deleted or is no longer shared with this project")
+    return shared.source_project_id, segment
+
+
+# ---------------------------------------------------------------- 1. plan
+
+
+def plan(run: Run) -> Context:
+    """Check the share, write both shard lists to S3 (``[{"shard": 0}, ...]``), return the context.
+
+    Raises SourceGone when the share or its source segment is gone.
+    """
+    source_project, segment = _segment(run.companyId, run.projectId, run.sharedSegmentId, run.generation)
+    shards = config.DEVICE_INDEX_SHARDS
+    target = profiles.counts(run.companyId, run.projectId)
+    prefix = work_prefix(run)
+    listing = json.dumps([{"shard": s} for s in range(shards)]).encode()
+    source_key, target_key = f"{prefix}source-shards.json", f"{prefix}target-shards.json"
+    # Both stages have one item per shard: profiles and index entries share the shard count.
+    _put(source_key, listing, "application/json")
+    _put(target_key, listing, "application/json")
+    logger.info("evaluation planned", evaluation_id=run.evaluationId, shards=shards, target_profiles=target.profiles)
+    return Context(
+        **run.model_dump(),
+        sourceProjectId=source_project,
+        segmentId=segment.segment_id,
+        shards=shards,
+        targetProfiles=target.profiles,
+        bucket=config.DATA_BUCKET,
+        prefix=prefix,
+        sourceShardsKey=source_key,
+        targetShardsKey=target_key,
+    )
+
+
+# ---------------------------------------------------------------- 2. resolve one source shard
+
+
+def _members(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[Profile]:
+    """The segment's current members whose rows live in this profile shard, streamed as read."""
+    if segment.kind == "static":
+        mine = [p for p in segment.profile_ids if shard_of_profile(p, shards) == shard]
+        yield from profiles.get_profiles(company_id, segment.project_id, mine).values()
+        return
+    yield from (p for p in profiles.iter_profile_shard(company_id, segment.project_id, shard) if segment.contains(p))
+
+
+def partition_tokens(raw: bytes | bytearray, shards: int) -> list[bytes]:
+    """Binary tokens (16 bytes each) split by index shard, each part sorted and without repeats.
+
+    Part ``i`` holds the tokens ``domain.devices.shard_of`` puts in index shard ``i`` (the
+    first 32 bits of a token, modulo ``shards``), as 16-byte big-endian tokens in byte order.
+    """
+    hi, lo = matching.words_of(bytes(raw))
+    part = (hi >> np.uint64(32)) % np.uint64(shards)
+    out = []
+    for s in range(shards):
+        chosen = part == s
+        tokens = matching.TokenSet.from_words(hi[chosen], lo[chosen])
+        out.append(np.stack([tokens.hi, tokens.lo], axis=1).astype(">u8").tobytes())
+    return out
+
+
+def resolve_shard(item: ShardItem) -> dict[str, int]:
+    """Resolve the source segment on one profile shard; write its tokens for every target shard.
+
+    Returns ``{"shard", "tokens"}`` (tokens written, all partitions). Raises SourceGone when
+    the segment went away since the plan.
+    """
+    context = item.context
+    _source, segment = _segment(context.companyId, context.projectId, context.sharedSegmentId, context.generation)
+    key = directory.company_key(context.companyId)
+    # Tokens are gathered as 16-byte strings while the pages stream past: memory holds tokens, not profiles.
+    raw = bytearray()
+    members = 0
+    for profile in _members(context.companyId, segment, item.shard, context.shards):
+        members += 1
+        for device in profile.matchable_devices():
+            raw += bytes.fromhex(token(key, device))
+    parts = partition_tokens(raw, context.shards)
+    for target_shard, body in enumerate(parts):
+        _put(tokens_key(context, target_shard, item.shard), body, "application/octet-stream")
+    written = sum(len(b) for b in parts) // 16
+    logger.info("source shard resolved", evaluation_id=context.evaluationId, shard=item.shard, members=members, tokens=written)
+    return {"shard": item.shard, "tokens": written}
+
+
+# ---------------------------------------------------------------- 3. match one target shard
+
+
+class MissingTokens(DomainError):
+    """A source shard's token file for this target shard is missing: its resolve child failed."""
+
+    code = "INCOMPLETE_EVALUATION"
+
+
+def match_shard(item: ShardItem) -> dict[str, int]:
+    """Join one target index shard with the source tokens of that shard; write ``matched/<shard>.json``.
+
+    The object is ``{"profiles": [sorted ids], "matchedDevices": n, "matchedByPlatform":
+    {platform: n}}``. Raises MissingTokens when a source shard's token file is absent.
+    """
+    context, shard = item.context, item.shard
+    parts = []
+    for source_shard in range(context.shards):
+        body = _get(tokens_key(context, shard, source_shard))
+        if body is None:
+            raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
+        parts.append(body)
+    source = matching.TokenSet.from_words(*matching.words_of(b"".join(parts)))
+    entries = device_index.scan_shard(context.companyId, context.projectId, shard) if len(source) else []
+    target = matching.TargetIndex.from_entries(entries)
+    joined = matching.join(source, target)
+    body = json.dumps(
+        {
+            "profiles": sorted(target.ids(joined.profiles)),
+            "matchedDevices": joined.matched_devices,
+            "matchedByPlatform": joined.matched_by_platform,
+        },
+        separators=(",", ":"),
+    ).encode()
+    _put(matched_key(context, shard), body, "application/json")
+    logger.info("target shard matched", evaluation_id=context.evaluationId, shard=shard, matched=len(joined.profiles))
+    return {"shard": shard, "matched": len(joined.profiles)}
+
+
+# ---------------------------------------------------------------- 4. merge and commit
+
+
+def merge(context: Context) -> dict[str, Any]:
+    """Every shard's result present, unioned, written and committed; ``{"evaluationId", "status"}``.
+
+    Raises IncompleteEvaluation when a shard's result is missing (the evaluation then fails
+    through the Catch, and the previous result stays in service).
+    """
+    matched: set[str] = set()
+    by_platform: Counter[str] = Counter(dict.fromkeys(PLATFORMS, 0))
+    devices = 0
+    for shard in range(context.shards):
+        body = _get(matched_key(context, shard))
+        if body is None:
+            raise IncompleteEvaluation(f"the result of target shard {shard} is missing")
+        part = json.loads(body)
+        matched.update(part["profiles"])
+        devices += int(part["matchedDevices"])
+        by_platform.update({p: int(n) for p, n in part["matchedByPlatform"].items()})
+    running = evaluations.get(context.companyId, context.share(), context.evaluationId)
+    if running is None:
+        raise NotFound(f"evaluation {context.evaluationId!r} not found")
+    key = results.result_key(context.companyId, context.projectId, context.sharedSegmentId, context.evaluationId)
+    results.put(key, sorted(matched))
+    summary = MatchSummary(
+        target_profiles=context.targetProfiles,
+        matched_profiles=len(matched),
+        matched_devices=devices,
+        matched_by_platform=dict(by_platform),
+    )
+    done = evaluations.succeed(context.companyId, context.share(), running, summary, key)
+    logger.info("evaluation merged", evaluation_id=context.evaluationId, matched=len(matched), status=done.status)
+    return {"evaluationId": done.evaluation_id, "status": done.status}
+
+
+# ---------------------------------------------------------------- 5. the Catch
+
+#: Step Functions error names (the exception's class name a task raised) -> the message recorded.
+_MESSAGES = {
+    "SourceGone": "the source segment was deleted or is no longer shared with this project",
+    "IncompleteEvaluation": "a shard of the evaluation failed; the previous result stays in service",
+    "MissingTokens": "a shard of the evaluation failed; the previous result stays in service",
+    "RetryLater": "a dependency was busy; the evaluation can be retried",
+    "States.Timeout": "a step of the evaluation timed out",
+    # AWS fails a Map whose child failed (ToleratedFailureCount 0) with this error.
+    "States.ExceedToleratedFailureThreshold": "a shard of the evaluation failed; the previous result stays in service",
+}
+
+
+def record_failure(failure: Failure) -> dict[str, Any]:
+    """Mark the run FAILED with a message naming no internals; ``{"evaluationId", "status"}``."""
+    name = str(failure.error.get("Error", ""))
+    message = _MESSAGES.get(name, "the evaluation failed; see the logs")
+    logger.warning("evaluation workflow failed", evaluation_id=failure.evaluationId, error_type=name[:100])
+    failed = evaluations.fail(failure.companyId, failure.share(), failure.evaluationId, message)
+    return {"evaluationId": failure.evaluationId, "status": failed.status if failed else "NOT_STARTED"}
+
+
+# ---------------------------------------------------------------- starting a run
+
+
+@cache
+def _sfn() -> Any:
+    return boto3.client("stepfunctions")
+
+
+def start(run: Run) -> str:
+    """Start the workflow for an evaluation recorded RUNNING; the execution's ARN.
+
+    The execution is named after the evaluation, so one evaluation can never run twice
+    (Step Functions refuses a second execution of one name).
+    """
+    response: dict[str, Any] = _sfn().start_execution(
+        stateMachineArn=config.EVALUATION_STATE_MACHINE_ARN, name=run.evaluationId, input=run.model_dump_json()
+    )
+    return str(response["executionArn"])
+
+
+def predict(company_id: str, shared: SharedSegment) -> scale.Prediction:
+    """The in-request time the cost model predicts for this share, from both projects' counters."""
+    source = profiles.counts(company_id, shared.source_project_id)
+    target = profiles.counts(company_id, shared.target_project_id)
+    return scale.predict_in_request(source.profiles, source.index_entries, target.index_entries, shards=config.DEVICE_INDEX_SHARDS)
+
+
+def hand_off(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluation | None:
+    """Start the workflow when the in-request path is predicted too slow; the RUNNING evaluation, else None.
+
+    Too slow: above ``config.EVALUATION_INLINE_SECONDS`` (API.md: an evaluation too large to
+    finish well inside API Gateway's 29 s is always handed off). When the execution cannot
+    be started, the evaluation is recorded FAILED and the error re-raised.
+    """
+    predicted = predict(company_id, shared)
+    if predicted.seconds <= config.EVALUATION_INLINE_SECONDS:
+        return None
+    target, shared_id = shared.target_project_id, shared.shared_segment_id
+    running = evaluations.start(company_id, shared, trigger)
+    run = Run(
+        companyId=company_id, projectId=target, sharedSegmentId=shared_id, evaluationId=running.evaluation_id, generation=shared.generation
+    )
+    try:
+        start(run)
+    except Exception:
+        logger.exception("evaluation workflow not started", evaluation_id=running.evaluation_id)
+        evaluations.fail(company_id, shared, running.evaluation_id, "the evaluation could not be started; retry")
+        raise
+    seconds = round(predicted.seconds, 2)
+    logger.info("evaluation handed off", evaluation_id=running.evaluation_id, predicted_seconds=seconds, plan=predicted.plan)
+    return running

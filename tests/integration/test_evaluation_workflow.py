@@ -1,0 +1,217 @@
+"""The evaluation workflow (statemachines/evaluation.asl.json) in moto's Step Functions interpreter, tasks bridged to the real handlers."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import template as tpl
+from local.lambdas import bridge_lambda_invoke
+from local.resources import create_all
+from local.schedule import create_state_machines
+from segshare_core import config
+from tests.integration.conftest import OPERATOR, event, handler_for, user
+
+ADMIN = user("u-admin")
+INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+COMPANY = "acme"
+#: Several shards, few enough that moto's interpreter runs a workflow in seconds.
+SHARDS = 4
+
+
+@dataclass
+class World:
+    arn: str
+    shared_id: str
+    sources: dict[str, list[dict[str, str]]]  # proj-a profile id -> devices
+    targets: dict[str, list[dict[str, str]]]  # proj-b profile id -> devices
+    irish: set[str]  # proj-a profiles in the segment (country IE)
+
+
+def _profile(profile_id: str, country: str, devices: list[dict[str, str]]) -> dict[str, Any]:
+    return {"profileId": profile_id, "attributes": {"country": country}, "devices": devices}
+
+
+def _upsert(directory: Any, project_id: str, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 50):
+        body = {"profiles": rows[start : start + 50]}
+        assert directory(event("upsert_profiles", path={"projectId": project_id}, body=body, claims=ADMIN)).status == 200
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """proj-a (source, segment "country IE") shared with proj-b (target), random overlapping devices."""
+    monkeypatch.setattr(config, "DEVICE_INDEX_SHARDS", SHARDS)
+    with mock_aws(config=INTERPRETER):  # type: ignore[arg-type]
+        template = tpl.load()
+        create_all(template)
+        bridge_lambda_invoke(template.functions())
+        arn = create_state_machines(template)["EvaluationStateMachine"]
+        directory, share = handler_for("DirectoryFunction"), handler_for("ShareFunction")
+        assert directory(event("create_company", claims=OPERATOR)).status == 201
+        assert directory(event("put_user", path={"userId": "u-admin"}, body={"role": "company_admin"}, claims=OPERATOR)).status == 200
+        for pid in ("proj-a", "proj-b"):
+            assert directory(event("create_project", body={"id": pid, "name": pid}, claims=ADMIN)).status == 201
+        rng = random.Random(14)
+
+        def devices() -> list[dict[str, str]]:
+            found = []
+            for _ in range(rng.randint(0, 3)):
+                n = rng.randrange(300)
+                ios = {"platform": "ios", "id": f"00000000-0000-4000-8000-{n:012x}"}
+                found.append({"platform": "android", "id": f"{n:x}"} if n % 2 else ios)
+            return found
+
+        sources = {f"a-{i}": devices() for i in range(80)}
+        targets = {f"b-{i}": devices() for i in range(80)}
+        countries = {pid: rng.choice(["IE", "FR"]) for pid in sources}
+        _upsert(directory, "proj-a", [_profile(pid, countries[pid], d) for pid, d in sources.items()])
+        _upsert(directory, "proj-b", [_profile(pid, "IE", d) for pid, d in targets.items()])
+        assert share(event("create_segment", claims=ADMIN)).status == 201
+        assert share(event("put_sharing", body={"projectIds": ["proj-b"]}, claims=ADMIN)).status == 200
+        listed = share(event("list_shared_segments", path={"projectId": "proj-b"}, claims=ADMIN))
+        shared_id = listed.json["sharedSegments"][0]["sharedSegmentId"]
+        yield World(arn, shared_id, sources, targets, {pid for pid, c in countries.items() if c == "IE"})
+
+
+def _brute_force(w: World) -> set[str]:
+    """Target profiles holding ANY device of ANY member of the segment, compared as normalised ids."""
+    source_devices = {(d["platform"], d["id"]) for pid in w.irish for d in w.sources[pid]}
+    return {pid for pid, devices in w.targets.items() if any((d["platform"], d["id"]) in source_devices for d in devices)}
+
+
+def _run(w: World) -> tuple[dict[str, Any], Any]:
+    """Record a RUNNING manual evaluation, run the workflow on it to its end: (execution, evaluation)."""
+    from segshare_core import evaluate_at_scale as workflow
+    from segshare_core.store import evaluations, segments
+
+    shared = segments.get_shared_in(COMPANY, "proj-b", w.shared_id)
+    assert shared is not None
+    running = evaluations.start(COMPANY, shared, "manual")
+    run = workflow.Run(
+        companyId=COMPANY, projectId="proj-b", sharedSegmentId=w.shared_id, evaluationId=running.evaluation_id, generation=shared.generation
+    )
+    execution = workflow.start(run)
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+        # moto sets the status before the output or error: read until either is there.
+        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
+            return described, evaluations.get(COMPANY, shared, running.evaluation_id)
+        time.sleep(0.2)
+    raise AssertionError("the workflow did not finish in 120 s")
+
+
+def _members(w: World) -> tuple[str, list[str]] | None:
+    from segshare_core import evaluation
+    from segshare_core.store import segments
+
+    shared = segments.get_shared_in(COMPANY, "proj-b", w.shared_id)
+    assert shared is not None
+    return evaluation.members_of_latest(COMPANY, shared)
+
+
+def test_the_workflow_finds_what_a_brute_force_finds(world: World) -> None:
+    # Given a target with some profiles sharing devices with the segment's members
+    expected = _brute_force(world)
+    assert 0 < len(expected) < len(world.targets)
+    # When the workflow evaluates the share
+    execution, done = _run(world)
+    # Then it succeeded with exactly the brute force's profiles, recorded and in service
+    assert execution["status"] == "SUCCEEDED", execution
+    assert done.status == "SUCCEEDED"
+    assert done.matched_profiles == len(expected)
+    assert done.target_profiles == len(world.targets)
+    latest = _members(world)
+    assert latest is not None
+    assert latest == (done.evaluation_id, sorted(expected))
+    # And its device counts are those of the in-request path
+    from segshare_core import evaluation
+    from segshare_core.store import segments
+
+    summary, matched = evaluation.match_shared(COMPANY, segments.get_shared_in(COMPANY, "proj-b", world.shared_id))  # type: ignore[arg-type]
+    assert matched == sorted(expected)
+    assert (done.matched_devices, done.matched_by_platform) == (summary.matched_devices, summary.matched_by_platform)
+
+
+def test_a_profile_with_matched_devices_in_two_shards_counts_once(world: World) -> None:
+    from segshare_core.domain.devices import normalise, shard_of, token
+    from segshare_core.store import directory
+
+    # Given a target profile whose two devices, both in the segment, live in different index shards
+    key = directory.company_key(COMPANY)
+    member = sorted(world.irish)[0]
+    candidates = [{"platform": "android", "id": f"{n:x}"} for n in range(1000, 1100)]
+    by_shard: dict[int, dict[str, str]] = {}
+    for d in candidates:
+        by_shard.setdefault(shard_of(token(key, normalise(d["platform"], d["id"])), SHARDS), d)
+    two = [by_shard[0], by_shard[1]]
+    world.sources[member] = world.sources[member] + two
+    world.targets["b-both"] = two
+    _upsert(handler_for("DirectoryFunction"), "proj-a", [_profile(member, "IE", world.sources[member])])
+    _upsert(handler_for("DirectoryFunction"), "proj-b", [_profile("b-both", "IE", two)])
+    # When the workflow evaluates the share
+    execution, done = _run(world)
+    # Then the profile is matched once, its two devices both count, and the total is the brute force's
+    assert execution["status"] == "SUCCEEDED", execution
+    latest = _members(world)
+    assert latest is not None
+    assert latest[1].count("b-both") == 1
+    assert latest[1] == sorted(_brute_force(world))
+    assert done.matched_profiles == len(_brute_force(world))
+    assert done.matched_by_platform["android"] >= 2
+
+
+def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from segshare_core import evaluate_at_scale as workflow
+
+    # Given a succeeded evaluation in service
+    first, previous = _run(world)
+    assert first["status"] == "SUCCEEDED"
+    in_service = _members(world)
+    assert in_service is not None
+    assert in_service[0] == previous.evaluation_id
+    real = workflow.match_shard
+
+    def failing(item: workflow.ShardItem) -> dict[str, int]:
+        if item.shard == 1:
+            raise RuntimeError("injected failure")
+        return real(item)
+
+    monkeypatch.setattr(workflow, "match_shard", failing)
+    # When one target shard's child fails in the next run
+    execution, done = _run(world)
+    # Then the run fails, the evaluation is FAILED with a message, and the previous result stays in service
+    assert execution["status"] == "FAILED", execution
+    assert done.status == "FAILED"
+    assert done.error == "a shard of the evaluation failed; the previous result stays in service", done.error
+    assert _members(world) == in_service
+
+
+def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(world: World) -> None:
+    share = handler_for("ShareFunction")
+    # Given a static segment of a few source profiles (some of them unknown ids), shared with proj-b
+    members = sorted(world.sources)[::7]
+    body = {"id": "s-few", "name": "A few", "profileIds": [*members, "a-missing"]}
+    assert share(event("create_segment", body=body, claims=ADMIN)).status == 201
+    sharing = event("put_sharing", path={"segmentId": "s-few"}, body={"projectIds": ["proj-b"]}, claims=ADMIN)
+    assert share(sharing).status == 200
+    listed = share(event("list_shared_segments", path={"projectId": "proj-b"}, claims=ADMIN)).json["sharedSegments"]
+    shared_id = next(s["sharedSegmentId"] for s in listed if s["name"] == "A few")
+    static = World(world.arn, shared_id, world.sources, world.targets, set(members))
+    expected = _brute_force(static)
+    assert expected
+    # When the workflow evaluates it
+    execution, done = _run(static)
+    # Then it matched exactly the targets holding a device of those members
+    assert execution["status"] == "SUCCEEDED", execution
+    assert done.matched_profiles == len(expected)
+    assert _members(static) == (done.evaluation_id, sorted(expected))
