@@ -16,6 +16,7 @@ const ROUTES = [
   { pattern: /^\/p\/([^/]+)\/segments$/, tab: "segments", view: segmentsView },
   { pattern: /^\/p\/([^/]+)\/segments\/([^/]+)$/, tab: "segments", view: (ctx) => segmentView(ctx, "overview") },
   { pattern: /^\/p\/([^/]+)\/segments\/([^/]+)\/sharing$/, tab: "segments", view: (ctx) => segmentView(ctx, "sharing") },
+  { pattern: /^\/p\/([^/]+)\/segments\/([^/]+)\/edit$/, tab: "segments", view: (ctx) => segmentView(ctx, "edit") },
   { pattern: /^\/p\/([^/]+)\/shared$/, tab: "shared", view: sharedListView },
   { pattern: /^\/p\/([^/]+)\/shared\/([^/]+)$/, tab: "shared", view: (ctx) => sharedDetailView(ctx, "evaluations") },
   { pattern: /^\/p\/([^/]+)\/shared\/([^/]+)\/exports$/, tab: "shared", view: (ctx) => sharedDetailView(ctx, "exports") },

@@ -1,5 +1,5 @@
 // Segments: the project's own segments and those shared into it, the rule builder, the delete
-// guard, and a segment's Overview and Sharing tabs.
+// guard, and a segment's Overview, Edit and Sharing tabs.
 
 import { describe, isAbort } from "./api.js";
 import { busy, focusOn, h, loading, notice, plural, replace, stackable, time, uniqueId } from "./dom.js";
@@ -203,7 +203,28 @@ class FieldError extends Error {
 }
 
 function ruleBuilder(ctx, onSubmitStart, onCreated) {
-  const formId = uniqueId("create");
+  return h("details", { class: "panel create-panel" }, h("summary", { text: "Create a segment" }), ruleForm(ctx, { onSubmitStart, onSaved: onCreated }));
+}
+
+// API.md: own ids (a static segment's profile ids too) and a static list of at most 5000.
+const ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const STATIC_MAX = 5000;
+
+// A rule the builder can show: one group of conditions, none of them a nested group.
+function isFlat(rule) {
+  const list = rule?.all ?? rule?.any;
+  return Array.isArray(list) && list.length > 0 && list.every((c) => !c.all && !c.any);
+}
+
+// The create form, or with `segment` its edit form: the same fields, filled in, sending a PATCH
+// with the version it was opened at (API.md). A rule with nested groups keeps its rule (the
+// builder shows one level) and a static segment edits its list of profile ids instead.
+function ruleForm(ctx, { segment = null, onSubmitStart = () => {}, onSaved, onReload = null }) {
+  const editing = segment !== null;
+  const formId = uniqueId(editing ? "edit" : "create");
+  let version = segment?.version;
+  const editsRule = !editing || (segment.kind === "rule" && isFlat(segment.rule));
+  const editsList = editing && segment.kind === "static";
   // No maxlength: it would cut a pasted name at 200 without a word (issue 17 item 7); the
   // length is checked on submit and said instead.
   const name = h("input", { id: `${formId}-name`, type: "text", required: true, autocomplete: "off", "aria-describedby": `${formId}-name-hint` });
@@ -215,8 +236,9 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
     h("option", { value: "any", text: "any of the conditions" }),
   );
   const conditions = h("div", { class: "conditions" });
+  const profileList = h("textarea", { id: `${formId}-profiles`, rows: "6", spellcheck: "false", autocomplete: "off", "aria-describedby": `${formId}-profiles-hint` });
   const status = h("div", { class: "form-status", "aria-live": "polite" });
-  const submit = h("button", { type: "submit", class: "primary", text: "Create segment" });
+  const submit = h("button", { type: "submit", class: "primary", text: editing ? "Save changes" : "Create segment" });
   const rows = [];
 
   function renumber() {
@@ -227,7 +249,7 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
     });
   }
 
-  function addCondition() {
+  function addCondition(filled = null) {
     const id = uniqueId("cond");
     const attribute = h("input", { id: `${id}-attr`, type: "text", placeholder: "e.g. country", autocomplete: "off", spellcheck: "false" });
     const op = h("select", { id: `${id}-op` }, OPERATORS.map(([value, text]) => h("option", { value, text })));
@@ -244,8 +266,8 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
       h("div", { class: "field" }, valueLabel, value, platform),
       remove,
     );
-    const row = { el, attribute, op, value, platform, remove };
-    op.addEventListener("change", () => {
+    const row = { el, attribute, op, value, platform, remove, original: null };
+    const showOp = () => {
       const isPlatform = op.value === "platform";
       attribute.disabled = isPlatform;
       value.hidden = isPlatform;
@@ -255,7 +277,21 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
       value.disabled = NO_VALUE.has(op.value);
       value.placeholder = LISTS.has(op.value) ? "IE, DE, FR" : NUMERIC.has(op.value) ? "a number, e.g. 50" : "e.g. IE";
       value.inputMode = NUMERIC.has(op.value) ? "decimal" : "text";
-    });
+    };
+    op.addEventListener("change", showOp);
+    if (filled?.platform) {
+      op.value = "platform";
+      platform.value = filled.platform;
+    } else if (filled) {
+      attribute.value = filled.attribute;
+      op.value = filled.op;
+      if (Array.isArray(filled.value)) value.value = filled.value.join(", ");
+      else if (filled.value !== undefined && filled.value !== null) value.value = String(filled.value);
+      // Typed text cannot tell "50" from 50 or true from "true": a condition left as it was is
+      // sent back exactly as stored, so saving a rename never changes what the rule compares.
+      row.original = { condition: filled, attribute: attribute.value, op: op.value, text: value.value };
+    }
+    showOp();
     remove.addEventListener("click", () => {
       rows.splice(rows.indexOf(row), 1);
       el.remove();
@@ -274,6 +310,8 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
       const where = `Condition ${i + 1}`;
       const op = row.op.value;
       if (op === "platform") return { platform: row.platform.value };
+      const kept = row.original;
+      if (kept && kept.attribute === row.attribute.value && kept.op === op && kept.text === row.value.value) return kept.condition;
       const attribute = row.attribute.value.trim();
       if (!attribute) throw new FieldError(row.attribute, `${where}: name the attribute.`);
       if (NO_VALUE.has(op)) return { attribute, op };
@@ -296,6 +334,17 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
       return { attribute, op, value: scalar(text) };
     });
     return { [match.value]: list };
+  }
+
+  // A static segment's profile ids, one a line or separated by commas or spaces.
+  function readList() {
+    const ids = profileList.value.split(/[\s,]+/).filter((id) => id !== "");
+    if (ids.length > STATIC_MAX) throw new FieldError(profileList, `A static segment lists at most ${STATIC_MAX} profiles; this list has ${ids.length}.`);
+    const bad = ids.find((id) => !ID_PATTERN.test(id));
+    if (bad !== undefined) {
+      throw new FieldError(profileList, `“${bad}” is not a profile id: ids are 2 to 63 lower-case letters, digits and hyphens, starting with a letter or digit.`);
+    }
+    return ids;
   }
 
   function clearMarks() {
@@ -321,13 +370,48 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
     "form",
     { class: "rule-form", novalidate: true },
     h("div", { class: "field" }, h("label", { for: name.id, text: "Name" }), name, nameHint),
-    h("div", { class: "field" }, h("label", { for: match.id, text: "Profiles must match" }), match),
-    h("fieldset", {}, h("legend", { text: "Conditions" }), conditions, h("button", { type: "button", class: "small", text: "Add condition", onclick: () => addCondition().attribute.focus() })),
-    h("p", { class: "hint", text: "Numbers are compared as numbers. For “is one of”, separate the values with commas." }),
+    editsRule
+      ? [
+          h("div", { class: "field" }, h("label", { for: match.id, text: "Profiles must match" }), match),
+          h("fieldset", {}, h("legend", { text: "Conditions" }), conditions, h("button", { type: "button", class: "small", text: "Add condition", onclick: () => addCondition().attribute.focus() })),
+          h("p", { class: "hint", text: "Numbers are compared as numbers. For “is one of”, separate the values with commas." }),
+        ]
+      : null,
+    editsList
+      ? h(
+          "div",
+          { class: "field" },
+          h("label", { for: profileList.id, text: "Profile ids" }),
+          profileList,
+          h("p", { id: `${formId}-profiles-hint`, class: "hint", text: `One a line (or separated by commas), up to ${STATIC_MAX}. The list replaces the current one.` }),
+        )
+      : null,
+    editing && segment.kind === "rule" && !editsRule
+      ? h(
+          "div",
+          { class: "field" },
+          h("p", {}, h("strong", { text: "Rule: " }), describeRule(segment.rule ?? {})),
+          h("p", { class: "hint", text: "This rule has groups inside groups, which this form cannot show; saving here keeps it as it is." }),
+        )
+      : null,
     h("div", { class: "actions" }, submit),
     status,
   );
-  addCondition();
+  if (editing) {
+    name.value = segment.name;
+    if (editsRule) {
+      match.value = segment.rule.all ? "all" : "any";
+      for (const condition of segment.rule.all ?? segment.rule.any) addCondition(condition);
+    }
+    if (editsList) profileList.value = (segment.profileIds ?? []).join("\n");
+  } else {
+    addCondition();
+  }
+
+  // What the form holds, to tell whether anything changed since it was filled in or saved.
+  const snapshot = () => JSON.stringify([name.value, match.value, profileList.value, rows.map((r) => [r.attribute.value, r.op.value, r.value.value, r.platform.value])]);
+  let savedState = snapshot();
+  if (editing) ctx.guardLeaving(() => (form.isConnected && snapshot() !== savedState ? "The segment has unsaved changes. Leave without saving them?" : null));
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -344,17 +428,26 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
       refuse(name, `A name is at most ${NAME_MAX} characters; this one has ${wanted.length}. Shorten it.`);
       return;
     }
-    let rule;
+    const body = { name: wanted };
     try {
-      rule = readRule();
+      if (editsRule) body.rule = readRule();
+      if (editsList) body.profileIds = readList();
     } catch (error) {
       if (!(error instanceof FieldError)) throw error;
       refuse(error.field, error.message);
       return;
     }
     try {
+      if (editing) {
+        const edited = await busy(submit, "Saving…", () => ctx.api(segmentUrl(ctx, segment.segmentId), { method: "PATCH", body: { ...body, version } }));
+        version = edited.version;
+        savedState = snapshot();
+        replace(status, notice("success", `Saved “${edited.name}”.`, "Projects it is shared with see the new name now and the new members from their next evaluation."));
+        await onSaved(edited);
+        return;
+      }
       const created = await busy(submit, "Creating…", () =>
-        ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/segments`, { method: "POST", body: { name: wanted, rule } }),
+        ctx.api(`/v1/projects/${encodeURIComponent(ctx.project.projectId)}/segments`, { method: "POST", body }),
       );
       name.value = "";
       for (const row of rows.slice(1)) row.el.remove();
@@ -362,9 +455,21 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
       rows[0].attribute.value = "";
       rows[0].value.value = "";
       renumber();
-      await onCreated(created);
+      await onSaved(created);
     } catch (error) {
       if (isAbort(error)) return;
+      if (error.code === "VERSION_CONFLICT") {
+        // The edit was made on a version someone else has replaced since: say so, keep what this
+        // person typed on screen, and offer the fresh segment.
+        const shown = notice(
+          "error",
+          "Someone else saved a change to this segment after you opened it, so your changes were not saved.",
+          "Reload to see the segment as it is now, then make your changes again. Reloading replaces what you typed here.",
+        );
+        if (onReload) shown.append(h("button", { type: "button", class: "small", text: "Reload the segment", onclick: onReload }));
+        replace(status, shown);
+        return;
+      }
       if (error.code === "INVALID_RULE" || error.code === "VALIDATION_ERROR") {
         // The server's own wording ("1 to 100 scalars") is not for people; say it in the console's.
         refuse(null, error.code === "INVALID_RULE" ? "The server did not accept these conditions. Check each value against its operator." : "The server did not accept the name or the conditions. Check them and try again.");
@@ -374,12 +479,7 @@ function ruleBuilder(ctx, onSubmitStart, onCreated) {
     }
   });
 
-  return h(
-    "details",
-    { class: "panel create-panel" },
-    h("summary", { text: "Create a segment" }),
-    form,
-  );
+  return form;
 }
 
 // ------------------------------------------------------------------ delete and its guard
@@ -481,22 +581,57 @@ export async function segmentView(ctx, tab) {
     location.replace(ctx.path("shared", segmentId));
     return;
   }
-  ctx.title(`${segment.name} · ${tab === "sharing" ? "Sharing" : "Overview"}`);
+  const tabName = { sharing: "Sharing", edit: "Edit" }[tab] ?? "Overview";
+  ctx.title(`${segment.name} · ${tabName}`);
   const body = h("div", { class: "tab-body" });
+  const crumb = h("span", { text: segment.name });
+  const heading = h("h1", { text: segment.name });
   replace(
     ctx.main,
-    h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: ctx.path("segments"), text: "Segments" }), h("span", { "aria-hidden": "true", text: " › " }), segment.name),
-    h("h1", { text: segment.name }),
+    h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: ctx.path("segments"), text: "Segments" }), h("span", { "aria-hidden": "true", text: " › " }), crumb),
+    heading,
     h("ul", { class: "subtabs" }, [
       h("li", {}, h("a", { href: ctx.path("segments", segmentId), "aria-current": tab === "overview" ? "page" : null, text: "Overview" })),
+      h("li", {}, h("a", { href: ctx.path("segments", segmentId, "edit"), "aria-current": tab === "edit" ? "page" : null, text: "Edit" })),
       ctx.sharedSegments || tab === "sharing"
         ? h("li", {}, h("a", { href: ctx.path("segments", segmentId, "sharing"), "aria-current": tab === "sharing" ? "page" : null, text: "Sharing" }))
         : null,
     ]),
     body,
   );
+  const renamed = (name) => {
+    heading.textContent = name;
+    crumb.textContent = name;
+    ctx.title(`${name} · ${tabName}`);
+  };
   if (tab === "sharing") await sharingTab(ctx, segment, body);
+  else if (tab === "edit") editTab(ctx, segment, body, renamed);
   else overviewTab(ctx, segment, body);
+}
+
+// The Edit tab: the rule builder (or the static list) filled in with the segment, saved with
+// the version it was read at; a conflict offers the segment as it is now (API.md PATCH).
+function editTab(ctx, segment, body, renamed) {
+  const form = ruleForm(ctx, {
+    segment,
+    onSaved: (edited) => renamed(edited.name),
+    onReload: async () => {
+      replace(body, loading("Loading the segment…"));
+      const fresh = await ctx.api(segmentUrl(ctx, segment.segmentId));
+      renamed(fresh.name);
+      editTab(ctx, fresh, body, renamed);
+      body.querySelector("input")?.focus();
+    },
+  });
+  replace(
+    body,
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "edit-title" },
+      h("h2", { id: "edit-title", text: segment.kind === "static" ? "Edit the name and the list" : "Edit the name and the rule" }),
+      form,
+    ),
+  );
 }
 
 function overviewTab(ctx, segment, body) {
@@ -534,7 +669,13 @@ function overviewTab(ctx, segment, body) {
       h("dt", { text: "Created" }),
       h("dd", {}, time(segment.createdAt)),
     ),
-    h("div", { class: "actions" }, ctx.sharedSegments ? h("a", { class: "button", href: ctx.path("segments", segment.segmentId, "sharing"), text: "Open the Sharing tab" }) : null, remove),
+    h(
+      "div",
+      { class: "actions" },
+      h("a", { class: "button", href: ctx.path("segments", segment.segmentId, "edit"), text: "Edit segment" }),
+      ctx.sharedSegments ? h("a", { class: "button", href: ctx.path("segments", segment.segmentId, "sharing"), text: "Open the Sharing tab" }) : null,
+      remove,
+    ),
     slot,
   );
 }

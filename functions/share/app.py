@@ -25,7 +25,7 @@ from segshare_core.api import (
 from segshare_core.domain import access, cursors, sharing
 from segshare_core.domain.access import Principal
 from segshare_core.domain.directory import Project
-from segshare_core.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from segshare_core.domain.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from segshare_core.domain.ids import ID_PATTERN, new_id
 from segshare_core.domain.segments import (
     Segment,
@@ -57,6 +57,14 @@ class SegmentIn(RequestBody):
     profileIds: list[Any] | None = None
 
 
+class SegmentPatchIn(RequestBody):
+    # API.md PATCH: {name?, rule?, profileIds?, version?}; what is absent stays as it is.
+    name: Name | None = None
+    rule: dict[str, Any] | None = None
+    profileIds: list[Any] | None = None
+    version: Annotated[int, Field(ge=0)] | None = None
+
+
 class SharingIn(RequestBody):
     projectIds: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=200)]
     version: Annotated[int, Field(ge=0)] | None = None
@@ -70,6 +78,8 @@ class OwnSegmentOut(Strict):
     origin: Literal["own"]
     sharedWithCount: int
     createdAt: str
+    version: int
+    updatedAt: str
     rule: dict[str, Any] | None = None
     profileIds: list[str] | None = None
 
@@ -165,6 +175,8 @@ def _own_out(segment: Segment) -> dict[str, Any]:
         "origin": "own",
         "sharedWithCount": len(segment.shared_with),
         "createdAt": segment.created_at,
+        "version": segment.version,
+        "updatedAt": segment.updated_at or segment.created_at,
     }
     if segment.kind == "rule":
         out["rule"] = segment.rule
@@ -245,7 +257,8 @@ def list_segments(projectId: Id) -> dict[str, Any]:
     out = [_own_out(s) for s in segments.list_segments(company_id, projectId)]
     if directory.shared_segments_on(company_id):
         projects = _company_projects(company_id)
-        out += [_shared_ref_out(s, projects) for s in segments.list_shared_in(company_id, projectId)]
+        shared_in = segments.with_source_names(company_id, segments.list_shared_in(company_id, projectId))
+        out += [_shared_ref_out(s, projects) for s in shared_in]
     return {"segments": out}
 
 
@@ -257,11 +270,53 @@ def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
         shared = segments.get_shared_in(company_id, projectId, segmentId)
         if shared is not None:
             require_shared_segments(company_id)
+            (shared,) = segments.with_source_names(company_id, [shared])
             return _shared_ref_out(shared, _company_projects(company_id))
     segment = segments.get_segment(company_id, projectId, segmentId)
     if segment is None:
         raise NotFound(f"segment {segmentId!r} not found")
     return _own_out(segment)
+
+
+@app.patch(
+    "/v1/projects/<projectId>/segments/<segmentId>",
+    responses={**_ok(OwnSegmentOut), **errors(404, 409)},
+)
+def edit_segment(projectId: Id, segmentId: Id, body: Annotated[SegmentPatchIn, Body()]) -> dict[str, Any]:
+    """API.md PATCH: replace the name, the rule or the static list of an own segment.
+
+    Validated as on create (rule errors 422 with their path, static list limits). The kind
+    stays: a ``rule`` for a static segment or ``profileIds`` for a rule segment is 400
+    CANNOT_CHANGE_KIND. A shared-in id is 409 CANNOT_EDIT_SHARED. With ``version``, an edit
+    made on a stale read is 409 VERSION_CONFLICT; without it, a lost race is re-applied on
+    fresh state, as the Sharing tab's save does. Shares and their history are not touched.
+    """
+    caller = principal(app)
+    company_id = project_scope(caller, projectId)
+    if is_shared_id(segmentId) and segments.get_shared_in(company_id, projectId, segmentId) is not None:
+        raise Conflict("a segment shared into this project is edited by its source project", code="CANNOT_EDIT_SHARED")
+    rule = dict(validate_rule(body.rule)) if body.rule is not None else None
+    profile_ids = validate_static(body.profileIds) if body.profileIds is not None else None
+    for _attempt in range(SAVE_ATTEMPTS):
+        segment = segments.get_segment(company_id, projectId, segmentId)
+        if segment is None:
+            raise NotFound(f"segment {segmentId!r} not found")
+        if body.version is not None and body.version != segment.version:
+            raise Conflict(f"version {body.version} is stale; the segment is at version {segment.version}", code="VERSION_CONFLICT")
+        if (rule is not None and segment.kind == "static") or (profile_ids is not None and segment.kind == "rule"):
+            field = "rule" if rule is not None else "profileIds"
+            raise BadRequest(f"{field}: a {segment.kind} segment stays {segment.kind}; create a new segment", code="CANNOT_CHANGE_KIND")
+        if body.name is None and rule is None and profile_ids is None:
+            return _own_out(segment)  # nothing to change: no write, the version stays
+        try:
+            edited = segments.edit_segment(company_id, segment, name=body.name, rule=rule, profile_ids=profile_ids)
+        except segments.VersionMoved:
+            if body.version is not None:
+                raise Conflict("another edit landed first; reload the segment", code="VERSION_CONFLICT") from None
+            continue  # no version sent: apply this caller's change on the fresh state
+        logger.info("segment edited", project_id=projectId, segment_id=segmentId, kind=edited.kind, version=edited.version)
+        return _own_out(edited)
+    raise Conflict("the segment kept changing while saving; try again", code="VERSION_CONFLICT")
 
 
 @app.delete(
@@ -381,7 +436,8 @@ def list_shared_segments(projectId: Id) -> dict[str, Any]:
     company_id = project_scope(caller, projectId)
     require_shared_segments(company_id)
     projects = _company_projects(company_id)
-    return {"sharedSegments": [_shared_out(company_id, s, projects) for s in segments.list_shared_in(company_id, projectId)]}
+    shared_in = segments.with_source_names(company_id, segments.list_shared_in(company_id, projectId))
+    return {"sharedSegments": [_shared_out(company_id, s, projects) for s in shared_in]}
 
 
 @app.get("/v1/projects/<projectId>/shared-segments/<sharedSegmentId>", responses={**_ok(SharedSegmentOut), **errors(404)})
@@ -392,6 +448,7 @@ def get_shared_segment(projectId: Id, sharedSegmentId: Id) -> dict[str, Any]:
     shared = segments.get_shared_in(company_id, projectId, sharedSegmentId)
     if shared is None:
         raise NotFound(f"shared segment {sharedSegmentId!r} not found")
+    (shared,) = segments.with_source_names(company_id, [shared])
     return _shared_out(company_id, shared, _company_projects(company_id))
 
 

@@ -64,6 +64,7 @@ def _screens(s: Screens) -> list[tuple[str, str, str]]:
         ("segments", "#/p/proj-c/segments", "Segments"),
         ("segment-overview", f"#/p/proj-c/segments/{s.segment_id}", TOUR),
         ("segment-sharing", f"#/p/proj-c/segments/{s.segment_id}/sharing", TOUR),
+        ("segment-edit", f"#/p/proj-c/segments/{s.segment_id}/edit", TOUR),
         ("long-name-overview", f"#/p/proj-c/segments/{s.long_id}", LONG_NAME),
         ("shared-segments", "#/p/proj-d/shared", "Shared Segments"),
         ("evaluations", f"#/p/proj-d/shared/{s.shared_id}", TOUR),

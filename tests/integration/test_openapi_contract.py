@@ -29,7 +29,6 @@ KNOWN_MISSING: dict[tuple[str, str], str] = {
     ("POST", "/v1/projects/{projectId}/imports"): "issue 16 (bulk import through S3)",
     ("GET", "/v1/projects/{projectId}/imports/{importId}"): "issue 16 (bulk import through S3)",
     ("GET", "/v1/projects/{projectId}/imports"): "issue 16 (bulk import through S3)",
-    ("PATCH", "/v1/projects/{projectId}/segments/{segmentId}"): "issue 16 (editable segments)",
 }
 
 _MENTION = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) ((?:/v1|\.\.\.)[^`\s?]*)[^`]*`")

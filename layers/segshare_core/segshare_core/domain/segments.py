@@ -48,6 +48,11 @@ class Segment:
     shared_with: frozenset[str]
     share_version: int
     created_at: str
+    #: The definition's version (name, rule, static list), moved by every accepted edit (API.md
+    #: PATCH); independent of ``share_version``, so an edit never makes an open Sharing tab stale.
+    version: int = 1
+    #: When the definition last changed (ISO-8601 UTC); ``created_at`` until the first edit.
+    updated_at: str | None = None
 
     def contains(self, profile: Profile) -> bool:
         """A profile is a member when it satisfies the rule, or when a static segment lists its id."""

@@ -178,6 +178,11 @@ class SegmentRow(Model):
     share_version = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
+    #: The definition's version (name, rule, static list): an edit (PATCH) is conditioned on it
+    #: and moves it; absent on segments written before edits existed, which read as version 1.
+    definition_version = NumberAttribute(null=True)
+    #: When the definition last changed (created_at until the first edit): a schedule's marker.
+    updated_at = UTCDateTimeAttribute(null=True)
 
 
 class SharedRow(Model):

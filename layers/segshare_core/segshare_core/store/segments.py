@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -16,7 +18,11 @@ from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connec
 
 
 class VersionMoved(Exception):
-    """The segment's share version changed between our read and our write."""
+    """The segment's share version (or, for an edit, its definition version) changed between our read and our write."""
+
+
+#: A segment written before edits existed holds no definition version; it reads as this one.
+FIRST_VERSION = 1
 
 
 def _segment(row: SegmentRow) -> Segment:
@@ -30,6 +36,8 @@ def _segment(row: SegmentRow) -> Segment:
         shared_with=frozenset(str(p) for p in row.shared_with or []),
         share_version=int(row.share_version or 0),
         created_at=iso(row.created_at),
+        version=int(row.definition_version or FIRST_VERSION),
+        updated_at=iso(row.updated_at or row.created_at),
     )
 
 
@@ -85,6 +93,7 @@ def create_segment(
     profile_ids: tuple[str, ...] | None,
     user_id: str,
 ) -> Segment:
+    moment = now()
     row = SegmentRow(
         project_pk(company_id, project_id),
         f"SEG#{segment_id}",
@@ -94,8 +103,10 @@ def create_segment(
         profile_ids=list(profile_ids) if profile_ids is not None else None,
         shared_with=[],
         share_version=0,
-        created_at=now(),
+        created_at=moment,
         created_by=user_id,
+        definition_version=FIRST_VERSION,
+        updated_at=moment,
     )
     try:
         row.save(condition=SegmentRow.pk.does_not_exist())
@@ -116,6 +127,66 @@ def get_segment(company_id: str, project_id: str, segment_id: str) -> Segment | 
 def list_segments(company_id: str, project_id: str) -> list[Segment]:
     rows = SegmentRow.query(project_pk(company_id, project_id), SegmentRow.sk.startswith("SEG#"), consistent_read=True)
     return [_segment(row) for row in rows]
+
+
+def edit_segment(
+    company_id: str,
+    segment: Segment,
+    *,
+    name: str | None,
+    rule: dict[str, Any] | None,
+    profile_ids: tuple[str, ...] | None,
+) -> Segment:
+    """Replace the given parts of ``segment``'s definition; VersionMoved if its version moved since the read.
+
+    ``segment`` is the segment as read; ``None`` leaves that part as it is. The write is one
+    UpdateItem conditioned on the definition version read (optimistic, API.md PATCH), and moves
+    it by one together with ``updated_at``: the marker a change-aware schedule compares. Shares,
+    ``share_version`` and the sharing history are not touched; the targets read the name from
+    here (``with_source_names``) and the definition at their next evaluation. Raises
+    VersionMoved also when the segment was deleted in the meantime.
+    """
+    actions: list[Any] = [
+        SegmentRow.definition_version.set(segment.version + 1),
+        SegmentRow.updated_at.set(now()),
+    ]
+    if name is not None:
+        actions.append(SegmentRow.name.set(name))
+    if rule is not None:
+        actions.append(SegmentRow.rule.set(rule))
+    if profile_ids is not None:
+        actions.append(SegmentRow.profile_ids.set(list(profile_ids)))
+    condition = SegmentRow.pk.exists() & (SegmentRow.definition_version == segment.version)
+    if segment.version == FIRST_VERSION:  # a segment from before edits holds no version yet
+        condition = SegmentRow.pk.exists() & (
+            (SegmentRow.definition_version == FIRST_VERSION) | SegmentRow.definition_version.does_not_exist()
+        )
+    row = SegmentRow(project_pk(company_id, segment.project_id), f"SEG#{segment.segment_id}")
+    try:
+        row.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise VersionMoved from exc
+        raise
+    return _segment(row)
+
+
+def with_source_names(company_id: str, shares: Iterable[SharedSegment]) -> list[SharedSegment]:
+    """``shares`` with each name read from its source segment, so an edit's new name shows at once.
+
+    The name a share item holds is the one of the grant; the source segment is the truth
+    (API.md PATCH: targets see the new name at once). One consistent BatchGetItem of names
+    for all of them; a share whose source is gone (a race with a forced delete) keeps its name.
+    """
+    shares = list(shares)
+    keys = {(project_pk(company_id, s.source_project_id), f"SEG#{s.segment_id}") for s in shares}
+    names: dict[tuple[str, str], str] = {}
+    if keys:
+        for row in SegmentRow.batch_get(sorted(keys), consistent_read=True, attributes_to_get=["pk", "sk", "name"]):
+            names[(row.pk, row.sk)] = row.name
+    return [
+        dataclasses.replace(s, name=names.get((project_pk(company_id, s.source_project_id), f"SEG#{s.segment_id}"), s.name)) for s in shares
+    ]
 
 
 def list_shared_in(company_id: str, project_id: str) -> list[SharedSegment]:
@@ -176,17 +247,7 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
         if _cancelled_on_condition(exc):
             raise VersionMoved from exc
         raise
-    return Segment(
-        segment_id=segment.segment_id,
-        project_id=segment.project_id,
-        name=segment.name,
-        kind=segment.kind,
-        rule=segment.rule,
-        profile_ids=segment.profile_ids,
-        shared_with=plan.shared_with,
-        share_version=version,
-        created_at=segment.created_at,
-    )
+    return dataclasses.replace(segment, shared_with=plan.shared_with, share_version=version)
 
 
 def delete_segment(company_id: str, segment: Segment) -> None:
