@@ -57,7 +57,7 @@ def start_stack(demo: bool, extra_env: dict[str, str] | None = None) -> LocalSta
         try:
             if requests.get(stack.base_url + "/v1/health", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a busy machine can take over 2 s to answer
             time.sleep(0.3)
     else:
         stop_stack(stack)
