@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_export, core_time, end_to_end, memory, reads
+from bench import bench_export, core_time, end_to_end, memory, reads, stack
 
 FIGURES: dict[str, Callable[[], None]] = {
     "a": core_time.run,
@@ -17,6 +17,7 @@ FIGURES: dict[str, Callable[[], None]] = {
     "c": end_to_end.run,
     "d": memory.run,
     "e": bench_export.run,
+    "f": stack.run,
 }
 
 
