@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -191,8 +192,8 @@ def _requests(stack: Stack, headers: dict[str, str], shared_id: str) -> list[tup
     return made
 
 
-def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, float]:
-    """REQUESTS requests at concurrency 20; (RSS MB after the first 100, after all, seconds)."""
+def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, float, Counter[str]]:
+    """REQUESTS requests at concurrency 20; (RSS MB after the first 100, after all, seconds, failures by method and status)."""
     session = requests.Session()
     source: dict[str, Any] = {"id": SEGMENT, "name": "Bench", "rule": {"all": [{"attribute": "country", "op": "eq", "value": "IE"}]}}
     _ok(session.post(f"{stack.base_url}/v1/projects/proj-a/segments", json=source, headers=headers, timeout=60), 201)
@@ -210,12 +211,17 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
         sessions.put(client)
     done = itertools.count(1)
     rss_first: list[float] = []
+    failed: Counter[str] = Counter()
 
     def send(request: tuple[str, str, Any, tuple[int, ...]]) -> None:
         client = sessions.get()
         try:
             method, path, body, statuses = request
-            _ok(client.request(method, stack.base_url + path, json=body, headers=headers, timeout=120), *statuses)
+            answer = client.request(method, stack.base_url + path, json=body, headers=headers, timeout=120)
+            if answer.status_code not in statuses:
+                failed[f"{method} {answer.status_code}"] += 1
+        except requests.RequestException as exc:
+            failed[f"{request[0]} {type(exc).__name__}"] += 1
         finally:
             sessions.put(client)
         if next(done) == FIRST_REQUESTS:
@@ -226,11 +232,27 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
         for future in [pool.submit(send, request) for request in work]:
             future.result()
     seconds = time.perf_counter() - start
-    return (rss_first[0] if rss_first else stack.rss()), stack.rss(), seconds
+    return (rss_first[0] if rss_first else stack.rss()), stack.rss(), seconds, failed
 
 
 def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
+
+
+def _print_load(rss_start: float, seconds: float, rss_1k: float, rss_end: float) -> None:
+    load_ratio = rss_end / rss_1k
+    total = PROFILES * len(PROJECTS)
+    print(f"    RSS after start with demo data:          {rss_start:8,.0f} MB")
+    print(
+        f"    load {total:,} profiles:                  {seconds:8,.1f} s = {total / seconds:,.0f} profiles/s"
+        f"   (target < {LOAD_SECONDS_TARGET:.0f} s)"
+    )
+    print(f"    RSS after the first {FIRST_PROFILES:,} profiles:       {rss_1k:8,.0f} MB")
+    print(
+        f"    RSS at the end of the load:               {rss_end:8,.0f} MB = {load_ratio:.2f}x   "
+        f"(targets < {RSS_END_TARGET_MB:,.0f} MB, <= {RSS_RATIO_TARGET}x)",
+        flush=True,
+    )
 
 
 def run() -> None:
@@ -248,23 +270,16 @@ def run() -> None:
         rss_start = stack.rss()
         with requests.Session() as session:
             seconds, rss_1k, rss_end = load(stack, session, headers)
-        rss_100, rss_all, req_seconds = concurrent(stack, headers)
+        _print_load(rss_start, seconds, rss_1k, rss_end)
+        rss_100, rss_all, req_seconds, failed = concurrent(stack, headers)
     finally:
         stack.stop()
     load_ratio, req_ratio = rss_end / rss_1k, rss_all / rss_100
     total = PROFILES * len(PROJECTS)
-    print(f"    RSS after start with demo data:          {rss_start:8,.0f} MB")
-    print(
-        f"    load {total:,} profiles:                  {seconds:8,.1f} s = {total / seconds:,.0f} profiles/s"
-        f"   (target < {LOAD_SECONDS_TARGET:.0f} s)"
-    )
-    print(f"    RSS after the first {FIRST_PROFILES:,} profiles:       {rss_1k:8,.0f} MB")
-    print(
-        f"    RSS at the end of the load:               {rss_end:8,.0f} MB = {load_ratio:.2f}x   "
-        f"(targets < {RSS_END_TARGET_MB:,.0f} MB, <= {RSS_RATIO_TARGET}x)"
-    )
     rate = REQUESTS / req_seconds
     print(f"    {REQUESTS:,} requests at concurrency {CONCURRENCY}:          {req_seconds:8,.1f} s = {rate:,.0f} requests/s")
+    if failed:
+        print(f"    requests failed: {sum(failed.values())} ({', '.join(f'{k}: {v}' for k, v in sorted(failed.items()))})")
     print(f"    RSS after the first {FIRST_REQUESTS} requests:          {rss_100:8,.0f} MB")
     print(f"    RSS after all of them:                    {rss_all:8,.0f} MB = {req_ratio:.2f}x   (target <= {RSS_RATIO_TARGET}x)")
     print(
