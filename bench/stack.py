@@ -175,8 +175,8 @@ def _requests(stack: Stack, headers: dict[str, str], shared_id: str) -> list[tup
             made.append(("GET", f"/v1/projects/{project_id}/profiles/bench-{project_id}-{rng.randrange(PROFILES):06d}", None, (200,)))
         elif pick < 0.55:
             upsert = profiles(project_id, 3, [_device(rng)], seed=1_000 + n)
-            for p in upsert:
-                p["profileId"] = f"bench-{project_id}-{rng.randrange(PROFILES):06d}"
+            for p, number in zip(upsert, rng.sample(range(PROFILES), len(upsert)), strict=True):  # distinct ids: a repeat is 422
+                p["profileId"] = f"bench-{project_id}-{number:06d}"
             made.append(("PUT", f"/v1/projects/{project_id}/profiles", {"profiles": upsert}, (200,)))
         elif pick < 0.70:
             made.append(("GET", f"/v1/projects/{project_id}/segments", None, (200,)))
