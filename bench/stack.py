@@ -104,6 +104,9 @@ class Stack:
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # A busy stack can ignore SIGTERM (issue 10, item 4): killed below, figures still printed.
+            print("    (the stack did not stop within 30 s of SIGTERM; killed)")
         finally:
             if self.process.poll() is None:
                 self.process.kill()
