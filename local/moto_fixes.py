@@ -1,53 +1,168 @@
-"""Speed fixes for moto 5.2.5 that keep its behaviour.
+"""Fixes for moto 5.2.5's DynamoDB that keep its behaviour: concurrency, rollback cost, query speed.
 
-1. One table backup per transaction, not one per item.
+1. One DynamoDB request at a time. moto's DynamoDB backend is not safe under concurrent
+requests: ``transact_write_items`` restores its rollback copy over writes other threads made
+meanwhile (an answered write lost, two conditioned writes both winning), and a Query or Scan
+iterating a table while another request adds an item raises ``RuntimeError: dictionary
+changed size during iteration``. DynamoDB itself gives every single-item write, each
+transaction and each consistent read as one atomic step (API.md, Local stack, promises the
+same), so every DynamoDB request runs under one lock: from parsing through the backend to
+serialising the answer, since moto serialises the very ``Item`` objects a concurrent
+UpdateItem mutates in place. The lock wraps ``DynamoHandler.call_action``, the entry of both
+moto's server and its in-process mock, so the backend's methods stay as moto has them (the
+throttling tests wrap those). A re-entrant lock, so code already holding it may call again.
 
-moto's ``transact_write_items`` deep-copies a table (for rollback) once for *every item* of
-the transaction that touches it, so a 40-item transaction on a table of a few thousand
-items copies it 40 times and profile upserts grow quadratically slow. Within one call the
-copies are identical (nothing is written until they are all made), so handing back the
-first copy for the same table changes nothing but the time.
+2. A transaction's rollback copies only the items it touches. moto deep-copies every table a
+``TransactWriteItems`` names before applying it, and restores the copies if any action fails:
+the cost of each transaction grows with the table (a 40k-profile load took > 10 minutes and
+12 GB). Under the lock of (1) nothing else writes while a transaction runs, so saving the
+touched keys' items (or their absence) and putting exactly those back on failure restores the
+same state. moto still checks every condition, applies the actions in order and reports its
+cancellation reasons; only its table copy is skipped. A table with a stream keeps moto's
+whole-table copy (the copy also takes back the stream records; none of ours has a stream).
 
-2. Sorting a table on precomputed key values. moto sorts the whole table on every Query and
+3. Sorting a table on precomputed key values. moto sorts the whole table on every Query and
 compares DynamoType objects, which recompute their values at each comparison: a 20k-item
 table took ~3 s a Query. Key attributes of a table share one type, so ordering by
 ``cast_value`` (what DynamoType compares) gives the same order.
 
-Applied by the local stack, the tests and the benchmarks; remove when moto does the same.
+Applied by the local stack, the tests and the benchmarks (``apply()``, once per process);
+remove each when moto does the same.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+
+#: Held for the whole of every DynamoDB request (see 1. above).
+DYNAMODB_LOCK = threading.RLock()
+
+#: (table, hash key, range key or None, the item as it was or None when absent)
+_Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
 
 
-class _CopyOncePerTransaction:
+class _NoTableCopyInTransaction:
+    """Stands in for the ``copy`` module inside moto's DynamoDB models.
+
+    While this thread runs a transaction whose touched items are saved (``skip_copies``), a deep
+    copy of a stream-less Table hands back the table itself, so moto's ``original_table_state``
+    costs nothing and its "restore" reassigns the same object; ``_transact_write_items`` puts
+    the touched items back instead. Every other copy (UpdateItem's per-item copy) is the real one.
+    """
+
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def begin(self) -> None:
-        self._local.tables = {}
-
-    def end(self) -> None:
-        self._local.tables = None
+    def skip_copies(self, on: bool) -> None:
+        self._local.on = on
 
     def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
-        tables = getattr(self._local, "tables", None)
-        if tables is None or not isinstance(obj, Table):
-            return copy.deepcopy(obj, memo)
-        if id(obj) not in tables:
-            tables[id(obj)] = copy.deepcopy(obj)
-        return tables[id(obj)]
+        if getattr(self._local, "on", False) and isinstance(obj, Table) and obj.stream_shard is None:
+            return obj
+        return copy.deepcopy(obj, memo)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
+
+
+_COPIES = _NoTableCopyInTransaction()
+
+
+def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> tuple[DynamoType, DynamoType | None] | None:
+    """The (hash, range) key an action of TransactItems addresses, or None when it has none (moto rejects it)."""
+    attrs = op.get("Item") if op_type == "Put" else op.get("Key")
+    if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+        return None
+    hash_key = DynamoType(attrs[table.hash_key_attr])
+    if table.range_key_attr is None:
+        return hash_key, None
+    if table.range_key_attr not in attrs:
+        return None
+    return hash_key, DynamoType(attrs[table.range_key_attr])
+
+
+def _stored(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    # .get, not [], on moto's defaultdict: a lookup must not add an empty bucket.
+    if range_key is None:
+        found = table.items.get(hash_key)
+        return found if isinstance(found, Item) else None
+    bucket = table.items.get(hash_key)
+    return bucket.get(range_key) if isinstance(bucket, dict) else None
+
+
+def save_touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_Saved] | None:
+    """A copy of each item (or its absence) that ``transact_items`` (TransactItems as the API takes it) addresses.
+
+    None when a table it names has a stream: then moto's own whole-table copy must run.
+    Actions on unknown tables or without a key are left out (moto fails them before writing).
+    """
+    saved: list[_Saved] = []
+    for action in transact_items:
+        for op_type, op in action.items():
+            table = backend.tables.get(op.get("TableName", "")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            if table.stream_shard is not None:
+                return None
+            key = _key_of(table, op_type, op)
+            if key is not None:
+                current = _stored(table, *key)
+                saved.append((table, key[0], key[1], copy.deepcopy(current) if current is not None else None))
+    return saved
+
+
+def restore(saved: list[_Saved]) -> None:
+    """Put every saved item back as it was (absent ones removed), in reverse order of saving."""
+    for table, hash_key, range_key, item in reversed(saved):
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item  # type: ignore[assignment]  # a hash-only table maps keys to items
+            continue
+        bucket = table.items.get(hash_key)
+        if item is not None:
+            table.items[hash_key][range_key] = item
+        elif isinstance(bucket, dict):
+            bucket.pop(range_key, None)
+            if not bucket:
+                del table.items[hash_key]
+
+
+def _transact_write_items(original: Callable[..., None]) -> Callable[..., None]:
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        with DYNAMODB_LOCK:
+            saved = save_touched(self, transact_items)
+            if saved is None:
+                original(self, transact_items)
+                return
+            _COPIES.skip_copies(True)
+            try:
+                original(self, transact_items)
+            except BaseException:
+                restore(saved)
+                raise
+            finally:
+                _COPIES.skip_copies(False)
+
+    return transact_write_items
+
+
+def _locked(call_action: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
+    def call_action_locked(self: DynamoHandler) -> Any:
+        with DYNAMODB_LOCK:
+            return call_action(self)
+
+    return call_action_locked
 
 
 def _all_items_sorted_by_value(self: Table) -> list[Item]:
@@ -64,20 +179,12 @@ _applied = False
 
 
 def apply() -> None:
+    """Patch moto (once per process; later calls do nothing). See the module's docstring."""
     global _applied  # noqa: PLW0603 - patch once per process
     if _applied:
         return
     _applied = True
-    proxy = _CopyOncePerTransaction()
-    original = DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        proxy.begin()
-        try:
-            original(self, transact_items)
-        finally:
-            proxy.end()
-
-    dynamodb_models.copy = proxy  # type: ignore[attr-defined]
+    dynamodb_models.copy = _COPIES  # type: ignore[attr-defined,assignment]
     Table.all_items = _all_items_sorted_by_value  # type: ignore[method-assign]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transact_write_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
+    DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]

@@ -9,10 +9,13 @@ cannot, so whichever order the two land in:
 - C and D are exactly what the company admin chose (the project admin's save never loses them);
 - B is one of the two choices;
 - the targets' Shared Segments tabs agree with the source; and
-- the version moved once per save that changed something, with one history line each.
+- the version moved by exactly one per accepted save (API.md: every accepted save, even one
+  that changes no share), with one history line each.
 
-Half the rounds send the version each read; then at most one of the two saves wins, the
-other is 409 VERSION_CONFLICT, and the state is exactly the winner's.
+Each save goes from several clients at once. Half the rounds send the version each read; then
+exactly one save wins, every other is 409 VERSION_CONFLICT, and the state is exactly the winner's. The local stack gives
+this as DynamoDB does (API.md, Local stack); moto alone lost answered saves and let two
+conditioned saves both win.
 """
 
 from __future__ import annotations
@@ -32,7 +35,17 @@ pytestmark = pytest.mark.e2e
 
 SEGMENT = "s-race-sharing"  # no other e2e test uses it
 SHARING = f"/v1/projects/proj-a/segments/{SEGMENT}/sharing"
-ROUNDS = 20
+ROUNDS = 30
+#: Segments beside the raced one, as a busy project has: moto copied the whole table for each
+#: transaction, and the longer that copy, the wider the window in which it lost a save.
+OTHER_SEGMENTS = 300
+#: Clients (company admin's, project admin's) sending the same save in a versioned round: a
+#: version conflict is final, so the crowd costs no retries.
+VERSIONED_COPIES = (10, 10)
+#: The same for a round without version. A save that lost a race is retried on fresh state,
+#: and it can lose only to each other save's commit once, so with at most SAVE_ATTEMPTS (5)
+#: savers every one of them lands on a stack that is as serialisable as DynamoDB.
+UNVERSIONED_COPIES = (3, 2)
 CA_REACH = ("proj-b", "proj-c", "proj-d")
 
 
@@ -55,6 +68,9 @@ def save_together(stack: LocalStack, saves: list[tuple[str, dict[str, Any]]]) ->
     def send(n: int, token: str, body: dict[str, Any]) -> None:
         with requests.Session() as session:
             try:
+                # Connect first (the stack keeps the connection open), so the saves are not
+                # held up behind one another in the listening socket's short backlog.
+                session.get(stack.base_url + "/v1/health", timeout=60).raise_for_status()
                 barrier.wait(timeout=30)
                 results[n] = session.put(stack.base_url + SHARING, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
             except BaseException as exc:
@@ -82,10 +98,13 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
     call = demo_stack.call
     created = call("POST", "/v1/projects/proj-a/segments", company_admin, {"id": SEGMENT, "name": "Race", "profileIds": ["a-user-0001"]})
     assert created.status_code == 201, created.text
+    for n in range(OTHER_SEGMENTS):
+        other = {"id": f"s-race-other-{n:03d}", "name": f"Other {n}", "profileIds": [f"a-user-{m:04d}" for m in range(1, 21)]}
+        assert call("POST", "/v1/projects/proj-a/segments", company_admin, other).status_code == 201
     rng = random.Random(20261128)
     state: set[str] = set()
     version = 0
-    history_lines = 0
+    accepted_saves = 0
 
     for round_no in range(ROUNDS):
         versioned = round_no % 2 == 1
@@ -100,7 +119,12 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         if versioned:
             ca_body["version"] = ab_body["version"] = version
 
-        ca, ab = save_together(demo_stack, [(company_admin, ca_body), (admin_ab, ab_body)])
+        # Each save goes from several clients at once: more transactions cancelled by a
+        # concurrent one, more chances for moto to lose a save or let two conditioned saves win.
+        ca_copies, ab_copies = VERSIONED_COPIES if versioned else UNVERSIONED_COPIES
+        answers = save_together(demo_stack, [(company_admin, ca_body)] * ca_copies + [(admin_ab, ab_body)] * ab_copies)
+        ca_statuses = [r.status_code for r in answers[:ca_copies]]
+        ab_statuses = [r.status_code for r in answers[ca_copies:]]
 
         # What each save would make of the state it applied to.
         ca_result = set(ca_wants)
@@ -109,27 +133,22 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         ab_alone = (state - {"proj-b"}) | ab_wants
         view = call("GET", SHARING, company_admin).json()
         now = shared_set(view)
-        context = (round_no, versioned, sorted(state), sorted(ca_wants), sorted(ab_wants), ca.status_code, ab.status_code, sorted(now))
+        context = (round_no, versioned, sorted(state), sorted(ca_wants), sorted(ab_wants), ca_statuses, ab_statuses, sorted(now))
+        accepted = (ca_statuses + ab_statuses).count(200)
         if versioned:
-            statuses = sorted([ca.status_code, ab.status_code])
-            assert statuses in ([200, 409], [200, 200]), (context, ca.text, ab.text)
-            loser = ca if ca.status_code == 409 else ab if ab.status_code == 409 else None
-            if loser is not None:
-                assert loser.json()["error"]["code"] == "VERSION_CONFLICT", loser.text
-            if ca.status_code == 409:
-                assert now == ab_alone, context
-            elif ab.status_code == 409:
-                assert now == ca_result, context
-            else:
-                # Both 200 with one version: only possible when one of them changed nothing.
-                assert state in (ab_alone, ca_result), context
-                assert now in (after_ca_then_ab, after_ab_then_ca), context
+            # All read the same version, so exactly one save wins and every other is a conflict.
+            assert accepted == 1, (context, [r.text for r in answers])
+            for loser in answers:
+                if loser.status_code != 200:
+                    assert loser.status_code == 409, (context, loser.text)
+                    assert loser.json()["error"]["code"] == "VERSION_CONFLICT", loser.text
+            assert now == (ca_result if 200 in ca_statuses else ab_alone), context
         else:
-            assert ca.status_code == ab.status_code == 200, (context, ca.text, ab.text)
+            assert ca_statuses + ab_statuses == [200] * (ca_copies + ab_copies), (context, [r.text for r in answers])
             assert now in (after_ca_then_ab, after_ab_then_ca), context
 
         # No hidden share is ever lost: C and D are the company admin's choice whenever its save landed.
-        if ca.status_code == 200:
+        if 200 in ca_statuses:
             assert now & {"proj-c", "proj-d"} == ca_wants & {"proj-c", "proj-d"}, context
         # The project admin's own view agrees and counts what it cannot see.
         ab_view = call("GET", SHARING, admin_ab).json()
@@ -138,10 +157,10 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         # Every target agrees with the source.
         for project in CA_REACH:
             assert shared_in(demo_stack, company_admin, project) == (project in now), (context, project)
-        # One version step and one history line per save that changed something.
-        assert view["version"] >= version + (1 if now != state else 0), context
-        history_lines += view["version"] - version
+        # Every accepted save moves the version by one (API.md; even one that changes no share).
+        assert view["version"] == version + accepted, context
         version = view["version"]
+        accepted_saves += accepted
         state = now
 
     history: list[dict[str, Any]] = []
@@ -152,7 +171,8 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         cursor = page["nextCursor"]
         if not cursor:
             break
-    assert len(history) == history_lines == version
+    # One history line per accepted save, and the version counts them from 0.
+    assert len(history) == accepted_saves == version
     # Replaying the history from nothing gives the final state: no save went unrecorded.
     replayed: set[str] = set()
     for line in reversed(history):

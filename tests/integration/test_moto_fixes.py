@@ -1,0 +1,127 @@
+"""moto's DynamoDB as ``local.moto_fixes`` leaves it: transactions roll back only what they touched.
+
+A cancelled TransactWriteItems must restore every item it touched and nothing else: a write
+another client made to another item while the transaction ran stays (moto restores a copy of
+the whole table taken at the start, which erased such a write). And a transaction must not
+cost a copy of the table: its memory is the size of its items, not of the table.
+"""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+TABLE = "moto-fixes-test"
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _item(client: Any, pk: str, sk: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = client.get_item(TableName=TABLE, Key=_key(pk, sk), ConsistentRead=True).get("Item")
+    return found
+
+
+def test_a_cancelled_transaction_restores_what_it_touched_and_keeps_a_concurrent_write(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    table.put_item(TableName=TABLE, Item={**_key("p", "updated"), "n": {"N": "1"}})
+    table.put_item(TableName=TABLE, Item={**_key("p", "deleted"), "n": {"N": "2"}})
+    table.put_item(TableName=TABLE, Item={**_key("p", "guard"), "n": {"N": "3"}})
+
+    # While the transaction checks its last action (the others already applied), another
+    # client writes an item the transaction does not touch. The transaction gives it a second
+    # to land, then fails its condition and is cancelled.
+    writer_done = threading.Event()
+
+    def concurrent_write() -> None:
+        boto3.client("dynamodb").put_item(TableName=TABLE, Item={**_key("p", "other"), "n": {"N": "9"}})
+        writer_done.set()
+
+    writer = threading.Thread(target=concurrent_write)
+    real_get_item = DynamoDBBackend.get_item
+
+    def get_item(backend: DynamoDBBackend, table_name: str, keys: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if keys.get("sk") == {"S": "guard"} and not writer.is_alive() and not writer_done.is_set():
+            writer.start()
+            writer_done.wait(timeout=1)
+        return real_get_item(backend, table_name, keys, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", get_item)
+
+    with pytest.raises(ClientError) as cancelled:
+        table.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**_key("p", "created"), "n": {"N": "4"}}}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": _key("p", "updated"),
+                        "UpdateExpression": "SET n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "5"}},
+                    }
+                },
+                {"Delete": {"TableName": TABLE, "Key": _key("p", "deleted")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": _key("p", "guard"),
+                        "ConditionExpression": "n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "0"}},
+                    }
+                },
+            ]
+        )
+    writer.join(timeout=10)
+    monkeypatch.undo()
+
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = [reason["Code"] for reason in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert writer_done.is_set()
+    assert _item(table, "p", "created") is None
+    assert _item(table, "p", "updated") == {**_key("p", "updated"), "n": {"N": "1"}}
+    assert _item(table, "p", "deleted") == {**_key("p", "deleted"), "n": {"N": "2"}}
+    assert _item(table, "p", "guard") == {**_key("p", "guard"), "n": {"N": "3"}}
+    assert _item(table, "p", "other") == {**_key("p", "other"), "n": {"N": "9"}}
+
+
+def test_a_transaction_on_a_large_table_does_not_copy_the_table(table: Any) -> None:
+    for start in range(0, 5000, 25):
+        table.batch_write_item(
+            RequestItems={
+                TABLE: [
+                    {"PutRequest": {"Item": {**_key(f"p{n % 50}", f"s{n:05d}"), "v": {"S": "x" * 200}}}} for n in range(start, start + 25)
+                ]
+            }
+        )
+    transaction = [{"Put": {"TableName": TABLE, "Item": {**_key("p0", f"t{n}"), "v": {"S": "y"}}}} for n in range(10)]
+    tracemalloc.start()
+    try:
+        table.transact_write_items(TransactItems=transaction)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 5,000 items of ~200 bytes are several MB as moto holds them; ten small items and one request are not.
+    assert peak < 2_000_000, peak
+    assert _item(table, "p0", "t9") == {**_key("p0", "t9"), "v": {"S": "y"}}
