@@ -26,6 +26,13 @@ compares DynamoType objects, which recompute their values at each comparison: a 
 table took ~3 s a Query. Key attributes of a table share one type, so ordering by
 ``cast_value`` (what DynamoType compares) gives the same order.
 
+4. A Query on the table's own key reads only its partition. moto walks (and, with 3, sorts)
+every item of the table for each Query page and keeps those of the asked hash key: a project
+of 20k profiles made every page of every other project's Query cost the whole table, and
+under the lock of (1) held every other request up for seconds. Without an index, the items
+of one hash key are ``table.items[hash_key]``; moto then filters and sorts them by range key
+exactly as before, so the pages are the same.
+
 Applied by the local stack, the tests and the benchmarks (``apply()``, once per process);
 remove each when moto does the same.
 """
@@ -165,7 +172,17 @@ def _locked(call_action: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHand
     return call_action_locked
 
 
+_PARTITION = threading.local()  # (table, hash key) while a Query on the table's own key runs
+
+
 def _all_items_sorted_by_value(self: Table) -> list[Item]:
+    hint = getattr(_PARTITION, "value", None)
+    if hint is not None and hint[0] is self:
+        partition = self.items.get(hint[1]) if hint[1] in self.items else None  # .get: items is a defaultdict
+        if partition is None:
+            return []
+        # The caller (Table.query without an index) sorts these by range key itself.
+        return list(partition.values()) if isinstance(partition, dict) else [partition]
     items: list[Item] = []
     for hash_set in self.items.values():
         if isinstance(hash_set, dict):  # a table with a range key: one dict of items per hash key
@@ -173,6 +190,20 @@ def _all_items_sorted_by_value(self: Table) -> list[Item]:
         else:
             items.append(hash_set)
     return sorted(items, key=lambda x: (x.hash_key.cast_value, x.range_key.cast_value) if x.range_key else x.hash_key.cast_value)
+
+
+def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
+    def query_partition(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        _PARTITION.value = (self, hash_key)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _PARTITION.value = None
+
+    return query_partition
 
 
 _applied = False
@@ -186,5 +217,6 @@ def apply() -> None:
     _applied = True
     dynamodb_models.copy = _COPIES  # type: ignore[attr-defined,assignment]
     Table.all_items = _all_items_sorted_by_value  # type: ignore[method-assign]
+    Table.query = _query_one_partition(Table.query)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
