@@ -82,14 +82,16 @@ def _driven_by_results(company_id: str, project_id: str, readers: list[results.R
     """``all`` with at least one shared segment: every member is in the smallest result, read in id order."""
     if len(readers) == 1 and not own:
         # The count is the result's own; the sample reads pages until `limit` profiles exist.
-        reader, sample, offset = readers[0], list[Profile](), 0
+        reader, sample, offset, size = readers[0], list[Profile](), 0, limit
         while len(sample) < limit:
-            page = reader.page(offset=offset, limit=limit)
+            page = reader.page(offset=offset, limit=size)
             found = profiles.get_profiles(company_id, project_id, page.ids)
             sample.extend(found[p] for p in page.ids if p in found)
-            offset += limit
+            offset += size
             if offset >= page.count:
                 break
+            # Profiles deleted since the evaluation left the sample short: read on a block at a time.
+            size = results.BLOCK_IDS
         return Audience(reader.count(), sample[:limit])
     driver, *others = sorted(readers, key=lambda r: r.count())
     if profiles.counts(company_id, project_id).profiles < driver.count():
