@@ -41,8 +41,8 @@ BLOCK_IDS = 512
 ID_BYTES = 64
 _OFFSET = struct.Struct(">Q")
 ENTRY_BYTES = _OFFSET.size + ID_BYTES
-#: Bytes read per ranged GET while streaming a whole result (``iter_ids``).
-STREAM_CHUNK = 1024 * 1024
+#: Bytes buffered at a time while streaming a whole result (``iter_ids``, one GET): bounds the lines held.
+STREAM_CHUNK = 64 * 1024
 #: Multipart above 8 MB (boto3's default), parts of 8 MB, at most 4 parts in memory at once.
 _TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
 _EXTRA: dict[str, Any] = {"ServerSideEncryption": "AES256"}
