@@ -30,9 +30,13 @@ from typing import Any
 
 import boto3
 
+from local import template as tpl
+from local.resources import table_definitions
 from segshare_core import config, exporting
 from segshare_core.domain.exports import CONTENT_TYPES, columns, csv_lines
-from segshare_core.store import exports
+from segshare_core.domain.profiles import shard_of_profile
+from segshare_core.store import exports, profiles, results
+from segshare_core.store.models import profile_pk
 
 SIZES = (10_000, 50_000, 100_000)
 FIRST_NAMES = ("Ann", "Zoë", "Ciarán", "=Dara", "Eve", "Finn")
@@ -110,12 +114,109 @@ def _moto_server() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("moto server did not start within 30 s")
 
 
+#: Rows of the read-stage figure: every profile is written to moto's DynamoDB first (batch writes).
+READ_SIZES = (25_000, 100_000)
+_COMPANY, _PROJECT = "bench", "target"
+
+
+def _profiles_table() -> dict[str, Any]:
+    """The template's profiles table, as local.resources creates it."""
+    template = tpl.load()
+    return next(args for args in table_definitions(template).values() if args["TableName"] == config.PROFILES_TABLE)
+
+
+def _seed_profiles(count: int) -> str:
+    """``count`` profiles written straight to the profiles table (BatchWriteItem) and a result of their ids; its key."""
+    client = boto3.client("dynamodb")
+    shards = config.DEVICE_INDEX_SHARDS
+    ids = [row_id for row_id, _attributes in rows(count)]
+    items = []
+    for profile_id, attributes in rows(count):
+        pk = profile_pk(_COMPANY, _PROJECT, shard_of_profile(profile_id, shards))
+        items.append(
+            {
+                "pk": {"S": pk},
+                "sk": {"S": profile_id},
+                "attributes": {"S": json.dumps(attributes)},
+                "devices": {"S": "[]"},
+                "tokens": {"L": []},
+                "updated_at": {"S": "2026-11-28T17:00:00.000000+0000"},
+                "version": {"N": "1"},
+            }
+        )
+        if len(items) == 25:
+            client.batch_write_item(RequestItems={config.PROFILES_TABLE: [{"PutRequest": {"Item": i}} for i in items]})
+            items = []
+    if items:
+        client.batch_write_item(RequestItems={config.PROFILES_TABLE: [{"PutRequest": {"Item": i}} for i in items]})
+    key = results.result_key(_COMPANY, _PROJECT, "x-bench", f"e-{count}")
+    results.put(key, iter(ids))
+    return key
+
+
+def _spool_one_batch_after_another(key: str, spool: Any) -> tuple[int, set[str]]:
+    """The worker's read stage as it was: the whole result in one list, then one BatchGet of 100 after another."""
+    matched = results.get(key)
+    written, keys = 0, set[str]()
+    for start in range(0, len(matched), 100):
+        chunk = matched[start : start + 100]
+        found = profiles.get_profiles(_COMPANY, _PROJECT, chunk)
+        for profile_id in chunk:
+            if profile_id in found:
+                spool.write(json.dumps([profile_id, dict(found[profile_id].attributes)]) + "\n")
+                keys.update(found[profile_id].attributes)
+                written += 1
+    return written, keys
+
+
+class _Sink:
+    """Stands in for the spool and only counts characters: the spool's own memory is the figure above."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+
+def _read_stage(key: str, spool_rows: Callable[[str, Any], tuple[int, set[str]]]) -> int:
+    written, _keys = spool_rows(key, _Sink())
+    return written
+
+
+def _spool_concurrent(key: str, spool: Any) -> tuple[int, set[str]]:
+    """The worker's read stage now (``exporting._spool``): ids streamed from the result, concurrent BatchGets."""
+    return exporting._spool(_COMPANY, _PROJECT, results.open(key).iter_ids(), spool)
+
+
+def read_stage() -> None:
+    """(e) read stage: result ids from S3 and profiles from DynamoDB into the spool, concurrent vs one batch after another."""
+    print("(e) export read stage: result ids streamed from S3, profiles by BatchGet (100 keys), rows to a counting sink,")
+    print(f"    concurrent ({profiles.MAX_READ_THREADS} in flight, exporting._spool) vs one after another (the worker before),")
+    print("    moto's S3 and DynamoDB in another process on this machine (no network latency: a real round trip")
+    print("    of a few ms favours the concurrent reads more)")
+    print(f"    {'rows':>8}  {'figure':<22} {'rows/s':>9} {'speed-up':>8} {'peak KB':>8} {'peak B/row':>10}")
+    for count in READ_SIZES:
+        key = _seed_profiles(count)
+        baseline = 0.0
+        for name, spool_rows in (("one after another", _spool_one_batch_after_another), ("concurrent", _spool_concurrent)):
+            rate, written, peak = measure(lambda _n, key=key, spool_rows=spool_rows: _read_stage(key, spool_rows), count)
+            assert written == count, (name, written)
+            baseline = baseline or rate
+            print(f"    {count:>8,}  {name:<22} {rate:>9,.0f} {rate / baseline:>7.2f}x {peak / 1024:>8,.0f} {peak / count:>10.1f}")
+    print("    the concurrent path holds at most 16 batches of 100 profiles and a 64 KiB read of the ids; the path")
+    print("    before held the whole id list, so its peak grows with the row count")
+
+
 def run() -> None:
     process, endpoint = _moto_server()
     previous = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     exports._s3.cache_clear()
+    results._s3.cache_clear()
     try:
+        boto3.client("dynamodb").create_table(**_profiles_table())
         boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
         worker_path(100)  # warm up: the client and the server's first requests
         print("(e) export: 10k / 50k / 100k rows through domain.exports.csv_lines (peak by tracemalloc)")
@@ -134,8 +235,10 @@ def run() -> None:
                 )
         print("    memory is bounded by the spool threshold plus the part buffer (and its copy for the request),")
         print("    not by the row count: the worker path's peak stops growing once a file passes one part")
+        read_stage()
     finally:
         exports._s3.cache_clear()
+        results._s3.cache_clear()
         if previous is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -10,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from segshare_core import evaluate_at_scale, evaluation
+from segshare_core import audiences, evaluate_at_scale, evaluation
 from segshare_core.api import (
     Cursor,
     QueryInt,
@@ -25,12 +24,11 @@ from segshare_core.api import (
 from segshare_core.domain import access, cursors
 from segshare_core.domain.errors import Conflict, NotFound
 from segshare_core.domain.ids import ID_PATTERN
-from segshare_core.domain.profiles import Profile
-from segshare_core.domain.segments import SharedSegment, is_shared_id
+from segshare_core.domain.segments import Segment, SharedSegment, is_shared_id
 from segshare_core.domain.templating import MAX_TEMPLATE_CHARS, render
 from segshare_core.idempotency import IdempotencyKey, Once
 from segshare_core.observability import logger, metrics, tracer
-from segshare_core.store import directory, evaluations, profiles, results, segments
+from segshare_core.store import directory, evaluations, segments
 
 app = make_resolver()
 _evaluate_once = Once("evaluate.create_evaluation")
@@ -178,61 +176,49 @@ def list_members(
         result_key = evaluations.result_key_of(company_id, shared, evaluation_id)
         if result_key is None:
             raise NotFound("the evaluation this cursor pages through is gone; start again without a cursor")
-        matched = results.get(result_key)
     else:
-        latest = evaluation.members_of_latest(company_id, shared)
+        latest = evaluations.latest_succeeded(company_id, shared)
         if latest is None:
             raise Conflict("this shared segment has no succeeded evaluation yet; evaluate it first", code="NOT_EVALUATED")
-        (evaluation_id, matched), offset = latest, 0
-    page_ids = matched[offset : offset + limit]
-    found = profiles.get_profiles(company_id, projectId, page_ids)
-    members = [Member(profileId=p, attributes=dict(found[p].attributes)) for p in page_ids if p in found]
-    end = offset + limit
-    next_cursor = cursors.encode_in(key, listing, shared.generation, {"e": evaluation_id, "o": end}) if end < len(matched) else None
+        (evaluation_id, result_key), offset = latest, 0
+    # Only the page's block(s) of the result and the page's profiles are read (issue 14 item 4).
+    page = audiences.members_page(company_id, projectId, result_key, offset, limit)
+    members = [Member(profileId=p.profile_id, attributes=dict(p.attributes)) for p in page.members]
+    position = {"e": evaluation_id, "o": page.next_offset}
+    next_cursor = cursors.encode_in(key, listing, shared.generation, position) if page.next_offset is not None else None
     return MembersOut(evaluationId=evaluation_id, members=members, nextCursor=next_cursor)
 
 
 @app.post("/v1/projects/<projectId>/audiences/preview", responses={**_ok(PreviewOut), **errors(404, 409)})
 def preview_audience(projectId: Id, body: Annotated[PreviewIn, Body()]) -> PreviewOut:
     company_id = project_scope(principal(app), projectId)
-    tests: list[Callable[[Profile], bool]] = []
+    shared_keys: list[str] = []
+    own: list[Segment] = []
     for segment_id in dict.fromkeys(body.segmentIds):
-        tests.append(_membership(company_id, projectId, segment_id))
-    combine = all if body.match == "all" else any
-    # Profiles arrive shard by shard in no fixed order: keep the `limit` smallest ids so the
-    # sample stays stable between calls (bounded: trimmed whenever it doubles).
-    count, kept = 0, list[Profile]()
-    for profile in profiles.iter_profiles(company_id, projectId):
-        if tests and not combine(test(profile) for test in tests):
+        shared_key = _shared_result(company_id, projectId, segment_id)
+        if shared_key is not None:
+            shared_keys.append(shared_key)
             continue
-        count += 1
-        kept.append(profile)
-        if len(kept) >= 2 * body.limit:
-            kept = sorted(kept, key=_profile_id)[: body.limit]
-    kept = sorted(kept, key=_profile_id)[: body.limit]
-    sample = [SampleMessage(profileId=p.profile_id, message=render(body.template, p.attributes)) for p in kept]
-    logger.info("audience previewed", project_id=projectId, segments=len(tests), count=count)
-    return PreviewOut(count=count, sample=sample)
+        segment = segments.get_segment(company_id, projectId, segment_id)
+        if segment is None:
+            raise NotFound(f"segment {segment_id!r} not found")
+        own.append(segment)
+    audience = audiences.preview(company_id, projectId, shared_keys, own, body.match, body.limit)
+    sample = [SampleMessage(profileId=p.profile_id, message=render(body.template, p.attributes)) for p in audience.sample]
+    logger.info("audience previewed", project_id=projectId, segments=len(shared_keys) + len(own), count=audience.count)
+    return PreviewOut(count=audience.count, sample=sample)
 
 
-def _profile_id(profile: Profile) -> str:
-    return profile.profile_id
-
-
-def _membership(company_id: str, project_id: str, segment_id: str) -> Callable[[Profile], bool]:
-    """Own segments are evaluated as they stand; shared ones contribute their latest succeeded members."""
+def _shared_result(company_id: str, project_id: str, segment_id: str) -> str | None:
+    """The result key of a shared segment's result in service; None when the id is no live shared segment."""
     shared = segments.get_shared_in(company_id, project_id, segment_id) if is_shared_id(segment_id) else None
-    if shared is not None:
-        require_shared_segments(company_id)
-        latest = evaluation.members_of_latest(company_id, shared)
-        if latest is None:
-            raise Conflict(f"shared segment {segment_id!r} has no succeeded evaluation yet", code="NOT_EVALUATED")
-        members = frozenset(latest[1])
-        return lambda profile: profile.profile_id in members
-    own = segments.get_segment(company_id, project_id, segment_id)
-    if own is None:
-        raise NotFound(f"segment {segment_id!r} not found")
-    return own.contains
+    if shared is None:
+        return None
+    require_shared_segments(company_id)
+    latest = evaluations.latest_succeeded(company_id, shared)
+    if latest is None:
+        raise Conflict(f"shared segment {segment_id!r} has no succeeded evaluation yet", code="NOT_EVALUATED")
+    return latest[1]
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -111,3 +112,76 @@ def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
     if status in (429, 503):
         assert response.headers.get("retry-after", "").isdigit(), response.headers
     return error
+
+
+class ReadProbe:
+    """What the service read from S3 and DynamoDB, counted by botocore's ``after-call`` event hooks.
+
+    Attached to the service's own clients (the results S3 client and every pynamodb model's
+    client): S3 reads as (operation, object key, bytes in the response body), DynamoDB reads as
+    operation names.
+    """
+
+    S3_READS = ("GetObject", "HeadObject")
+    DYNAMODB_READS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
+
+    def __init__(self) -> None:
+        self.s3: list[tuple[str, str, int]] = []
+        self.dynamodb: list[str] = []
+
+    def s3_bytes(self, key_part: str = "") -> int:
+        return sum(size for _op, key, size in self.s3 if key_part in key)
+
+    def s3_gets(self, key_part: str = "") -> int:
+        return sum(1 for op, key, _size in self.s3 if op == "GetObject" and key_part in key)
+
+    def _on_s3(self, model: Any, params: dict[str, Any], parsed: dict[str, Any], **_: Any) -> None:
+        size = int(parsed.get("ContentLength") or 0) if model.name == "GetObject" else 0
+        self.s3.append((model.name, str(params.get("Key", "")), size))
+
+    def _on_dynamodb(self, model: Any, **_: Any) -> None:
+        self.dynamodb.append(model.name)
+
+    @staticmethod
+    def _emitters() -> list[Any]:
+        from pynamodb.models import Model
+
+        from segshare_core.store import models, results
+
+        def subclasses(cls: type) -> list[type]:
+            return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+        clients = {id(c): c for c in [results._s3(), models.connection().client]}
+        for cls in subclasses(Model):
+            if getattr(cls, "Meta", None) is not None and getattr(cls.Meta, "table_name", None):
+                client = cls._get_connection().connection.client
+                clients[id(client)] = client
+        return [c.meta.events for c in clients.values()]
+
+    @contextmanager
+    def active(self) -> Iterator[ReadProbe]:
+        """Count reads inside the block (the counts are kept after it)."""
+        emitters = self._emitters()
+        # after-call does not see the call's parameters: keep the key in the request context.
+        for events in emitters:
+            for op in self.S3_READS:
+                events.register(f"before-parameter-build.s3.{op}", _keep_key, unique_id=f"probe-key-{op}")
+                events.register(f"after-call.s3.{op}", self._after_s3)
+            for op in self.DYNAMODB_READS:
+                events.register(f"after-call.dynamodb.{op}", self._on_dynamodb)
+        try:
+            yield self
+        finally:
+            for events in emitters:
+                for op in self.S3_READS:
+                    events.unregister(f"before-parameter-build.s3.{op}", unique_id=f"probe-key-{op}")
+                    events.unregister(f"after-call.s3.{op}", self._after_s3)
+                for op in self.DYNAMODB_READS:
+                    events.unregister(f"after-call.dynamodb.{op}", self._on_dynamodb)
+
+    def _after_s3(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        self._on_s3(model=model, params={"Key": context.get("probe_key", "")}, parsed=parsed)
+
+
+def _keep_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context["probe_key"] = params.get("Key", "")

@@ -21,13 +21,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from segshare_core import config
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import evaluations as evaluation_store
 from segshare_core.store import results as results_store
@@ -605,8 +603,7 @@ def test_failure_between_results_and_pointer_keeps_previous_members(world: World
     assert response.json == failed
     # And its results did land in S3 first, under the failed run's own id
     assert len(written) == 1 and response.json["evaluationId"] in written[0]
-    stored = json.loads(boto3.client("s3").get_object(Bucket=config.DATA_BUCKET, Key=written[0])["Body"].read())
-    assert "tgt-nonmember" in stored["profiles"]
+    assert "tgt-nonmember" in results_store.get(written[0])
     # And the members served are still the previous evaluation's
     evaluation_id, members = world.all_members()
     assert evaluation_id == before["evaluationId"]

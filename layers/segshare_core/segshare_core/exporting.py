@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from segshare_core import evaluation
@@ -22,24 +22,20 @@ from segshare_core.observability import logger
 from segshare_core.store import directory, evaluations, exports, profiles, results, segments
 from segshare_core.store.errors import is_retryable
 
-#: Profiles are read 100 at a time (one BatchGet) while spooling.
-READ_CHUNK = 100
 SPOOL_IN_MEMORY_BYTES = 4 * 1024 * 1024
 
 
-def _spool(company_id: str, project_id: str, matched: list[str], spool: IO[str]) -> tuple[int, set[str]]:
-    """Write one JSON line per matched profile still present; return (rows, attribute keys seen)."""
+def _spool(company_id: str, project_id: str, matched: Iterable[str], spool: IO[str]) -> tuple[int, set[str]]:
+    """Write one JSON line per matched profile still present, in id order; return (rows, attribute keys seen).
+
+    The ids stream from the stored result; the profiles are read by concurrent BatchGets
+    (``profiles.iter_profiles_by_id``): memory stays flat in the row count.
+    """
     rows, keys = 0, set[str]()
-    for start in range(0, len(matched), READ_CHUNK):
-        chunk = matched[start : start + READ_CHUNK]
-        found = profiles.get_profiles(company_id, project_id, chunk)
-        for profile_id in chunk:
-            profile = found.get(profile_id)
-            if profile is None:
-                continue
-            spool.write(json.dumps([profile_id, dict(profile.attributes)]) + "\n")
-            keys.update(profile.attributes)
-            rows += 1
+    for profile in profiles.iter_profiles_by_id(company_id, project_id, matched):
+        spool.write(json.dumps([profile.profile_id, dict(profile.attributes)]) + "\n")
+        keys.update(profile.attributes)
+        rows += 1
     return rows, keys
 
 
@@ -70,7 +66,7 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
         result_key = evaluations.result_key_of(company_id, shared, done.evaluation_id)
         if result_key is None:
             raise DomainError("the evaluation's results are missing")
-        matched = results.get(result_key)
+        matched = results.open(result_key).iter_ids()
         key = exports.object_key(company_id, project_id, export_id, record.format)
         exports.mark_uploading(company_id, project_id, export_id, done.evaluation_id, key)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+", encoding="utf-8") as spool:
