@@ -24,6 +24,7 @@ from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.match import IndexEntry, match
 from segshare_core.domain.profiles import shard_of_profile
+from segshare_core.domain.segments import SharedSegment
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, segments
 from segshare_core.store.models import (
@@ -76,7 +77,7 @@ def _load(key: bytes) -> None:
                 counters.save(CounterRow(counter_pk(COMPANY, project, kind, shard), "N", total=total, seq=total))
 
 
-def _naive(shared: segments.SharedSegment) -> int:
+def _naive(shared: SharedSegment) -> int:
     """Source resolved as ours does it, then one GetItem per source device on the target's index."""
     segment = segments.get_segment(COMPANY, shared.source_project_id, shared.segment_id)
     assert segment is not None
@@ -101,23 +102,28 @@ def _counted(run: object) -> tuple[int, int, float]:
     return int(matched), sum(sum(c.values()) for c in counters), seconds
 
 
+def seed_share() -> SharedSegment:
+    """The bench company, both projects loaded (``_load``), and its segment of Irish profiles shared from source to target."""
+    directory.create_company(COMPANY, "Bench", True)
+    for project in (SOURCE_PROJECT, TARGET_PROJECT):
+        directory.create_project(COMPANY, project, project)
+    _load(directory.company_key(COMPANY))
+    segment = segments.create_segment(
+        COMPANY,
+        SOURCE_PROJECT,
+        "s-all",
+        "all",
+        rule={"all": [{"attribute": "country", "op": "eq", "value": "IE"}]},
+        profile_ids=None,
+        user_id="bench",
+    )
+    segments.save_sharing(COMPANY, segment, SavePlan(frozenset({TARGET_PROJECT}), frozenset({TARGET_PROJECT}), frozenset()), "bench")
+    return segments.list_shared_in(COMPANY, TARGET_PROJECT)[0]
+
+
 def run() -> None:
     with moto_tables():
-        directory.create_company(COMPANY, "Bench", True)
-        for project in (SOURCE_PROJECT, TARGET_PROJECT):
-            directory.create_project(COMPANY, project, project)
-        _load(directory.company_key(COMPANY))
-        segment = segments.create_segment(
-            COMPANY,
-            SOURCE_PROJECT,
-            "s-all",
-            "all",
-            rule={"all": [{"attribute": "country", "op": "eq", "value": "IE"}]},
-            profile_ids=None,
-            user_id="bench",
-        )
-        segments.save_sharing(COMPANY, segment, SavePlan(frozenset({TARGET_PROJECT}), frozenset({TARGET_PROJECT}), frozenset()), "bench")
-        shared = segments.list_shared_in(COMPANY, TARGET_PROJECT)[0]
+        shared = seed_share()
 
         ours_matched, ours_requests, ours_seconds = _counted(lambda: len(evaluation.match_shared(COMPANY, shared)[1]))
         naive_matched, naive_requests, naive_seconds = _counted(lambda: _naive(shared))

@@ -233,7 +233,7 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=config.DATA_BUCKET)
-        run = workflow.Run(companyId=COMPANY, projectId=TARGET, sharedSegmentId="x-bench", evaluationId="e-bench")
+        run = workflow.Run(companyId=COMPANY, projectId=TARGET, sharedSegmentId="x-bench", evaluationId="e-bench", generation="g-bench")
         context = workflow.Context(
             **run.model_dump(),
             sourceProjectId=SOURCE,
@@ -261,7 +261,7 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
             for s in range(shards):
                 body = Path(work, f"matched-{s:03d}.json").read_bytes()
                 s3.put_object(Bucket=config.DATA_BUCKET, Key=workflow.matched_key(context, s), Body=body)
-            running = Evaluation("e-bench", "x-bench", "manual", "RUNNING", "2026-11-29T00:00:00Z", None, None, None, None, None, None)
+            running = Evaluation("e-bench", "x-bench", "manual", "RUNNING", "2026-11-29T00:00:00Z", None, None, None, None, None, {})
             evaluations.get = lambda *_: running  # type: ignore[assignment]
             evaluations.succeed = lambda *_: running  # type: ignore[assignment]
 

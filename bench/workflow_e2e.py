@@ -26,8 +26,8 @@ from local.resources import create_all
 from local.schedule import create_state_machines
 from segshare_core import evaluate_at_scale as workflow
 from segshare_core import evaluation
-from segshare_core.domain.sharing import SavePlan
-from segshare_core.store import directory, evaluations, results, segments
+from segshare_core.domain.segments import SharedSegment
+from segshare_core.store import evaluations, results
 
 INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 COMPANY, SOURCE_PROJECT, TARGET_PROJECT = end_to_end.COMPANY, end_to_end.SOURCE_PROJECT, end_to_end.TARGET_PROJECT
@@ -43,10 +43,16 @@ def _brute_force() -> list[str]:
     return sorted(f"p-{n:06d}" for n, raw in enumerate(target_ids) if (raw.lstrip("0") or "0") in source)
 
 
-def _workflow(arn: str, shared: segments.SharedSegment) -> tuple[str, list[str]]:
-    running = evaluations.start(COMPANY, TARGET_PROJECT, shared.shared_segment_id, "manual")
+def _workflow(arn: str, shared: SharedSegment) -> tuple[str, list[str]]:
+    running = evaluations.start(COMPANY, shared, "manual")
     shared_id = shared.shared_segment_id
-    run = workflow.Run(companyId=COMPANY, projectId=TARGET_PROJECT, sharedSegmentId=shared_id, evaluationId=running.evaluation_id)
+    run = workflow.Run(
+        companyId=COMPANY,
+        projectId=TARGET_PROJECT,
+        sharedSegmentId=shared_id,
+        evaluationId=running.evaluation_id,
+        generation=shared.generation,
+    )
     execution = workflow.start(run)
     sfn = boto3.client("stepfunctions")
     while True:
@@ -54,40 +60,26 @@ def _workflow(arn: str, shared: segments.SharedSegment) -> tuple[str, list[str]]
         if described["status"] != "RUNNING" and ("output" in described or "error" in described):
             break
         time.sleep(0.2)
-    done = evaluations.get(COMPANY, TARGET_PROJECT, shared.shared_segment_id, running.evaluation_id)
+    done = evaluations.get(COMPANY, shared, running.evaluation_id)
     assert done is not None
-    key = evaluations.result_key_of(COMPANY, TARGET_PROJECT, shared.shared_segment_id, running.evaluation_id)
+    key = evaluations.result_key_of(COMPANY, shared, running.evaluation_id)
     return f"{described['status']}/{done.status}", results.get(key) if key else []
 
 
-def _in_request(shared: segments.SharedSegment) -> tuple[str, list[str]]:
+def _in_request(shared: SharedSegment) -> tuple[str, list[str]]:
     done = evaluation.evaluate(COMPANY, shared, "manual")
-    key = evaluations.result_key_of(COMPANY, TARGET_PROJECT, shared.shared_segment_id, done.evaluation_id)
+    key = evaluations.result_key_of(COMPANY, shared, done.evaluation_id)
     return done.status, results.get(key) if key else []
 
 
 def run() -> None:
     expected = _brute_force()
-    with mock_aws(config=INTERPRETER):  # type: ignore[arg-type]
+    with mock_aws(config=INTERPRETER):  # type: ignore[arg-type,call-overload]
         template = tpl.load()
         create_all(template)
         bridge_lambda_invoke(template.functions())
         arn = create_state_machines(template)["EvaluationStateMachine"]
-        directory.create_company(COMPANY, "Bench", True)
-        for project in (SOURCE_PROJECT, TARGET_PROJECT):
-            directory.create_project(COMPANY, project, project)
-        end_to_end._load(directory.company_key(COMPANY))
-        segment = segments.create_segment(
-            COMPANY,
-            SOURCE_PROJECT,
-            "s-all",
-            "all",
-            rule={"all": [{"attribute": "country", "op": "eq", "value": "IE"}]},
-            profile_ids=None,
-            user_id="bench",
-        )
-        segments.save_sharing(COMPANY, segment, SavePlan(frozenset({TARGET_PROJECT}), frozenset({TARGET_PROJECT}), frozenset()), "bench")
-        shared = segments.list_shared_in(COMPANY, TARGET_PROJECT)[0]
+        shared = end_to_end.seed_share()
         start = time.perf_counter()
         inline_status, inline_ids = _in_request(shared)
         inline_seconds = time.perf_counter() - start

@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
@@ -206,15 +207,9 @@ def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
     return query_partition
 
 
-_applied = False
-
-
+@cache  # once per process: a second call does nothing
 def apply() -> None:
     """Patch moto (once per process; later calls do nothing). See the module's docstring."""
-    global _applied  # noqa: PLW0603 - patch once per process
-    if _applied:
-        return
-    _applied = True
     dynamodb_models.copy = _COPIES  # type: ignore[attr-defined,assignment]
     Table.all_items = _all_items_sorted_by_value  # type: ignore[method-assign]
     Table.query = _query_one_partition(Table.query)  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ local stack's moto server answer a presigned GET or HEAD the rule refuses as S3 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -60,15 +61,10 @@ _ERRORS = {
     "expired": ("AccessDenied", "Request has expired"),
 }
 
-_applied = False
 
-
+@cache  # once per process: a second call does nothing
 def apply() -> None:
     """Make moto's S3 (server mode, the local stack) refuse a presigned GET/HEAD that S3 would refuse (once per process)."""
-    global _applied  # noqa: PLW0603 - patch once per process
-    if _applied:
-        return
-    _applied = True
     from moto.s3.responses import S3Response
 
     original = S3Response.key_response

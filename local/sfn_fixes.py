@@ -31,15 +31,10 @@ HISTORY_CAUSE = "The execution reached the maximum number of history events ({li
 THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
 _TERMINAL = ("ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted", "ExecutionTimedOut")
 
-_applied = False
 
-
+@functools.cache  # once per process: a second call does nothing
 def apply() -> None:
     """Install the three patches in moto's Step Functions (once per process; idempotent)."""
-    global _applied  # noqa: PLW0603 - patch once per process
-    if _applied:
-        return
-    _applied = True
     _limit_history()
     _fail_map_runs_past_tolerance()
     _limit_execution_input()
