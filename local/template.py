@@ -127,7 +127,7 @@ def local_name(logical_id: str, resource_type: str, template: Template | None = 
     return logical_id
 
 
-def resolve(value: Any, template: Template) -> str:
+def resolve(value: Any, template: Template) -> str:  # noqa: PLR0911 - one branch per intrinsic
     """Resolve the few intrinsics the environment uses: Ref, Fn::Sub with pseudo parameters, QueueName."""
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
@@ -135,6 +135,9 @@ def resolve(value: Any, template: Template) -> str:
             # Ref of a queue is its URL; moto (in-process and as a server) finds a queue by the URL's
             # last segment, so the URL AWS would give works against both.
             return f"https://sqs.{PSEUDO['AWS::Region']}.amazonaws.com/{PSEUDO['AWS::AccountId']}/{name}"
+        if name in template.resources and template.resources[name]["Type"] == "AWS::Serverless::StateMachine":
+            # Ref of a state machine is its ARN; the local stack creates it under its logical id.
+            return f"arn:aws:states:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:stateMachine:{name}"
         if name in template.resources:
             return local_name(name, template.resources[name]["Type"], template)
         return str(template.parameter_defaults().get(name, ""))
