@@ -143,7 +143,9 @@ def csv_rows(text: Iterable[str]) -> Iterator[Row]:
         if not cells or cells == [""]:
             continue  # a blank line
         if len(cells) != len(names):
-            yield Row(start, error=("INVALID_CSV", f"the record has {len(cells)} cells, the header {len(names)}"))
+            # The profile id, when the record has that cell, names the row in the errors file.
+            named = {"profileId": cells[where["profileId"]].strip()} if where["profileId"] < len(cells) else None
+            yield Row(start, named, ("INVALID_CSV", f"the record has {len(cells)} cells, the header {len(names)}"))
             continue
         devices = [
             {"platform": platform, "id": device_id.strip()}
