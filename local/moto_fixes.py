@@ -100,6 +100,6 @@ def apply() -> None:
         finally:
             proxy.end()
 
-    dynamodb_models.copy = proxy  # type: ignore[attr-defined]
+    dynamodb_models.copy = proxy  # type: ignore[attr-defined,assignment]
     Table.all_items = _all_items_sorted_by_value  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
