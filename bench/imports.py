@@ -6,10 +6,11 @@
    SUCCEEDED; rows per second from the start of the PUT to the import's end (S3 event, split,
    Distributed Map of batch workers, finish: everything on moto, in one process, on this
    machine's 2 cores). ``SEGSHARE_BENCH_IMPORT_ROWS`` picks another size.
-2. In-process (moto, tracemalloc): one batch worker (``importing.run_batch``) on a batch of
-   ``importing.BATCH_BYTES`` of upload, its peak memory and DynamoDB requests (how many
-   profiles one TransactWriteItems carries, and how many counter items it touches); and the
-   split's peak memory at two file sizes (flat: rows go to files, not memory).
+2. Against moto's server in another process (so tracemalloc counts our code only): one
+   batch worker (``importing.run_batch``) at two batch sizes (``SEGSHARE_BENCH_WORKER_ROWS``,
+   1000 and 4000), its peak memory, extrapolated to a full ``importing.BATCH_BYTES`` batch,
+   and its DynamoDB requests (profiles and items per TransactWriteItems); and the split's
+   peak memory at a tenth of the size and the full size (flat: rows go to files, not memory).
 3. The projection for 10M rows on AWS, from the measured profiles per transaction and the
    stated assumptions (latency, concurrency, price); it is arithmetic, not a measurement.
 """
@@ -31,8 +32,6 @@ from typing import Any
 import boto3
 import requests
 
-from bench import bench_export
-from bench.aws import moto_tables
 from local import template as tpl
 from local.resources import create_all
 from local.tokens import mint
@@ -173,6 +172,25 @@ def _one_batch(project: str, rows: int, traced: bool) -> dict[str, float]:
     }
 
 
+def _moto_server_with_fixes() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server in another process with ``local.moto_fixes`` applied (a transaction would copy whole tables)."""
+    port = _free_port()
+    code = "import sys; from local import moto_fixes; moto_fixes.apply(); from moto.server import main; main(sys.argv[1:])"
+    env = {**os.environ, "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}"}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server
+        [sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto server did not start within 30 s")
+
+
 def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
     """One batch worker on each size of new profiles, against moto's server in another process.
 
@@ -180,7 +198,7 @@ def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
     its own process); a small untraced batch first builds the clients. Per size: peak bytes,
     seconds (traced, so slower than untraced), requests.
     """
-    process, endpoint = bench_export._moto_server()
+    process, endpoint = _moto_server_with_fixes()
     previous = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     imports._s3.cache_clear()
@@ -199,20 +217,38 @@ def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
         process.wait(timeout=10)
 
 
-def split_peak(rows: int, fmt: str) -> int:
-    """Peak bytes of the split over an upload of ``rows`` rows (the rows go to batch files, not memory)."""
-    with moto_tables():
+def split_peak(sizes: list[int], fmt: str) -> dict[int, int]:
+    """Peak bytes of the split over uploads of these row counts, against moto's server in another process.
+
+    The rows go to batch files in /tmp, not memory; moto keeps the objects in its own process,
+    so tracemalloc counts the split alone. A small untraced split first builds the client.
+    """
+    process, endpoint = _moto_server_with_fixes()
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    imports._s3.cache_clear()
+    peaks: dict[int, int] = {}
+    try:
         boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
-        key = imports.upload_key("bench", "proj", "i-split", fmt)  # type: ignore[arg-type]
-        imports.put_file(key, jsonl_file(rows) if fmt == "jsonl" else csv_file(rows), "text/plain")
-        job = {"companyId": "bench", "projectId": "proj", "importId": "i-split", "format": fmt, "key": key}
-        tracemalloc.start()
-        try:
-            importing.split(job)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        return peak
+        for n in [100, *sizes]:
+            key = imports.upload_key("bench", "proj", f"i-split-{n}", fmt)  # type: ignore[arg-type]
+            imports.put_file(key, jsonl_file(n) if fmt == "jsonl" else csv_file(n), "text/plain")
+            job = {"companyId": "bench", "projectId": "proj", "importId": f"i-split-{n}", "format": fmt, "key": key}
+            tracemalloc.start()
+            try:
+                importing.split(job)
+                peaks[n] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        return {n: peaks[n] for n in sizes}
+    finally:
+        imports._s3.cache_clear()
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _lines(
@@ -286,7 +322,7 @@ def run() -> None:
     worker = runs[large_n]
     worker_rows = large_n
     small, large = max(1000, ROWS // 10), ROWS
-    peaks = {n: split_peak(n, "csv") for n in (small, large)}
+    peaks = split_peak([small, large], "csv")
     print(f"    split (csv): peak {peaks[small] / 2**20:.1f} MiB at {small:,} rows, {peaks[large] / 2**20:.1f} MiB at {large:,} rows")
     minutes: dict[str, float] = {}
     for line in _lines(rates, worker, worker_rows, row_bytes, minutes):
