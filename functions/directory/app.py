@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StrictBool
 
+from segshare_core import config
 from segshare_core.api import RequestBody, Strict, errors, make_resolver, no_content, principal, project_scope
-from segshare_core.domain import access
+from segshare_core.domain import access, cursors
 from segshare_core.domain.directory import Company, Project
 from segshare_core.domain.errors import InvalidInput, NotFound, TooLarge
 from segshare_core.domain.ids import ID_PATTERN, new_id
@@ -110,6 +111,12 @@ class ProfileOut(Strict):
     profileId: str
     attributes: dict[str, Any]
     devices: list[DeviceOut]
+
+
+class ProfilesOut(Strict):
+    profiles: list[ProfileOut]
+    nextCursor: str | None
+    total: int
 
 
 class Health(Strict):
@@ -255,17 +262,47 @@ def upsert_profiles(projectId: Id, body: Annotated[ProfilesIn, Body()]) -> Upser
     return UpsertOut(upserted=len(accepted), rejected=rejected)
 
 
+def _profile_out(profile: Profile) -> ProfileOut:
+    return ProfileOut(
+        profileId=profile.profile_id,
+        attributes=dict(profile.attributes),
+        devices=[DeviceOut(platform=d.platform, id=d.id) for d in profile.devices],
+    )
+
+
+def _listing_position(key: bytes, listing: str, cursor: str) -> tuple[int, str]:
+    """(shard, last profile id) of a cursor this listing issued; InvalidCursor for anything else."""
+    position = cursors.decode(key, listing, cursor)
+    shard, after = position.get("s"), position.get("k")
+    if not isinstance(shard, int) or not isinstance(after, str) or not 0 <= shard < config.DEVICE_INDEX_SHARDS:
+        raise cursors.InvalidCursor("cursor: not a cursor of this listing")
+    return shard, after
+
+
+@app.get("/v1/projects/<projectId>/profiles", responses={**_ok(ProfilesOut), **errors(404)})
+def list_profiles(
+    projectId: Id,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=cursors.MAX_CURSOR_CHARS)] = None,
+) -> ProfilesOut:
+    """API.md: a page of the project's profiles in a stable order, signed cursors, ``total`` from the shard counters."""
+    company_id = project_scope(principal(app), projectId)
+    key = directory.company_key(company_id)
+    listing = f"profiles:{projectId}"
+    after = _listing_position(key, listing, cursor) if cursor else None
+    page, last = profiles.list_page(company_id, projectId, limit, after)
+    total = profiles.counts(company_id, projectId).profiles
+    next_cursor = cursors.encode(key, listing, {"s": last[0], "k": last[1]}) if last else None
+    return ProfilesOut(profiles=[_profile_out(p) for p in page], nextCursor=next_cursor, total=total)
+
+
 @app.get("/v1/projects/<projectId>/profiles/<profileId>", responses={**_ok(ProfileOut), **errors(404)})
 def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
     company_id = project_scope(principal(app), projectId)
     profile = profiles.get_profile(company_id, projectId, profileId)
     if profile is None:
         raise NotFound(f"profile {profileId!r} not found")
-    return ProfileOut(
-        profileId=profile.profile_id,
-        attributes=dict(profile.attributes),
-        devices=[DeviceOut(platform=d.platform, id=d.id) for d in profile.devices],
-    )
+    return _profile_out(profile)
 
 
 @app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={**no_content(), **errors(404)})

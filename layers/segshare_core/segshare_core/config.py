@@ -19,10 +19,15 @@ DEVICE_INDEX_TABLE = os.environ.get("DEVICE_INDEX_TABLE", "DeviceIndexTable")
 SEGMENTS_TABLE = os.environ.get("SEGMENTS_TABLE", "SegmentsTable")
 EVALUATIONS_TABLE = os.environ.get("EVALUATIONS_TABLE", "EvaluationsTable")
 EXPORTS_TABLE = os.environ.get("EXPORTS_TABLE", "ExportsTable")
+IMPORTS_TABLE = os.environ.get("IMPORTS_TABLE", "ImportsTable")
 IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "IdempotencyTable")
 DATA_BUCKET = os.environ.get("DATA_BUCKET", "segshare-data")
 #: The export queue's URL (template: ``!Ref ExportQueue``), so sending needs sqs:SendMessage alone.
 EXPORT_QUEUE_URL = os.environ.get("EXPORT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/ExportQueue")
+#: The bulk import state machine (template: ``!Ref ImportStateMachine``), started by the upload's S3 event.
+IMPORT_STATE_MACHINE_ARN = os.environ.get(
+    "IMPORT_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:ImportStateMachine"
+)
 #: Presigned download URLs live at most 15 minutes.
 DOWNLOAD_URL_SECONDS = min(_int("DOWNLOAD_URL_SECONDS", 900), 900)
 

@@ -298,6 +298,27 @@ class ExportRow(Model):
     generation = UnicodeAttribute(null=True)  # the share's, at creation; null only before generations
 
 
+class ImportRow(Model):
+    """pk C#<companyId>#P#<projectId>, sk IMP#<importId> (ids sort by time): one bulk import and its counts."""
+
+    class Meta:
+        table_name = config.IMPORTS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    format = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    rows = NumberAttribute(null=True)
+    upserted = NumberAttribute(null=True)
+    rejected = NumberAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    errors_key = UnicodeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CompanyRow,
     ProjectRow,
@@ -313,4 +334,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     LatestRow,
     TickClaimRow,
     ExportRow,
+    ImportRow,
 )

@@ -464,3 +464,27 @@ def counts(company_id: str, project_id: str, *, consistent_read: bool = False) -
 def count_profiles(company_id: str, project_id: str) -> int:
     """The project's profile count, from its counters (see ``counts``)."""
     return counts(company_id, project_id).profiles
+
+
+def list_page(
+    company_id: str, project_id: str, limit: int, after: tuple[int, str] | None = None
+) -> tuple[list[Profile], tuple[int, str] | None]:
+    """One page of the project's profiles in a stable order: shard by shard, profile id order within one.
+
+    ``after`` is the (shard, profile id) the previous page ended on. Returns the page (at most
+    ``limit`` profiles) and the position to continue after, or None when the listing is
+    through. A profile added behind the position is not listed; every profile that exists
+    for the whole walk is listed exactly once (keys never move between shards). A full page
+    may be followed by an empty last one. Reads: one Query per shard visited, up to
+    ``limit`` items each.
+    """
+    shards = _shards()
+    start_shard, start_id = after if after is not None else (0, "")
+    page: list[Profile] = []
+    for shard in range(start_shard, shards):
+        condition = ProfileRow.sk > start_id if shard == start_shard and start_id else None
+        rows = ProfileRow.query(profile_pk(company_id, project_id, shard), condition, limit=limit - len(page), page_size=limit - len(page))
+        page.extend(_profile(row) for row in rows)
+        if len(page) >= limit:
+            return page, (shard, page[-1].profile_id)
+    return page, None

@@ -1,0 +1,335 @@
+"""`import:` bulk import: rows per second through the local stack, a batch worker's peak memory, and a 10M-row projection.
+
+1. Through the local stack (``python -m local`` in a subprocess, empty, on a free port): a
+   100k-row JSONL and a 100k-row CSV file (1 iOS + 1 Android device, 5 attributes a row, all
+   new profiles) are each POSTed as an import, PUT to the presigned URL and polled until
+   SUCCEEDED; rows per second from the start of the PUT to the import's end (S3 event, split,
+   Distributed Map of batch workers, finish: everything on moto, in one process, on this
+   machine's 2 cores). ``SEGSHARE_BENCH_IMPORT_ROWS`` picks another size.
+2. Against moto's server in another process (so tracemalloc counts our code only): one
+   batch worker (``importing.run_batch``) at two batch sizes (``SEGSHARE_BENCH_WORKER_ROWS``,
+   1000 and 4000), its peak memory, extrapolated to a full ``importing.BATCH_BYTES`` batch,
+   and its DynamoDB requests (profiles and items per TransactWriteItems); and the split's
+   peak memory at a tenth of the size and the full size (flat: rows go to files, not memory).
+3. The projection for 10M rows on AWS, from the measured profiles per transaction and the
+   stated assumptions (latency, concurrency, price); it is arithmetic, not a measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import requests
+
+from local import template as tpl
+from local.resources import create_all
+from local.tokens import mint
+from segshare_core import config, importing
+from segshare_core.domain.imports import Row
+from segshare_core.store import directory, imports
+from segshare_core.store.models import ALL_MODELS, connection
+
+ROWS = int(os.environ.get("SEGSHARE_BENCH_IMPORT_ROWS", "100000"))
+OPERATOR = mint("bench-operator", groups=["operators"])
+ADMIN = mint("bench-admin")
+
+# ---- assumptions of the projection (not measured here)
+#: Median TransactWriteItems latency from a Lambda in the same region, ~100 items (assumed).
+TX_MS = 30.0
+#: BatchGetItem (the skip-unchanged read, 100 keys) latency (assumed).
+BATCH_GET_MS = 10.0
+#: The import Map's MaxConcurrency (statemachines/bulk_import.asl.json) and the raised value the target needs.
+CONCURRENCY = 8
+#: DynamoDB on-demand, us-east-1: USD per million write / read request units (AWS price list, 2025).
+WRU_PRICE, RRU_PRICE = 0.625, 0.125
+#: Bytes a row of the benchmark's shape takes in the upload (measured below, JSONL).
+TARGET_ROWS = 10_000_000
+
+
+def _row(n: int) -> dict[str, Any]:
+    return {
+        "profileId": f"u-{n:08d}",
+        "attributes": {"first_name": ("Ann", "Zoë", "Eve")[n % 3], "country": ("IE", "DE", "FR")[n % 3], "level": str(n % 60)},
+        "devices": [{"platform": "ios", "id": f"{n:08x}-0000-4000-8000-{n:012x}"}, {"platform": "android", "id": f"{n + 1:x}"}],
+    }
+
+
+def jsonl_file(rows: int) -> bytes:
+    return "".join(json.dumps(_row(n)) + "\n" for n in range(rows)).encode()
+
+
+def csv_file(rows: int) -> bytes:
+    lines = ["profileId,ios,android,first_name,country,level\r\n"]
+    for n in range(rows):
+        r = _row(n)
+        a = r["attributes"]
+        lines.append(f"{r['profileId']},{r['devices'][0]['id']},{r['devices'][1]['id']},{a['first_name']},{a['country']},{a['level']}\r\n")
+    return "".join(lines).encode()
+
+
+# ------------------------------------------------------------------ 1. through the local stack
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_stack() -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"SEGSHARE_PORT": str(port), "SEGSHARE_DEMO": "0", "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local"], cwd=tpl.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/v1/health", timeout=2).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the local stack did not answer within 120 s")
+
+
+def _call(base: str, method: str, path: str, token: str, body: Any = None) -> Any:
+    response = requests.request(method, base + path, headers={"Authorization": f"Bearer {token}"}, json=body, timeout=120)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def through_stack(base: str, project: str, fmt: str, body: bytes) -> tuple[float, dict[str, Any]]:
+    """(seconds from the start of the PUT to SUCCEEDED, the import as read)."""
+    started = _call(base, "POST", f"/v1/projects/{project}/imports", ADMIN, {"format": fmt})
+    begin = time.perf_counter()
+    assert requests.put(started["uploadUrl"], data=body, timeout=300).status_code == 200
+    while True:
+        record = _call(base, "GET", f"/v1/projects/{project}/imports/{started['importId']}", ADMIN)
+        if record["status"] in ("SUCCEEDED", "FAILED"):
+            return time.perf_counter() - begin, record
+        time.sleep(0.5)
+
+
+# ------------------------------------------------------------------ 2. in-process: memory and requests
+
+
+def _count_requests() -> tuple[Counter[str], list[int]]:
+    """DynamoDB requests by operation (every client the store uses) and the items of each TransactWriteItems."""
+    sent: Counter[str] = Counter()
+    items: list[int] = []
+
+    def on_call(params: dict[str, Any], **_: Any) -> None:
+        items.append(len(params.get("TransactItems", [])))
+
+    def on_send(event_name: str, **_: Any) -> None:
+        sent[event_name.rsplit(".", 1)[-1]] += 1
+
+    clients = {id(c): c for c in [m._get_connection().connection.client for m in ALL_MODELS] + [connection().client]}
+    for client in clients.values():
+        client.meta.events.register("before-send.dynamodb", on_send, unique_id=f"bench-import-send-{id(sent)}")
+        client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", on_call, unique_id=f"bench-import-tx-{id(sent)}")
+    return sent, items
+
+
+def _one_batch(project: str, rows: int, traced: bool) -> dict[str, float]:
+    directory.create_project("bench", project, project)
+    key = imports.work_prefix("bench", project, "i-bench") + "batch-00000.jsonl"
+    body = "".join(Row(n + 1, _row(n)).to_json() for n in range(rows)).encode()
+    imports.put_file(key, body, "application/x-ndjson")
+    item = {"companyId": "bench", "projectId": project, "importId": "i-bench", "batch": 0, "key": key}
+    sent, items = _count_requests()
+    if traced:
+        tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        result = importing.run_batch(item)
+        peak = tracemalloc.get_traced_memory()[1] if traced else 0
+    finally:
+        tracemalloc.stop()
+    seconds = time.perf_counter() - start
+    assert result["written"] == rows, result
+    return {
+        "peak": peak,
+        "seconds": seconds,
+        "transactions": sent["TransactWriteItems"],
+        "items_per_tx": sum(items) / max(1, len(items)),
+        "batch_gets": sent["BatchGetItem"],
+        "bytes": len(body),
+    }
+
+
+def _moto_server_with_fixes() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server in another process with ``local.moto_fixes`` applied (a transaction would copy whole tables)."""
+    port = _free_port()
+    code = "import sys; from local import moto_fixes; moto_fixes.apply(); from moto.server import main; main(sys.argv[1:])"
+    env = {**os.environ, "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}"}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server
+        [sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto server did not start within 30 s")
+
+
+def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
+    """One batch worker on each size of new profiles, against moto's server in another process.
+
+    tracemalloc then counts the worker's allocations only (moto keeps the written items in
+    its own process); a small untraced batch first builds the clients. Per size: peak bytes,
+    seconds (traced, so slower than untraced), requests.
+    """
+    process, endpoint = _moto_server_with_fixes()
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    imports._s3.cache_clear()
+    try:
+        create_all(tpl.load())
+        directory.create_company("bench", "Bench", False)
+        _one_batch("warm-up", 50, traced=False)
+        return {n: _one_batch(f"proj-{n}", n, traced=True) for n in sizes}
+    finally:
+        imports._s3.cache_clear()
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def split_peak(sizes: list[int], fmt: str) -> dict[int, int]:
+    """Peak bytes of the split over uploads of these row counts, against moto's server in another process.
+
+    The rows go to batch files in /tmp, not memory; moto keeps the objects in its own process,
+    so tracemalloc counts the split alone. A small untraced split first builds the client.
+    """
+    process, endpoint = _moto_server_with_fixes()
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    imports._s3.cache_clear()
+    peaks: dict[int, int] = {}
+    try:
+        boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
+        for n in [100, *sizes]:
+            key = imports.upload_key("bench", "proj", f"i-split-{n}", fmt)  # type: ignore[arg-type]
+            imports.put_file(key, jsonl_file(n) if fmt == "jsonl" else csv_file(n), "text/plain")
+            job = {"companyId": "bench", "projectId": "proj", "importId": f"i-split-{n}", "format": fmt, "key": key}
+            tracemalloc.start()
+            try:
+                importing.split(job)
+                peaks[n] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        return {n: peaks[n] for n in sizes}
+    finally:
+        imports._s3.cache_clear()
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _lines(
+    stack_rates: dict[str, float], worker: dict[str, float], worker_rows: int, row_bytes: float, minutes_out: dict[str, float]
+) -> Iterator[str]:
+    per_tx = worker_rows / max(1, worker["transactions"])
+    batch_rows = importing.BATCH_BYTES / row_bytes
+    batches = min(importing.MAX_BATCHES, TARGET_ROWS * row_bytes / importing.BATCH_BYTES)
+    # One worker sends its requests in series: the measured requests at the assumed latencies.
+    per_worker = worker_rows / ((worker["transactions"] * TX_MS + worker["batch_gets"] * BATCH_GET_MS) / 1000)
+    unconstrained = per_worker * CONCURRENCY
+    # Every transaction ADDs to the counters of the shards it touches; DynamoDB cancels a transaction
+    # that meets another one on an item (TransactionConflict), so a counter item takes about one
+    # transaction at a time: 1000 / TX_MS transactions a second a project, whatever the concurrency.
+    counter_bound = per_tx * 1000 / TX_MS
+    minutes_out["unconstrained"] = TARGET_ROWS / unconstrained / 60
+    minutes_out["counter_bound"] = TARGET_ROWS / counter_bound / 60
+    wru = TARGET_ROWS * (2 * worker["items_per_tx"] / per_tx)  # transactional writes: 2 WRU per item of <= 1 KB
+    # Reads a row costs: skip-unchanged and the upsert's own BatchGet (0.5 RRU each, eventually
+    # consistent) and the consistent BatchGet of its 2 index entries (1 RRU each).
+    rru = TARGET_ROWS * 3.0
+    size = TARGET_ROWS * row_bytes / 1e9
+    yield f"    10M rows of this shape ({row_bytes:.0f} B a JSONL row, {size:.1f} GB): {batches:.0f} batches of ~{batch_rows:,.0f} rows"
+    yield f"    measured: {per_tx:.1f} profiles and {worker['items_per_tx']:.0f} items per TransactWriteItems (counters included)"
+    yield f"    assumed: {TX_MS:.0f} ms a transaction, {BATCH_GET_MS:.0f} ms a BatchGet, Map MaxConcurrency {CONCURRENCY}, on-demand"
+    minutes = TARGET_ROWS / unconstrained / 60
+    yield f"    one worker ~{per_worker:,.0f} rows/s; {CONCURRENCY} workers ~{unconstrained:,.0f} rows/s -> {minutes:.0f} min"
+    yield f"    but every transaction moves shard counters: at ~1 transaction at a time per counter item, ~{counter_bound:,.0f} rows/s"
+    yield f"    -> {TARGET_ROWS / counter_bound / 60:.0f} min for 10M (target 15 min needs {TARGET_ROWS / 900:,.0f} rows/s)"
+    yield f"    DynamoDB: {wru / 1e6:.0f}M WRU + {rru / 1e6:.0f}M RRU = ${wru / 1e6 * WRU_PRICE + rru / 1e6 * RRU_PRICE:,.0f} per 10M rows"
+    yield f"    local stack for reference: jsonl {stack_rates.get('jsonl', 0):,.0f} rows/s, csv {stack_rates.get('csv', 0):,.0f} rows/s"
+
+
+def run() -> None:
+    print(f"import: bulk import of {ROWS:,} new profiles (1 iOS + 1 Android device, 3 attributes a row)")
+    files = {"jsonl": jsonl_file(ROWS), "csv": csv_file(ROWS)}
+    rates: dict[str, float] = {}
+    process, base = _start_stack()
+    try:
+        _call(base, "POST", "/v1/companies", OPERATOR, {"id": "bench", "name": "Bench"})
+        _call(base, "PUT", "/v1/companies/bench/users/bench-admin", OPERATOR, {"role": "company_admin"})
+        for fmt, body in files.items():
+            _call(base, "POST", "/v1/companies/bench/projects", ADMIN, {"id": f"bench-{fmt}", "name": fmt})
+            seconds, record = through_stack(base, f"bench-{fmt}", fmt, body)
+            assert record["status"] == "SUCCEEDED" and record["upserted"] == ROWS, record
+            rates[fmt] = ROWS / seconds
+            print(f"    local stack, {fmt:<5} {len(body) / 1e6:6.1f} MB: {seconds:7.1f} s, {rates[fmt]:8,.0f} rows/s (PUT to SUCCEEDED)")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    row_bytes = len(files["jsonl"]) / ROWS
+    full_batch = int(importing.BATCH_BYTES / row_bytes)
+    # A full batch under tracemalloc takes many minutes on moto; two smaller ones show the slope.
+    sizes = [int(x) for x in os.environ.get("SEGSHARE_BENCH_WORKER_ROWS", "1000,4000").split(",")]
+    runs = batch_worker(sizes)
+    for n, worker in runs.items():
+        print(
+            f"    batch worker, {n:,} rows ({worker['bytes'] / 1e6:.2f} MB batch file): peak {worker['peak'] / 2**20:.1f} MiB"
+            f" ({worker['peak'] / n:,.0f} B/row), {worker['transactions']} TransactWriteItems, {worker['batch_gets']} BatchGetItem"
+        )
+    small_n, large_n = min(runs), max(runs)
+    slope = (runs[large_n]["peak"] - runs[small_n]["peak"]) / (large_n - small_n)
+    full_peak = runs[large_n]["peak"] + slope * (full_batch - large_n)
+    print(
+        f"    a full batch ({importing.BATCH_BYTES / 2**20:.0f} MiB of upload, ~{full_batch:,} rows):"
+        f" ~{full_peak / 2**20:.0f} MiB (extrapolated on that slope)"
+    )
+    worker = runs[large_n]
+    worker_rows = large_n
+    small, large = max(1000, ROWS // 10), ROWS
+    peaks = split_peak([small, large], "csv")
+    print(f"    split (csv): peak {peaks[small] / 2**20:.1f} MiB at {small:,} rows, {peaks[large] / 2**20:.1f} MiB at {large:,} rows")
+    minutes: dict[str, float] = {}
+    for line in _lines(rates, worker, worker_rows, row_bytes, minutes):
+        print(line)
+    print(
+        f"import: jsonl {rates['jsonl']:,.0f} rows/s, csv {rates['csv']:,.0f} rows/s ({ROWS:,} rows, local stack);"
+        f" batch worker peak ~{full_peak / 2**20:.0f} MiB a {importing.BATCH_BYTES / 2**20:.0f} MiB batch;"
+        f" 10M on AWS (projected): {minutes['unconstrained']:.0f} min at {CONCURRENCY} workers,"
+        f" {minutes['counter_bound']:.0f} min bound by counter conflicts (target 15)"
+    )
