@@ -51,6 +51,12 @@ class EvaluationOut(Strict):
     matchedDevices: int | None
     matchedByPlatform: dict[str, int] | None
     error: str | None = None
+    reused: bool = Field(
+        default=False,
+        description="present and true when a scheduled run found the inputs unchanged since the last succeeded "
+        "evaluation (the source segment's definition, both projects' change sequences, the share) and recorded its "
+        "counts and result again without reading either project; absent otherwise",
+    )
 
 
 class EvaluationsOut(Strict):

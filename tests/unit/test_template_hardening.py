@@ -116,7 +116,7 @@ def test_every_s3_statement_is_scoped_to_a_prefix() -> None:
     assert s3
     for logical_id, statement in s3:
         resource = _sub_text(statement["Resource"])
-        assert resource.endswith(("/results/*", "/exports/*")), (logical_id, resource)
+        assert resource.endswith(("/results/*", "/exports/*", "/schedule/*")), (logical_id, resource)
         assert "s3:DeleteObject" not in statement["Action"], logical_id
 
 

@@ -30,3 +30,8 @@ DOWNLOAD_URL_SECONDS = min(_int("DOWNLOAD_URL_SECONDS", 900), 900)
 DEVICE_INDEX_SHARDS = _int("DEVICE_INDEX_SHARDS", 16)
 #: Largest request body accepted, in bytes (API Gateway allows more; nothing here needs it).
 MAX_BODY_BYTES = _int("MAX_BODY_BYTES", 1_048_576)
+
+#: Days an evaluation record (and a tick claim, a lease) is kept: the evaluations table's TTL.
+EVALUATION_RETENTION_DAYS = _int("EVALUATION_RETENTION_DAYS", 90)
+#: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
+SCHEDULE_MAX_PER_COMPANY = _int("SCHEDULE_MAX_PER_COMPANY", 2000)
