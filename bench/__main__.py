@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_export, core, deletes, end_to_end, iam_check, reads
+from bench import bench_export, core, deletes, end_to_end, iam_check, reads, schedule
 
 FIGURES: dict[str, Callable[[], None]] = {
     "core": core.run,
@@ -20,6 +20,7 @@ FIGURES: dict[str, Callable[[], None]] = {
     "e": bench_export.run,
     "f": iam_check.run,
     "deletes": deletes.run,
+    "schedule": schedule.run,
 }
 
 

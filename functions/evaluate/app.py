@@ -134,6 +134,9 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
 
 @app.get(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
+    description="The current share's evaluations, latest startedAt first. Records are kept 90 days after their start "
+    "(DynamoDB TTL, template parameter EvaluationRetentionDays); the evaluation in service is renewed by every "
+    "scheduled tick (reused when nothing changed).",
     responses={**_ok(EvaluationsOut), **errors(404)},
 )
 def list_evaluations(

@@ -422,3 +422,40 @@ def test_a_throttled_list_step_retries_then_fails_visibly(machine: tuple[str, An
     assert logged.count("scheduled listing failed") == 4
     # And nothing was evaluated
     assert _evaluations(evaluate, "proj-b") == []
+
+
+def test_retention_records_expire_after_90_days_and_a_replaced_result_is_retired(machine: tuple[str, Any]) -> None:
+    from segshare_core import scheduling
+    from segshare_core.store import evaluations as store_evaluations
+    from segshare_core.store import segments as store_segments
+    from segshare_core.store.models import EvaluationRow
+
+    item = _item("proj-b")
+    bucket = tpl.local_name("DataBucket", "AWS::S3::Bucket")
+    s3 = boto3.client("s3")
+    # Given the evaluations table as the template creates it: DynamoDB TTL on expires_at
+    ttl = boto3.client("dynamodb").describe_time_to_live(TableName="EvaluationsTable")["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    # When a scheduled evaluation runs, then an unchanged tick reuses it, then a change makes a new result
+    first = scheduling.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
+    scheduling.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+    shared = store_segments.get_shared_in("acme", "proj-b", item["sharedSegmentId"])
+    assert shared is not None
+    first_key = store_evaluations.result_key_of("acme", shared, first["evaluationId"])
+    assert first_key is not None
+
+    def tags(key: str) -> list[dict[str, str]]:
+        return list(s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
+
+    assert tags(first_key) == []  # still in service (the reuse points at it)
+    _upsert("proj-b", "u-3", "abc")
+    third = scheduling.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
+    # Then the record expires 90 days after its start
+    row = EvaluationRow.get(f"C#acme#P#proj-b#X#{item['sharedSegmentId']}#G#{item['generation']}", f"E#{third['evaluationId']}")
+    assert row.expires_at is not None
+    assert abs(int(row.expires_at) - (row.started_at.timestamp() + 90 * 86400)) < 2
+    # And the result that left service is tagged for the bucket's lifecycle rule, the new one is not
+    assert tags(first_key) == [{"Key": "segshare-retired", "Value": "true"}]
+    third_key = store_evaluations.result_key_of("acme", shared, third["evaluationId"])
+    assert third_key is not None and third_key != first_key
+    assert tags(third_key) == []
