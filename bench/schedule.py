@@ -105,10 +105,11 @@ def _real_companies() -> list[dict[str, Any]]:
 def _filler_shares(real: int) -> None:
     """Share items (as the share function writes them) up to LIVE across COMPANIES, straight into the table."""
     moment = datetime.now(UTC)
-    per_company = (LIVE - real) // (COMPANIES - REAL_COMPANIES)
+    base, extra = divmod(LIVE - real, COMPANIES - REAL_COMPANIES)
     with CompanyRow.batch_write() as companies, SharedRow.batch_write() as shares:
         for c in range(REAL_COMPANIES, COMPANIES):
             company = f"co-{c:03d}"
+            per_company = base + (1 if c - REAL_COMPANIES < extra else 0)
             companies.save(
                 CompanyRow(f"C#{company}", "COMPANY", name=company, shared_segments_enabled=True, device_key=b"k" * 32, created_at=moment)
             )
