@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_export, core, deletes, end_to_end, iam_check, imports, reads, stack, workflow, workflow_e2e
+from bench import bench_export, core, deletes, end_to_end, iam_check, imports, reads, schedule, stack, workflow, workflow_e2e
 
 FIGURES: dict[str, Callable[[], None]] = {
     "core": core.run,
@@ -25,6 +25,7 @@ FIGURES: dict[str, Callable[[], None]] = {
     "e2e": workflow_e2e.run,
     "stack": stack.run,
     "import": imports.run,
+    "schedule": schedule.run,
 }
 
 

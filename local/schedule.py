@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +28,10 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/segshare-local-state-machine"
 def enable_interpreter(moto_endpoint: str) -> None:
     """Executions really run (instead of staying RUNNING), Lambda tasks never try Docker, AWS's limits hold (local.sfn_fixes)."""
     sfn_fixes.apply()
+    # moto's Distributed Map recurses once per item a worker runs: past ~990 items per worker
+    # (due shares / MaxConcurrency) the worker dies and the execution hangs RUNNING for ever
+    # (../shared/TOOLING-NOTES-distributed-map.md); the schedule's due lists can be that long.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 30_000))
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     requests.post(f"{moto_endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
 

@@ -49,6 +49,12 @@ class EvaluationOut(Strict):
     matchedDevices: int | None
     matchedByPlatform: dict[str, int] | None
     error: str | None = None
+    reused: bool = Field(
+        default=False,
+        description="present and true when a scheduled run found the inputs unchanged since the last succeeded "
+        "evaluation (the source segment's definition, both projects' change sequences, the share) and recorded its "
+        "counts and result again without reading either project; absent otherwise",
+    )
 
 
 class EvaluationsOut(Strict):
@@ -132,6 +138,9 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
 
 @app.get(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
+    description="The current share's evaluations, latest startedAt first. Records are kept 90 days after their start "
+    "(DynamoDB TTL, template parameter EvaluationRetentionDays); the evaluation in service is renewed by every "
+    "scheduled tick (reused when nothing changed).",
     responses={**_ok(EvaluationsOut), **errors(404)},
 )
 def list_evaluations(

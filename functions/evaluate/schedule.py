@@ -1,4 +1,4 @@
-"""The scheduled state machine's Lambda tasks: list the due shares, evaluate one, record a failure."""
+"""The scheduled state machine's Lambda tasks: list the due shares to S3, evaluate one, record a failure."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import evaluation
+from segshare_core import scheduling
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import RetryLater
 from segshare_core.observability import logger, metrics, tracer
+from segshare_core.store.errors import is_retryable
 
 
 class RetryLaterError(Exception):
@@ -19,24 +20,41 @@ class RetryLaterError(Exception):
 RetryLaterError.__name__ = "RetryLater"
 
 
+def _list(event: dict[str, Any]) -> dict[str, Any]:
+    # The tick is the schedule's event time, so two executions for one tick share it.
+    tick = str((event.get("input") or {}).get("time") or event.get("startTime") or iso(now()))
+    try:
+        listed = scheduling.write_due_list(tick)
+    except Exception as exc:
+        # Visible on every attempt: the state machine retries, then fails the execution (ListFailed).
+        retryable = is_retryable(exc)
+        metrics.add_metric(name="ScheduleListFailures", unit="Count", value=1)
+        logger.exception("scheduled listing failed", tick=tick, retryable=retryable)
+        if retryable:
+            raise RetryLaterError("the live shares could not be listed; retry later") from exc
+        raise
+    metrics.add_metric(name="ScheduleDueShares", unit="Count", value=listed["count"])
+    logger.info("scheduled evaluation listed", tick=tick, shares=listed["count"], companies=listed["companies"])
+    return listed
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``action`` list -> the due list's place in S3; evaluate / fail -> one share's outcome (see ``scheduling``)."""
     action = event.get("action")
     if action == "list":
-        # The tick is the schedule's event time, so two executions for one tick share it.
-        tick = str((event.get("input") or {}).get("time") or event.get("startTime") or iso(now()))
-        items = evaluation.due_items(tick)
-        logger.info("scheduled evaluation listed", tick=tick, shares=len(items))
-        return {"items": items}
+        return _list(event)
     if action == "evaluate":
         try:
-            result = evaluation.evaluate_scheduled(event["item"])
+            result = scheduling.evaluate_scheduled(event["item"], str(event["tick"]))
         except RetryLater as exc:
             raise RetryLaterError(exc.message) from exc
         metrics.add_metric(name="ScheduledEvaluations", unit="Count", value=1)
+        if result.get("reused"):
+            metrics.add_metric(name="ScheduledEvaluationsReused", unit="Count", value=1)
         return result
     if action == "fail":
-        return evaluation.record_scheduled_failure(event["item"])
+        return scheduling.record_scheduled_failure(event["item"], str(event["tick"]), event.get("error"))
     raise ValueError(f"unknown action {str(action)[:40]!r}")

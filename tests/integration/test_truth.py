@@ -9,11 +9,13 @@ share belongs to its generation; a share that ends takes it all out of service (
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from local import template as tpl
@@ -71,9 +73,11 @@ class TruthWorld(World):
     def scheduled(self, tick: str) -> dict[str, Any]:
         """The state machine's Evaluate task for B's share and one tick, as Step Functions calls it."""
         listed = self._schedule.lambda_handler({"action": "list", "input": {"time": tick}}, LambdaContext(function_name="Schedule"))
-        item = next(i for i in listed["items"] if i["sharedSegmentId"] == SHARED)
+        # The due list is in S3, where the Distributed Map's ItemReader reads it
+        due = json.loads(boto3.client("s3").get_object(Bucket=listed["bucket"], Key=listed["key"])["Body"].read())
+        item = next(i for i in due if i["sharedSegmentId"] == SHARED)
         result: dict[str, Any] = self._schedule.lambda_handler(
-            {"action": "evaluate", "item": item}, LambdaContext(function_name="Schedule")
+            {"action": "evaluate", "item": item, "tick": listed["tick"]}, LambdaContext(function_name="Schedule")
         )
         return result
 

@@ -116,10 +116,9 @@ def test_every_s3_statement_is_scoped_to_a_prefix() -> None:
     assert s3
     for logical_id, statement in s3:
         resource = _sub_text(statement["Resource"])
-        assert resource.endswith(("/results/*", "/exports/*", "/work/*", "/imports/uploads/*", "/imports/work/*", "/imports/errors/*")), (
-            logical_id,
-            resource,
-        )
+        assert resource.endswith(
+            ("/results/*", "/exports/*", "/work/*", "/schedule/*", "/imports/uploads/*", "/imports/work/*", "/imports/errors/*")
+        ), (logical_id, resource)
         assert "s3:DeleteObject" not in statement["Action"], logical_id
 
 

@@ -41,3 +41,8 @@ EVALUATION_STATE_MACHINE_ARN = os.environ.get(
 )
 #: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202).
 EVALUATION_INLINE_SECONDS = float(os.environ.get("EVALUATION_INLINE_SECONDS", "5"))
+
+#: Days an evaluation record (and a tick claim, a lease) is kept: the evaluations table's TTL.
+EVALUATION_RETENTION_DAYS = _int("EVALUATION_RETENTION_DAYS", 90)
+#: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
+SCHEDULE_MAX_PER_COMPANY = _int("SCHEDULE_MAX_PER_COMPANY", 2000)

@@ -8,7 +8,6 @@ target project's own profiles and devices only.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from segshare_core import config
 from segshare_core.domain import match as matching
@@ -87,18 +86,20 @@ def begin(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: str
     return evaluations.start_for_tick(company_id, shared, tick)
 
 
-def finish(company_id: str, shared: SharedSegment, running: Evaluation) -> Evaluation:
+def finish(company_id: str, shared: SharedSegment, running: Evaluation, *, inputs: str | None = None) -> Evaluation:
     """Match, write the results and commit (or record FAILED): the second half of ``evaluate``.
 
     ``shared`` is the share as it was when the run began: the commit checks that its generation
-    is still the live one.
+    is still the live one. ``inputs``, the inputs' fingerprint taken before matching (the
+    schedule's, ``scheduling``), is recorded with the result so a later unchanged tick reuses it.
     """
     target = shared.target_project_id
     try:
         summary, matched = match_shared(company_id, shared)
         key = results.result_key(company_id, target, shared.shared_segment_id, running.evaluation_id)
         results.put(key, matched)
-        return evaluations.succeed(company_id, shared, running, summary, key)
+        # Only the schedule retires results: its role may tag them, and it is what piles them up.
+        return evaluations.succeed(company_id, shared, running, summary, key, inputs=inputs, retire=inputs is not None)
     except DomainError as exc:
         failed = evaluations.fail(company_id, shared, running.evaluation_id, exc.message)
         if isinstance(exc, RetryLater):
@@ -121,64 +122,3 @@ def members_of_latest(company_id: str, shared: SharedSegment) -> tuple[str, list
         return None
     evaluation_id, key = latest
     return evaluation_id, results.get(key)
-
-
-# ---------------------------------------------------------------- the scheduled state machine
-
-
-def due_items(tick: str) -> list[dict[str, Any]]:
-    """Every live share of every company with the feature on, tagged with the tick and its generation."""
-    enabled: dict[str, bool] = {}
-    items = []
-    for company_id, shared in segments.all_live_shares():
-        if company_id not in enabled:
-            enabled[company_id] = directory.shared_segments_on(company_id)
-        if enabled[company_id]:
-            items.append(
-                {
-                    "companyId": company_id,
-                    "projectId": shared.target_project_id,
-                    "sharedSegmentId": shared.shared_segment_id,
-                    "generation": shared.generation,
-                    "tick": tick,
-                }
-            )
-    return items
-
-
-def _listed_share(item: dict[str, Any]) -> SharedSegment | None:
-    """The share the item was listed for, while that generation is still the live one."""
-    shared = segments.get_shared_in(item["companyId"], item["projectId"], item["sharedSegmentId"])
-    if shared is None or shared.generation != item.get("generation", shared.generation):
-        return None
-    return shared
-
-
-def evaluate_scheduled(item: dict[str, Any]) -> dict[str, Any]:
-    """One share of one tick: evaluated once however often the tick runs (trigger ``schedule``)."""
-    shared = _listed_share(item)
-    if shared is None:
-        return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
-    try:
-        done = evaluate(item["companyId"], shared, "schedule", tick=str(item["tick"]))
-    except DomainError as exc:
-        if exc.code != "ALREADY_EXISTS":
-            raise
-        return {"evaluationId": evaluations.claimed_by_tick(item["companyId"], shared, str(item["tick"])), "status": "DUPLICATE"}
-    return {"evaluationId": done.evaluation_id, "status": done.status}
-
-
-def record_scheduled_failure(item: dict[str, Any]) -> dict[str, Any]:
-    """The Catch branch: the run the tick started, if any, is marked FAILED (if still RUNNING).
-
-    A share that ended meanwhile needs nothing: its generation's evaluations are never served,
-    and a RUNNING one reads FAILED past its deadline anyway.
-    """
-    shared = _listed_share(item)
-    evaluation_id = evaluations.claimed_by_tick(item["companyId"], shared, str(item["tick"])) if shared else None
-    if shared is None or evaluation_id is None:
-        return {"evaluationId": None, "status": "NOT_STARTED"}
-    error = item.get("error") or {}
-    message = f"scheduled evaluation failed: {str(error.get('Error', 'unknown error'))[:100]}"
-    failed = evaluations.fail(item["companyId"], shared, evaluation_id, message)
-    return {"evaluationId": evaluation_id, "status": failed.status if failed else "NOT_STARTED"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +54,8 @@ class Evaluation:
     matched_devices: int | None = None
     matched_by_platform: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    #: A scheduled run whose inputs had not changed records the previous answer (issue 15).
+    reused: bool = False
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -69,4 +73,28 @@ class Evaluation:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.reused:  # present only when true, as ``error`` only when set
+            out["reused"] = True
         return out
+
+
+def inputs_fingerprint(
+    definition: dict[str, Any],
+    source_seq: int,
+    target_seq: int,
+    generation: str,
+) -> str:
+    """The fingerprint of everything an evaluation's answer depends on (issue 15, change-aware).
+
+    ``definition`` is the source segment's definition (kind, rule, static profile ids),
+    ``source_seq``/``target_seq`` the sums of the two projects' profile-shard change sequences
+    (``store.profiles.counts``; each profile write moves its shard's), ``generation`` the share's.
+    Equal fingerprints mean the same answer: the match depends on nothing else (the company's
+    device key never changes). Returns 64 hex characters (SHA-256 of canonical JSON).
+    """
+    canonical = json.dumps(
+        {"definition": definition, "source": source_seq, "target": target_seq, "generation": generation},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

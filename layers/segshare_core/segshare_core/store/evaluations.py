@@ -7,13 +7,17 @@ never listed or served, without deleting or remembering them (API.md "Revoking a
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+import boto3
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from segshare_core import config
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.evaluations import (
@@ -27,10 +31,14 @@ from segshare_core.domain.evaluations import (
 )
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.segments import SharedSegment
-from segshare_core.store import segments
-from segshare_core.store.models import EvaluationRow, LatestRow, TickClaimRow, connection, project_pk
+from segshare_core.observability import logger
+from segshare_core.store import results, segments
+from segshare_core.store.models import EvaluationRow, LatestRow, LeaseRow, TickClaimRow, connection, project_pk
 
 _LATEST = "LATEST"
+_LEASE = "LEASE"
+#: The S3 object tag the bucket's lifecycle rule ``expire-retired-results`` expires on (template.yaml).
+RETIRED_TAG = {"Key": "segshare-retired", "Value": "true"}
 
 
 class ShareEnded(Exception):
@@ -55,7 +63,31 @@ def _evaluation(shared_id: str, row: EvaluationRow) -> Evaluation:
         matched_devices=int(row.matched_devices) if row.matched_devices is not None else None,
         matched_by_platform=dict(row.matched_by_platform or {}),
         error=row.error,
+        reused=bool(row.reused),
     )
+
+
+def _expires(moment: datetime) -> int:
+    """The TTL attribute: epoch seconds EVALUATION_RETENTION_DAYS after ``moment`` (template: the table's TTL)."""
+    return int((moment + timedelta(days=config.EVALUATION_RETENTION_DAYS)).timestamp())
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
+
+
+def retire_result(key: str) -> None:
+    """Tag a result object no longer in service; S3's lifecycle expires it after ResultRetentionDays.
+
+    Best effort: a result left untagged is only kept longer, never served wrongly, so a failure
+    is logged and not raised.
+    """
+    try:
+        for object_key in results.object_keys(key):
+            _s3().put_object_tagging(Bucket=config.DATA_BUCKET, Key=object_key, Tagging={"TagSet": [RETIRED_TAG]})
+    except Exception:
+        logger.warning("result could not be tagged retired", exc_info=True)
 
 
 def _cancelled(exc: TransactWriteError) -> list[bool]:
@@ -66,7 +98,14 @@ def _cancelled(exc: TransactWriteError) -> list[bool]:
 def _running_row(company_id: str, shared: SharedSegment, trigger: Trigger) -> EvaluationRow:
     moment = now()
     # The id carries the same millisecond as startedAt, so the sort key orders by startedAt.
-    return EvaluationRow(_pk(company_id, shared), f"E#{new_evaluation_id(moment)}", trigger=trigger, status="RUNNING", started_at=moment)
+    return EvaluationRow(
+        _pk(company_id, shared),
+        f"E#{new_evaluation_id(moment)}",
+        trigger=trigger,
+        status="RUNNING",
+        started_at=moment,
+        expires_at=_expires(moment),
+    )
 
 
 def start(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluation:
@@ -76,22 +115,130 @@ def start(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluatio
     return _evaluation(shared.shared_segment_id, row)
 
 
+def _lease_free(moment: datetime) -> Any:
+    """No scheduled run holds the share: no lease, or one whose run is past RUNNING_DEADLINE (dead)."""
+    return LeaseRow.sk.does_not_exist() | (LeaseRow.started_at < moment - RUNNING_DEADLINE)
+
+
+def _tick_conflict(tick: str, claim_failed: bool, lease_failed: bool, exc: Exception) -> Conflict:
+    if claim_failed:
+        return Conflict(f"tick {tick[:64]!r} already evaluated this share", code="ALREADY_EXISTS")
+    if lease_failed:
+        return Conflict("an earlier tick is still evaluating this share", code="IN_FLIGHT")
+    raise exc
+
+
 def start_for_tick(company_id: str, shared: SharedSegment, tick: str) -> Evaluation:
-    """Claim ``tick`` for this share generation and record a RUNNING ``schedule`` evaluation, together.
+    """Claim ``tick``, take the share's lease and record a RUNNING ``schedule`` evaluation, together.
 
     Conflict ``ALREADY_EXISTS`` when the tick was claimed before (another execution of the same
-    tick): a tick evaluates a share once. The tick is only a dedup key: the evaluation's id and
-    order come from its own start time, so a tick in the past or future orders nothing.
+    tick): a tick evaluates a share once. Conflict ``IN_FLIGHT`` when an earlier tick's run still
+    holds the lease (younger than RUNNING_DEADLINE): ticks never evaluate a share twice at once
+    (issue 15 item 3); ``release`` frees it. The tick is only a dedup key: the evaluation's id
+    and order come from its own start time.
     """
     row = _running_row(company_id, shared, "schedule")
-    claim = TickClaimRow(row.pk, f"TICK#{tick[:64]}", evaluation_id=row.sk.removeprefix("E#"))
+    evaluation_id = row.sk.removeprefix("E#")
+    claim = TickClaimRow(row.pk, f"TICK#{tick[:64]}", evaluation_id=evaluation_id, expires_at=row.expires_at)
+    lease = LeaseRow(row.pk, _LEASE, evaluation_id=evaluation_id, started_at=row.started_at, expires_at=row.expires_at)
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(claim, condition=TickClaimRow.sk.does_not_exist())
+            tx.save(lease, condition=_lease_free(row.started_at))
             tx.save(row, condition=EvaluationRow.sk.does_not_exist())
     except TransactWriteError as exc:
-        if any(_cancelled(exc)):
-            raise Conflict(f"tick {tick[:64]!r} already evaluated this share", code="ALREADY_EXISTS") from exc
+        claim_failed, lease_failed = (_cancelled(exc) + [False] * 2)[:2]
+        raise _tick_conflict(tick, claim_failed, lease_failed, exc) from exc
+    return _evaluation(shared.shared_segment_id, row)
+
+
+def release(company_id: str, shared: SharedSegment, evaluation_id: str) -> None:
+    """Free the share's lease if ``evaluation_id``'s run holds it (a later run's lease stays)."""
+    try:
+        LeaseRow(_pk(company_id, shared), _LEASE).delete(condition=LeaseRow.evaluation_id == evaluation_id)
+    except DeleteError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class InService:
+    """The LATEST pointer as a reuse needs it: the evaluation, its result, inputs and counts."""
+
+    evaluation_id: str
+    result_key: str
+    inputs: str | None
+    summary: MatchSummary | None
+
+
+def pointer(company_id: str, shared: SharedSegment) -> InService | None:
+    """The share generation's LATEST pointer with its inputs and counts (one GetItem), or None."""
+    try:
+        row = LatestRow.get(_pk(company_id, shared), _LATEST, consistent_read=True)
+    except DoesNotExist:
+        return None
+    summary = None
+    if row.target_profiles is not None and row.matched_profiles is not None and row.matched_devices is not None:
+        summary = MatchSummary(
+            target_profiles=int(row.target_profiles),
+            matched_profiles=int(row.matched_profiles),
+            matched_devices=int(row.matched_devices),
+            matched_by_platform={k: int(v) for k, v in (row.matched_by_platform or {}).items()},
+        )
+    return InService(row.evaluation_id, row.result_key, row.inputs, summary)
+
+
+def reuse(company_id: str, shared: SharedSegment, tick: str, previous: InService) -> Evaluation:
+    """Record a SUCCEEDED ``schedule`` evaluation repeating ``previous`` (its counts, its result object).
+
+    One transaction and no read: the share still current, no run in flight (the lease), the tick
+    unclaimed, and the pointer still on ``previous`` (so nothing newer is overwritten); the
+    pointer then names the new evaluation with the same result key, so no second copy is stored
+    (issue 15 items 2 and 5). Conflict ``ALREADY_EXISTS`` (tick claimed), ``IN_FLIGHT`` (lease
+    held), ``SHARE_ENDED`` (the share ended) or ``MOVED`` (the pointer moved meanwhile).
+    """
+    if previous.summary is None:
+        raise ValueError("the pointer carries no counts to reuse")
+    pk, moment = _pk(company_id, shared), now()
+    evaluation_id = new_evaluation_id(moment)
+    summary = previous.summary
+    row = EvaluationRow(
+        pk,
+        f"E#{evaluation_id}",
+        trigger="schedule",
+        status="SUCCEEDED",
+        started_at=moment,
+        finished_at=moment,
+        duration_ms=0,
+        target_profiles=summary.target_profiles,
+        matched_profiles=summary.matched_profiles,
+        matched_devices=summary.matched_devices,
+        matched_by_platform=dict(summary.matched_by_platform),
+        result_key=previous.result_key,
+        inputs=previous.inputs,
+        reused=True,
+        expires_at=_expires(moment),
+    )
+    claim = TickClaimRow(pk, f"TICK#{tick[:64]}", evaluation_id=evaluation_id, expires_at=row.expires_at)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            segments.check_current(tx, company_id, shared)
+            tx.condition_check(LeaseRow, pk, _LEASE, condition=_lease_free(moment))
+            tx.save(claim, condition=TickClaimRow.sk.does_not_exist())
+            tx.save(row, condition=EvaluationRow.sk.does_not_exist())
+            tx.update(
+                LatestRow(pk, _LATEST),
+                actions=[LatestRow.evaluation_id.set(evaluation_id)],
+                condition=LatestRow.evaluation_id == previous.evaluation_id,
+            )
+    except TransactWriteError as exc:
+        share_ended, lease_held, claimed, _, moved = (_cancelled(exc) + [False] * 5)[:5]
+        if share_ended:
+            raise Conflict(SHARE_ENDED, code="SHARE_ENDED") from exc
+        if claimed or lease_held:
+            raise _tick_conflict(tick, claimed, lease_held, exc) from exc
+        if moved:
+            raise Conflict("the result in service moved meanwhile", code="MOVED") from exc
         raise
     return _evaluation(shared.shared_segment_id, row)
 
@@ -114,6 +261,9 @@ def succeed(
     evaluation: Evaluation,
     summary: MatchSummary,
     result_key: str,
+    *,
+    inputs: str | None = None,
+    retire: bool = False,
 ) -> Evaluation:
     """Mark SUCCEEDED and move the pointer in one transaction, once the results are complete in S3.
 
@@ -122,8 +272,14 @@ def succeed(
     its result is never served. The pointer only moves to a run that started later (ids sort by
     startedAt, ties by id): a run overtaken by a newer one is SUCCEEDED and leaves the pointer.
     A run past its deadline is FAILED already (or is made so) and commits nothing.
+
+    ``inputs`` (the inputs' fingerprint, ``domain.evaluations.inputs_fingerprint``) is stored on
+    the run and the pointer with the counts, so a later unchanged tick can reuse them. With
+    ``retire`` (the schedule: its role may tag results) the result the pointer leaves, and a
+    result that never enters service, is tagged retired for the S3 lifecycle to expire.
     """
     pk = _pk(company_id, shared)
+    before = pointer(company_id, shared) if retire else None
     row = EvaluationRow.get(pk, f"E#{evaluation.evaluation_id}", consistent_read=True)
     finished = now()
     actions: list[Action] = [
@@ -136,17 +292,32 @@ def succeed(
         EvaluationRow.matched_by_platform.set(summary.matched_by_platform),
         EvaluationRow.result_key.set(result_key),
     ]
+    if inputs is not None:
+        actions.append(EvaluationRow.inputs.set(inputs))
+    latest = LatestRow(
+        pk,
+        _LATEST,
+        evaluation_id=evaluation.evaluation_id,
+        result_key=result_key,
+        inputs=inputs,
+        target_profiles=summary.target_profiles,
+        matched_profiles=summary.matched_profiles,
+        matched_devices=summary.matched_devices,
+        matched_by_platform=dict(summary.matched_by_platform),
+    )
     running = (EvaluationRow.status == "RUNNING") & (EvaluationRow.started_at > finished - RUNNING_DEADLINE)
     forward = LatestRow.evaluation_id.does_not_exist() | (LatestRow.evaluation_id < evaluation.evaluation_id)
     try:
         with TransactWrite(connection=connection()) as tx:
             segments.check_current(tx, company_id, shared)
             tx.update(row, actions=actions, condition=running)
-            tx.save(LatestRow(pk, _LATEST, evaluation_id=evaluation.evaluation_id, result_key=result_key), condition=forward)
+            tx.save(latest, condition=forward)
     except TransactWriteError as exc:
         failed = _cancelled(exc)
         if not any(failed):
             raise
+        if retire:  # the result never enters service, whatever follows
+            retire_result(result_key)
         # pynamodb sends condition checks first, then deletes, puts and updates; the reasons follow.
         share_ended, overtaken, not_running = (failed + [False] * 3)[:3]
         if share_ended:
@@ -155,6 +326,9 @@ def succeed(
             return get(company_id, shared, evaluation.evaluation_id) or evaluation
         if overtaken:
             _succeed_without_pointer(company_id, shared, row, actions, running)
+        return get(company_id, shared, evaluation.evaluation_id) or evaluation
+    if before is not None and before.result_key != result_key:
+        retire_result(before.result_key)
     return get(company_id, shared, evaluation.evaluation_id) or evaluation
 
 

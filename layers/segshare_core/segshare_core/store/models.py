@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from segshare_core import config
@@ -185,6 +186,21 @@ class SegmentRow(Model):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
+#: The GSI of live share items, and how many partition values it spreads over.
+LIVE_SHARES_INDEX, LIVE_PARTS = "live-shares", 4
+
+
+class LiveSharesIndex(GlobalSecondaryIndex["SharedRow"]):  # type: ignore[no-untyped-call]
+    """Sparse GSI ``live-shares`` of the segments table: hash ``live_part``, range ``live_key``."""
+
+    class Meta:
+        index_name = LIVE_SHARES_INDEX
+        projection = AllProjection()
+
+    live_part = UnicodeAttribute(hash_key=True)
+    live_key = UnicodeAttribute(range_key=True)
+
+
 class SharedRow(Model):
     """pk C#<companyId>#P#<targetProjectId>, sk SHARED#<sharedSegmentId>: a live share in the target.
 
@@ -203,6 +219,11 @@ class SharedRow(Model):
     name = UnicodeAttribute()
     shared_at = UTCDateTimeAttribute()
     generation = UnicodeAttribute(null=True)  # null only on items written before generations
+    # The sparse GSI ``live-shares`` (template.yaml): only share items carry these two, so the
+    # schedule lists live shares by Query without reading segments or history (issue 15).
+    live_part = UnicodeAttribute(null=True)
+    live_key = UnicodeAttribute(null=True)
+    live_index = LiveSharesIndex()
 
 
 class HistoryRow(Model):
@@ -242,6 +263,12 @@ class EvaluationRow(Model):
     matched_by_platform = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
     result_key = UnicodeAttribute(null=True)
+    #: The inputs' fingerprint (``domain.evaluations.inputs_fingerprint``) a SUCCEEDED run answered.
+    inputs = UnicodeAttribute(null=True)
+    #: True when a scheduled run found its inputs unchanged and recorded the previous answer.
+    reused = BooleanAttribute(null=True)
+    #: Epoch seconds; the table's DynamoDB TTL attribute (EVALUATION_RETENTION_DAYS after the start).
+    expires_at = NumberAttribute(null=True)
 
 
 class LatestRow(Model):
@@ -258,6 +285,12 @@ class LatestRow(Model):
     sk = UnicodeAttribute(range_key=True)
     evaluation_id = UnicodeAttribute()
     result_key = UnicodeAttribute()
+    # What a reuse needs without reading the evaluation row: its inputs and counts (issue 15).
+    inputs = UnicodeAttribute(null=True)
+    target_profiles = NumberAttribute(null=True)
+    matched_profiles = NumberAttribute(null=True)
+    matched_devices = NumberAttribute(null=True)
+    matched_by_platform = JSONAttribute(null=True)
 
 
 class TickClaimRow(Model):
@@ -273,6 +306,25 @@ class TickClaimRow(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     evaluation_id = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)  # the table's TTL attribute
+
+
+class LeaseRow(Model):
+    """pk as EvaluationRow, sk LEASE: a scheduled run in flight on this share generation.
+
+    Written with the run's RUNNING record, conditioned on no lease younger than RUNNING_DEADLINE,
+    and deleted when the run ends: a later tick that finds it skips the share (issue 15 item 3).
+    A lease whose run died is simply overwritten once past the deadline.
+    """
+
+    class Meta:
+        table_name = config.EVALUATIONS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    evaluation_id = UnicodeAttribute()
+    started_at = UTCDateTimeAttribute()
+    expires_at = NumberAttribute(null=True)  # the table's TTL attribute
 
 
 class ExportRow(Model):
@@ -333,6 +385,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     EvaluationRow,
     LatestRow,
     TickClaimRow,
+    LeaseRow,
     ExportRow,
     ImportRow,
 )

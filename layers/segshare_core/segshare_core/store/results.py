@@ -58,6 +58,11 @@ def result_key(company_id: str, project_id: str, shared_id: str, evaluation_id: 
     return f"results/{company_id}/{project_id}/{shared_id}/{evaluation_id}"
 
 
+def object_keys(key: str) -> tuple[str, str]:
+    """The S3 objects one result is made of, under its key prefix: (ids, index)."""
+    return _ids_key(key), _index_key(key)
+
+
 def _ids_key(key: str) -> str:
     return f"{key}/ids"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -14,7 +15,7 @@ from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
 from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, new_generation
-from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connection, project_pk
+from segshare_core.store.models import LIVE_PARTS, HistoryRow, SegmentRow, SharedRow, connection, project_pk
 
 
 class VersionMoved(Exception):
@@ -229,6 +230,8 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
                         name=segment.name,
                         shared_at=moment,
                         generation=new_generation(moment),
+                        live_part=live_part(company_id),
+                        live_key=f"{company_id}#{target}#{shared_id}",
                     )
                 )
             for target in sorted(plan.removed):
@@ -287,10 +290,23 @@ def history(
     return entries, ({"sk": last["sk"]["S"]} if last else None)
 
 
-def all_live_shares() -> list[tuple[str, SharedSegment]]:
+def live_part(company_id: str) -> str:
+    """The ``live-shares`` GSI partition of a company's share items: ``LIVE#<0..LIVE_PARTS-1>``.
+
+    A company stays in one part (its shares come out together, sorted by ``live_key``), and the
+    parts spread the index's write load over a few partition values instead of one.
+    """
+    return f"LIVE#{zlib.crc32(company_id.encode()) % LIVE_PARTS}"
+
+
+def live_shares() -> Iterator[tuple[str, SharedSegment]]:
     """(company id, share) for every live share of the deployment: what the schedule re-evaluates.
 
-    A Scan filtered to share items: fine for a scheduled job; at larger scale the state
-    machine would page this into a Distributed Map instead of one list.
+    A Query of each part of the sparse ``live-shares`` GSI (only share items carry its keys), so
+    its reads grow with the live shares alone, never with history or segments (issue 15).
+    Eventually consistent, as every GSI read is: a share granted a moment ago is picked up by
+    the next tick. Raises what pynamodb raises (throttling included) for the caller to retry.
     """
-    return [(row.pk.split("#", 2)[1], _shared(row)) for row in SharedRow.scan(SharedRow.sk.startswith("SHARED#"))]
+    for part in range(LIVE_PARTS):
+        for row in SharedRow.live_index.query(f"LIVE#{part}"):
+            yield row.pk.split("#", 2)[1], _shared(row)

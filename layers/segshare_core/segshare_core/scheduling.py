@@ -1,0 +1,176 @@
+"""The scheduled evaluation (issue 15): list the due shares to S3, evaluate one share, record a failure.
+
+The state machine (``statemachines/scheduled_evaluation.asl.json``) runs ``write_due_list``
+once per tick; its Distributed Map reads the list from S3 (an ItemReader) and runs
+``evaluate_scheduled`` per share, so no state ever holds the list (Step Functions' 256 KB).
+
+A share whose inputs are unchanged since its last succeeded evaluation (the inputs'
+fingerprint: the source segment's definition, both projects' change sequences, the share
+generation) is *reused*: recorded SUCCEEDED with the same counts and result in five read
+requests, without reading either project. A share an earlier tick is still evaluating is
+skipped (its lease), and a tick evaluates a share at most once (its claim).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+
+from segshare_core import config, evaluation
+from segshare_core.domain.errors import DomainError
+from segshare_core.domain.evaluations import inputs_fingerprint
+from segshare_core.domain.scheduling import fair_order
+from segshare_core.domain.segments import Segment, SharedSegment
+from segshare_core.observability import logger
+from segshare_core.store import directory, evaluations, profiles, segments
+
+#: Where each tick's due list is written (the bucket's lifecycle rule ``expire-due-lists``).
+DUE_PREFIX = "schedule/"
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
+
+
+# ---------------------------------------------------------------- the list step
+
+
+def due_shares(live: Iterable[tuple[str, SharedSegment]]) -> dict[str, list[dict[str, Any]]]:
+    """Company id -> due-list items of its live shares, for companies with the feature on.
+
+    One GetItem per company for the feature flag (cached per call), none per share.
+    """
+    enabled: dict[str, bool] = {}
+    due: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for company_id, shared in live:
+        if company_id not in enabled:
+            enabled[company_id] = directory.shared_segments_on(company_id)
+        if enabled[company_id]:
+            due[company_id].append(
+                {
+                    "companyId": company_id,
+                    "projectId": shared.target_project_id,
+                    "sharedSegmentId": shared.shared_segment_id,
+                    "generation": shared.generation,
+                }
+            )
+    return dict(due)
+
+
+def write_due_list(tick: str) -> dict[str, Any]:
+    """List the tick's due shares (``segments.live_shares``) into one JSON array in S3.
+
+    Returns ``{"bucket", "key", "count", "companies", "tick"}`` (a few hundred bytes whatever the
+    count): the Distributed Map's ItemReader reads ``key``. JSON, not JSON lines: moto's
+    ItemReader reads only JSON and CSV. Raises what the store raises (throttling included).
+    """
+    due = due_shares(segments.live_shares())
+    items = fair_order(due, config.SCHEDULE_MAX_PER_COMPANY, tick)
+    key = f"{DUE_PREFIX}{tick[:64]}/{uuid.uuid4().hex}.json"
+    body = json.dumps(items, separators=(",", ":")).encode()
+    _s3().put_object(Bucket=config.DATA_BUCKET, Key=key, Body=body, ContentType="application/json", ServerSideEncryption="AES256")
+    return {"bucket": config.DATA_BUCKET, "key": key, "count": len(items), "companies": len(due), "tick": tick}
+
+
+# ---------------------------------------------------------------- one share of a tick
+
+
+def _listed_share(item: dict[str, Any]) -> SharedSegment | None:
+    """The share the item was listed for, while that generation is still the live one."""
+    shared = segments.get_shared_in(item["companyId"], item["projectId"], item["sharedSegmentId"])
+    if shared is None or shared.generation != item.get("generation", shared.generation):
+        return None
+    return shared
+
+
+def definition(segment: Segment) -> dict[str, Any]:
+    """What of a segment decides its members: its kind, rule and static profile ids (not its name)."""
+    return {"kind": segment.kind, "rule": segment.rule, "profileIds": list(segment.profile_ids)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    fingerprint: str
+    segment: Segment
+
+
+def _inputs(company_id: str, shared: SharedSegment) -> _Inputs | None:
+    """The inputs' fingerprint now (three reads: the segment and both projects' counters), or None when the source is gone."""
+    segment = segments.get_segment(company_id, shared.source_project_id, shared.segment_id)
+    if segment is None or shared.target_project_id not in segment.shared_with:
+        return None
+    # Consistent reads: a stale sequence could make a changed project look unchanged.
+    source = profiles.counts(company_id, shared.source_project_id, consistent_read=True)
+    target = profiles.counts(company_id, shared.target_project_id, consistent_read=True)
+    return _Inputs(inputs_fingerprint(definition(segment), source.seq, target.seq, shared.generation), segment)
+
+
+def evaluate_scheduled(item: dict[str, Any], tick: str) -> dict[str, Any]:
+    """One share of one tick: reused when unchanged, evaluated in full otherwise, at most once per tick.
+
+    Returns ``{"evaluationId", "status", ...}``: status SUCCEEDED/FAILED (``reused`` says
+    which path), DUPLICATE (the tick did it already), IN_FLIGHT (an earlier tick's run holds
+    the share) or SKIPPED (the share ended). Raises RetryLater when throttled.
+    """
+    company_id = item["companyId"]
+    shared = _listed_share(item)
+    if shared is None:
+        return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
+    inputs = _inputs(company_id, shared)
+    previous = evaluations.pointer(company_id, shared)
+    if inputs is not None and previous is not None and previous.summary is not None and previous.inputs == inputs.fingerprint:
+        try:
+            reused = evaluations.reuse(company_id, shared, tick, previous)
+            return {"evaluationId": reused.evaluation_id, "status": reused.status, "reused": True}
+        except DomainError as exc:
+            skipped = _skipped(company_id, shared, tick, exc)
+            if skipped is not None:
+                return skipped
+            # MOVED: another run committed meanwhile; evaluate in full below.
+    try:
+        running = evaluations.start_for_tick(company_id, shared, tick)
+    except DomainError as exc:
+        skipped = _skipped(company_id, shared, tick, exc)
+        if skipped is None:
+            raise
+        return skipped
+    try:
+        done = evaluation.finish(company_id, shared, running, inputs=inputs.fingerprint if inputs else None)
+    finally:
+        evaluations.release(company_id, shared, running.evaluation_id)
+    return {"evaluationId": done.evaluation_id, "status": done.status, "reused": False}
+
+
+def _skipped(company_id: str, shared: SharedSegment, tick: str, exc: DomainError) -> dict[str, Any] | None:
+    if exc.code == "ALREADY_EXISTS":
+        return {"evaluationId": evaluations.claimed_by_tick(company_id, shared, tick), "status": "DUPLICATE"}
+    if exc.code == "IN_FLIGHT":
+        logger.info("share skipped: an earlier tick is evaluating it", shared_segment_id=shared.shared_segment_id)
+        return {"evaluationId": None, "status": "IN_FLIGHT"}
+    if exc.code == "SHARE_ENDED":
+        return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
+    return None
+
+
+def record_scheduled_failure(item: dict[str, Any], tick: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The Catch branch: the run the tick started, if any, is marked FAILED (if still RUNNING) and its lease freed.
+
+    A share that ended meanwhile needs nothing: its generation's evaluations are never served,
+    and a RUNNING one reads FAILED past its deadline anyway.
+    """
+    shared = _listed_share(item)
+    evaluation_id = evaluations.claimed_by_tick(item["companyId"], shared, tick) if shared else None
+    if shared is None or evaluation_id is None:
+        return {"evaluationId": None, "status": "NOT_STARTED"}
+    message = f"scheduled evaluation failed: {str((error or {}).get('Error', 'unknown error'))[:100]}"
+    failed = evaluations.fail(item["companyId"], shared, evaluation_id, message)
+    evaluations.release(item["companyId"], shared, evaluation_id)
+    return {"evaluationId": evaluation_id, "status": failed.status if failed else "NOT_STARTED"}
