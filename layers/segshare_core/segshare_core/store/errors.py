@@ -27,8 +27,12 @@ _RETRYABLE_CANCELLATIONS = frozenset({"ThrottlingError", "ProvisionedThroughputE
 
 def _aws_code(exc: BaseException) -> str | None:
     if isinstance(exc, PynamoDBException):
-        if exc.cause_response_code:
-            return exc.cause_response_code
+        try:
+            code = exc.cause_response_code
+        except AttributeError:  # pynamodb reads ``cause.response``, None for a timeout or a lost connection
+            code = None
+        if code:
+            return code
         cause = exc.cause
         return _aws_code(cause) if cause is not None else None
     if isinstance(exc, ClientError):
@@ -44,7 +48,8 @@ def is_retryable(exc: BaseException) -> bool:
     reasons = getattr(exc, "cancellation_reasons", None) or []
     if any(r is not None and (r.code in _RETRYABLE_CANCELLATIONS or r.code in _RETRYABLE) for r in reasons):
         return True
-    return isinstance(exc, BotoCoreError)
+    # A timeout or a lost connection (botocore's own errors), also as the cause pynamodb wraps.
+    return isinstance(exc, BotoCoreError) or isinstance(getattr(exc, "cause", None), BotoCoreError)
 
 
 def to_domain(exc: BaseException) -> DomainError | None:
