@@ -117,10 +117,13 @@ def test_project_picker_arrows_choose_and_enter_switches_so_the_third_project_is
     page = open_as(demo.COMPANY_ADMIN.user_id)
     picker = page.get_by_label("Project", exact=True)
     expect(picker).to_have_value("proj-a")
+    expect(page.get_by_role("heading", level=1, name="Segments")).to_be_visible()
 
-    # When it Tabs to the picker and presses the down arrow twice
+    # When it Tabs to the picker and presses the down arrow twice, as a person does: one
+    # press, then the next once the first has shown (Playwright's presses wait for nothing)
     tab_to(page, picker)
     page.keyboard.press("ArrowDown")
+    expect(picker).to_have_value("proj-b")
     page.keyboard.press("ArrowDown")
 
     # Then the third project is chosen, focus is still in the picker, and nothing switched yet
