@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from segshare_core.domain.ids import time_sortable_id
 
 Trigger = Literal["manual", "schedule", "export"]
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED"]
@@ -30,7 +31,7 @@ def new_evaluation_id(moment: datetime) -> str:
     Ids sort by ``startedAt`` (API.md: evaluations are ordered by startedAt), ties broken by the
     random part; the store's sort key and the forward-only pointer rely on this order.
     """
-    return f"e-{int(moment.timestamp() * 1000):011x}{secrets.token_hex(4)}"
+    return time_sortable_id("e", moment)
 
 
 def timed_out(status: str, started_at: datetime, at: datetime) -> bool:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from segshare_core.domain.ids import time_sortable_id
 
 Format = Literal["csv", "jsonl"]
 Status = Literal["PENDING", "RUNNING", "READY", "FAILED"]
@@ -40,7 +41,7 @@ def export_timed_out(status: str, created_at: datetime, at: datetime) -> bool:
 
 def new_export_id(moment: datetime) -> str:
     """Ids sort by creation time, so the newest lists first."""
-    return f"x-{int(moment.timestamp() * 1000):011x}{secrets.token_hex(4)}"
+    return time_sortable_id("x", moment)
 
 
 @dataclass(frozen=True, slots=True)

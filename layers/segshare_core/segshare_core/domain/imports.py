@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import json
-import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import IO, Any, Literal
 
 from segshare_core.domain.errors import DomainError, InvalidInput
 from segshare_core.domain.exports import neutralise
+from segshare_core.domain.ids import time_sortable_id
 from segshare_core.domain.profiles import InvalidProfile, Profile, parse_profile
 
 Format = Literal["jsonl", "csv"]
@@ -42,7 +42,7 @@ class NotAnImportFile(DomainError):
 
 def new_import_id(moment: datetime) -> str:
     """Ids sort by creation time (hex microseconds), so the newest lists first."""
-    return f"i-{int(moment.timestamp() * 1_000_000):014x}{secrets.token_hex(4)}"
+    return time_sortable_id("i", moment, ticks_per_second=1_000_000, width=14)
 
 
 @dataclass(frozen=True, slots=True)

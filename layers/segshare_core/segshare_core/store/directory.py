@@ -12,6 +12,7 @@ from segshare_core.domain.access import Grant, Role
 from segshare_core.domain.clock import now
 from segshare_core.domain.directory import Company, Project
 from segshare_core.domain.errors import Conflict, NotFound
+from segshare_core.store.errors import condition_failed
 from segshare_core.store.models import CompanyRow, GrantRow, ProjectIdRow, ProjectRow, company_pk, connection
 
 _COMPANY_SK = "COMPANY"
@@ -30,7 +31,7 @@ def _project(company_id: str, row: ProjectRow) -> Project:
 
 
 def _conditional_failed(exc: PutError | TransactWriteError) -> bool:
-    if exc.cause_response_code == "ConditionalCheckFailedException":
+    if condition_failed(exc):
         return True
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
@@ -169,6 +170,6 @@ def delete_grant(user_id: str, company_id: str) -> None:
     try:
         GrantRow(f"USER#{user_id}", "GRANT").delete(condition=GrantRow.company_id == company_id)
     except DeleteError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise NotFound(f"user {user_id!r} not found") from exc
         raise

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, UpdateError
 
 from segshare_core.domain.errors import DomainError, RetryLater
 
@@ -57,3 +59,22 @@ def to_domain(exc: BaseException) -> DomainError | None:
     if is_retryable(exc):
         return RetryLater()
     return None
+
+
+def condition_failed(exc: PynamoDBException) -> bool:
+    """Whether DynamoDB refused the write because its condition did not hold (a lost race, a wrong state)."""
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def update_if(row: Any, actions: list[Any], condition: Any) -> bool:
+    """Apply ``actions`` to ``row`` only when ``condition`` holds: True when applied, False when not.
+
+    Any other failure is raised (throttling, a bug): only the condition's answer is a result.
+    """
+    try:
+        row.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True

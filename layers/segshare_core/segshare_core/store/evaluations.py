@@ -33,6 +33,7 @@ from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import results, segments
+from segshare_core.store.errors import condition_failed
 from segshare_core.store.models import EvaluationRow, LatestRow, LeaseRow, TickClaimRow, connection, project_pk
 
 _LATEST = "LATEST"
@@ -157,7 +158,7 @@ def release(company_id: str, shared: SharedSegment, evaluation_id: str) -> None:
     try:
         LeaseRow(_pk(company_id, shared), _LEASE).delete(condition=LeaseRow.evaluation_id == evaluation_id)
     except DeleteError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
 
 
@@ -370,7 +371,7 @@ def _mark_failed(row: EvaluationRow, error: str) -> EvaluationRow:
             condition=EvaluationRow.status == "RUNNING",
         )
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         row.refresh(consistent_read=True)  # it ended meanwhile: read how
     return row

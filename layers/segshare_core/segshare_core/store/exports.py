@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -19,6 +19,7 @@ from segshare_core.domain.exports import EXPORT_TIMED_OUT, Export, Format, expor
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.domain.sharing import LEGACY_GENERATION
 from segshare_core.store import segments
+from segshare_core.store.errors import update_if
 from segshare_core.store.models import ExportRow, connection, project_pk
 
 #: S3 parts are at least 5 MB (but the last); 8 MB keeps memory flat and requests few.
@@ -134,13 +135,7 @@ def list_for(company_id: str, shared: SharedSegment, limit: int = 20, after: str
 def _transition(company_id: str, project_id: str, export_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
     """Apply a status change only from the allowed states; False when the record was elsewhere."""
     row = ExportRow(project_pk(company_id, project_id), f"EXP#{export_id}")
-    try:
-        row.update(actions=actions, condition=ExportRow.pk.exists() & ExportRow.status.is_in(*allowed))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(row, actions, ExportRow.pk.exists() & ExportRow.status.is_in(*allowed))
 
 
 def mark_running(company_id: str, project_id: str, export_id: str, evaluation_id: str | None = None) -> bool:

@@ -19,11 +19,12 @@ from typing import IO, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.imports import Format, Import, new_import_id
+from segshare_core.store.errors import update_if
 from segshare_core.store.models import ImportRow, project_pk
 
 UPLOADS = "imports/uploads/"
@@ -120,13 +121,7 @@ def list_for(company_id: str, project_id: str, limit: int = 20, after: str | Non
 def _transition(company_id: str, project_id: str, import_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
     """Apply a change only from the allowed states; False when the record was elsewhere (or absent)."""
     row = ImportRow(project_pk(company_id, project_id), f"IMP#{import_id}")
-    try:
-        row.update(actions=actions, condition=ImportRow.pk.exists() & ImportRow.status.is_in(*allowed))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(row, actions, ImportRow.pk.exists() & ImportRow.status.is_in(*allowed))
 
 
 def mark_running(company_id: str, project_id: str, import_id: str) -> bool:

@@ -15,6 +15,7 @@ from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
 from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, new_generation
+from segshare_core.store.errors import condition_failed
 from segshare_core.store.models import LIVE_PARTS, HistoryRow, SegmentRow, SharedRow, connection, project_pk
 
 
@@ -112,7 +113,7 @@ def create_segment(
     try:
         row.save(condition=SegmentRow.pk.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict(f"segment {segment_id!r} already exists", code="ALREADY_EXISTS") from exc
         raise
     return _segment(row)
@@ -166,7 +167,7 @@ def edit_segment(
     try:
         row.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise VersionMoved from exc
         raise
     return _segment(row)
