@@ -4,8 +4,8 @@ Two figures per size, both through the production writer ``domain.exports.csv_li
 
 - writer: ``csv_lines`` alone into a sink that only counts bytes (the writer's own cost);
 - worker path: what the export worker does after reading the profiles: each row spooled as a
-  JSON line to a ``SpooledTemporaryFile`` (``exporting.SPOOL_IN_MEMORY_BYTES`` in memory, then
-  disk), read back with ``exporting._rows``, written by ``csv_lines`` and streamed by
+  JSON line to a ``SpooledTemporaryFile`` (``export_file.SPOOL_IN_MEMORY_BYTES`` in memory, then
+  disk), read back with ``export_file._rows``, written by ``csv_lines`` and streamed by
   ``store.exports.upload`` (the real multipart upload, production ``PART_BYTES``) to moto's
   S3 server running in a separate process, so tracemalloc counts this process only and not
   moto's copy of the object. DynamoDB reads are left out (see figure b for those).
@@ -32,11 +32,12 @@ import boto3
 
 from local import template as tpl
 from local.resources import table_definitions
-from segshare_core import config, exporting
+from segshare_core import config
 from segshare_core.domain.exports import CONTENT_TYPES, columns, csv_lines
 from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.store import exports, profiles, results
 from segshare_core.store.models import profile_pk
+from segshare_core.workflows import export_file
 
 SIZES = (10_000, 50_000, 100_000)
 FIRST_NAMES = ("Ann", "Zoë", "Ciarán", "=Dara", "Eve", "Finn")
@@ -71,12 +72,12 @@ def writer_only(count: int) -> int:
 
 def worker_path(count: int) -> int:
     key = exports.object_key("bench", "target", f"x-bench-{count}", "csv")
-    with tempfile.SpooledTemporaryFile(max_size=exporting.SPOOL_IN_MEMORY_BYTES, mode="w+", encoding="utf-8") as spool:
+    with tempfile.SpooledTemporaryFile(max_size=export_file.SPOOL_IN_MEMORY_BYTES, mode="w+", encoding="utf-8") as spool:
         keys: set[str] = set()
-        for profile_id, attributes in rows(count):  # as exporting._spool writes it
+        for profile_id, attributes in rows(count):  # as export_file._spool writes it
             spool.write(json.dumps([profile_id, attributes]) + "\n")
             keys.update(attributes)
-        lines = csv_lines(columns(None, keys), exporting._rows(spool))
+        lines = csv_lines(columns(None, keys), export_file._rows(spool))
         return exports.upload(key, lines, CONTENT_TYPES["csv"], {"row-count": str(count)})
 
 
@@ -186,14 +187,14 @@ def _read_stage(key: str, spool_rows: Callable[[str, Any], tuple[int, set[str]]]
 
 
 def _spool_concurrent(key: str, spool: Any) -> tuple[int, set[str]]:
-    """The worker's read stage now (``exporting._spool``): ids streamed from the result, concurrent BatchGets."""
-    return exporting._spool(_COMPANY, _PROJECT, results.open(key).iter_ids(), spool)
+    """The worker's read stage now (``export_file._spool``): ids streamed from the result, concurrent BatchGets."""
+    return export_file._spool(_COMPANY, _PROJECT, results.open(key).iter_ids(), spool)
 
 
 def read_stage() -> None:
     """(e) read stage: result ids from S3 and profiles from DynamoDB into the spool, concurrent vs one batch after another."""
     print("(e) export read stage: result ids streamed from S3, profiles by BatchGet (100 keys), rows to a counting sink,")
-    print(f"    concurrent ({profiles.MAX_READ_THREADS} in flight, exporting._spool) vs one after another (the worker before),")
+    print(f"    concurrent ({profiles.MAX_READ_THREADS} in flight, export_file._spool) vs one after another (the worker before),")
     print("    moto's S3 and DynamoDB in another process on this machine (no network latency: a real round trip")
     print("    of a few ms favours the concurrent reads more)")
     print(f"    {'rows':>8}  {'figure':<22} {'rows/s':>9} {'speed-up':>8} {'peak KB':>8} {'peak B/row':>10}")
@@ -220,7 +221,7 @@ def run() -> None:
         boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
         worker_path(100)  # warm up: the client and the server's first requests
         print("(e) export: 10k / 50k / 100k rows through domain.exports.csv_lines (peak by tracemalloc)")
-        print(f"    worker path = JSON spool ({exporting.SPOOL_IN_MEMORY_BYTES / 2**20:.0f} MiB in memory, then disk) -> csv_lines ->")
+        print(f"    worker path = JSON spool ({export_file.SPOOL_IN_MEMORY_BYTES / 2**20:.0f} MiB in memory, then disk) -> csv_lines ->")
         print(f"    store.exports.upload, multipart in {exports.PART_BYTES / 2**20:.0f} MiB parts to moto S3 in another process")
         print(
             f"    {'rows':>8}  {'figure':<12} {'rows/s':>9} {'bytes/row':>9} {'file MB':>8} {'parts':>5} {'peak KB':>8} {'peak B/row':>10}"

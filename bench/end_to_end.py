@@ -1,6 +1,6 @@
 """(c) One whole evaluation on moto, 20k source x 20k target devices, against a naive baseline.
 
-Ours: ``evaluation.match_shared`` as the evaluate function runs it (resolve the source
+Ours: ``evaluate_inline.match_shared`` as the evaluate function runs it (resolve the source
 segment over the source project's profiles now, count the target's profiles, pick a plan,
 read the target's index, match). The naive baseline resolves the source the same way, then
 asks the target's index for each source device with one GetItem. Requests are counted with
@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pynamodb.exceptions import DoesNotExist
 
 from bench.aws import count_requests, moto_tables
-from segshare_core import config, evaluation
+from segshare_core import config
 from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.match import IndexEntry, match
@@ -38,6 +38,7 @@ from segshare_core.store.models import (
     index_pk,
     profile_pk,
 )
+from segshare_core.workflows import evaluate_inline
 
 SOURCE, TARGET, OVERLAP = 20_000, 20_000, 0.3
 COMPANY, SOURCE_PROJECT, TARGET_PROJECT = "bench", "source", "target"
@@ -81,7 +82,7 @@ def _naive(shared: SharedSegment) -> int:
     """Source resolved as ours does it, then one GetItem per source device on the target's index."""
     segment = segments.get_segment(COMPANY, shared.source_project_id, shared.segment_id)
     assert segment is not None
-    tokens = evaluation.source_tokens(COMPANY, segment, directory.company_key(COMPANY))
+    tokens = evaluate_inline.source_tokens(COMPANY, segment, directory.company_key(COMPANY))
     entries = []
     for device_token in tokens:
         pk = index_pk(COMPANY, TARGET_PROJECT, shard_of(device_token, config.DEVICE_INDEX_SHARDS))
@@ -125,7 +126,7 @@ def run() -> None:
     with moto_tables():
         shared = seed_share()
 
-        ours_matched, ours_requests, ours_seconds = _counted(lambda: len(evaluation.match_shared(COMPANY, shared)[1]))
+        ours_matched, ours_requests, ours_seconds = _counted(lambda: len(evaluate_inline.match_shared(COMPANY, shared)[1]))
         naive_matched, naive_requests, naive_seconds = _counted(lambda: _naive(shared))
 
     print(f"(c) one evaluation end to end on moto, {SOURCE:,} source x {TARGET:,} target devices ({OVERLAP:.0%} shared)")

@@ -7,8 +7,8 @@
    Distributed Map of batch workers, finish: everything on moto, in one process, on this
    machine's 2 cores). ``SEGSHARE_BENCH_IMPORT_ROWS`` picks another size.
 2. Against moto's server in another process (so tracemalloc counts our code only): one
-   batch worker (``importing.run_batch``) at two batch sizes (``SEGSHARE_BENCH_WORKER_ROWS``,
-   1000 and 4000), its peak memory, extrapolated to a full ``importing.BATCH_BYTES`` batch,
+   batch worker (``bulk_import.run_batch``) at two batch sizes (``SEGSHARE_BENCH_WORKER_ROWS``,
+   1000 and 4000), its peak memory, extrapolated to a full ``bulk_import.BATCH_BYTES`` batch,
    and its DynamoDB requests (profiles and items per TransactWriteItems); and the split's
    peak memory at a tenth of the size and the full size (flat: rows go to files, not memory).
 3. The projection for 10M rows on AWS, from the measured profiles per transaction and the
@@ -35,10 +35,11 @@ import requests
 from local import template as tpl
 from local.resources import create_all
 from local.tokens import mint
-from segshare_core import config, importing
+from segshare_core import config
 from segshare_core.domain.imports import Row
 from segshare_core.store import directory, imports
 from segshare_core.store.models import ALL_MODELS, connection
+from segshare_core.workflows import bulk_import
 
 ROWS = int(os.environ.get("SEGSHARE_BENCH_IMPORT_ROWS", "100000"))
 OPERATOR = mint("bench-operator", groups=["operators"])
@@ -156,7 +157,7 @@ def _one_batch(project: str, rows: int, traced: bool) -> dict[str, float]:
         tracemalloc.start()
     start = time.perf_counter()
     try:
-        result = importing.run_batch(item)
+        result = bulk_import.run_batch(item)
         peak = tracemalloc.get_traced_memory()[1] if traced else 0
     finally:
         tracemalloc.stop()
@@ -236,7 +237,7 @@ def split_peak(sizes: list[int], fmt: str) -> dict[int, int]:
             job = {"companyId": "bench", "projectId": "proj", "importId": f"i-split-{n}", "format": fmt, "key": key}
             tracemalloc.start()
             try:
-                importing.split(job)
+                bulk_import.split(job)
                 peaks[n] = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
@@ -255,8 +256,8 @@ def _lines(
     stack_rates: dict[str, float], worker: dict[str, float], worker_rows: int, row_bytes: float, minutes_out: dict[str, float]
 ) -> Iterator[str]:
     per_tx = worker_rows / max(1, worker["transactions"])
-    batch_rows = importing.BATCH_BYTES / row_bytes
-    batches = min(importing.MAX_BATCHES, TARGET_ROWS * row_bytes / importing.BATCH_BYTES)
+    batch_rows = bulk_import.BATCH_BYTES / row_bytes
+    batches = min(bulk_import.MAX_BATCHES, TARGET_ROWS * row_bytes / bulk_import.BATCH_BYTES)
     # One worker sends its requests in series: the measured requests at the assumed latencies.
     per_worker = worker_rows / ((worker["transactions"] * TX_MS + worker["batch_gets"] * BATCH_GET_MS) / 1000)
     unconstrained = per_worker * CONCURRENCY
@@ -303,7 +304,7 @@ def run() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
     row_bytes = len(files["jsonl"]) / ROWS
-    full_batch = int(importing.BATCH_BYTES / row_bytes)
+    full_batch = int(bulk_import.BATCH_BYTES / row_bytes)
     # A full batch under tracemalloc takes many minutes on moto; two smaller ones show the slope.
     sizes = [int(x) for x in os.environ.get("SEGSHARE_BENCH_WORKER_ROWS", "1000,4000").split(",")]
     runs = batch_worker(sizes)
@@ -316,7 +317,7 @@ def run() -> None:
     slope = (runs[large_n]["peak"] - runs[small_n]["peak"]) / (large_n - small_n)
     full_peak = runs[large_n]["peak"] + slope * (full_batch - large_n)
     print(
-        f"    a full batch ({importing.BATCH_BYTES / 2**20:.0f} MiB of upload, ~{full_batch:,} rows):"
+        f"    a full batch ({bulk_import.BATCH_BYTES / 2**20:.0f} MiB of upload, ~{full_batch:,} rows):"
         f" ~{full_peak / 2**20:.0f} MiB (extrapolated on that slope)"
     )
     worker = runs[large_n]
@@ -329,7 +330,7 @@ def run() -> None:
         print(line)
     print(
         f"import: jsonl {rates['jsonl']:,.0f} rows/s, csv {rates['csv']:,.0f} rows/s ({ROWS:,} rows, local stack);"
-        f" batch worker peak ~{full_peak / 2**20:.0f} MiB a {importing.BATCH_BYTES / 2**20:.0f} MiB batch;"
+        f" batch worker peak ~{full_peak / 2**20:.0f} MiB a {bulk_import.BATCH_BYTES / 2**20:.0f} MiB batch;"
         f" 10M on AWS (projected): {minutes['unconstrained']:.0f} min at {CONCURRENCY} workers,"
         f" {minutes['counter_bound']:.0f} min bound by counter conflicts (target 15)"
     )

@@ -30,13 +30,13 @@ from local import template as tpl
 from local.lambdas import bridge_lambda_invoke
 from local.resources import create_all
 from local.schedule import create_state_machines, start_tick
-from segshare_core import scheduling
 from segshare_core.domain.devices import Device
 from segshare_core.domain.profiles import Profile
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.domain.sharing import SavePlan, new_generation
 from segshare_core.store import directory, profiles, segments
 from segshare_core.store.models import ALL_MODELS, CompanyRow, HistoryRow, SharedRow, connection, project_pk
+from segshare_core.workflows import scheduled_evaluation
 
 COMPANIES, LIVE = 100, 10_000
 REAL_COMPANIES, PROJECTS, SEGMENTS, PROFILES = 5, 5, 5, 30  # 5 companies x 5 segments x 4 targets = 100 real shares
@@ -142,7 +142,7 @@ def _history(rows: int) -> None:
 def _list_step(tick: str) -> tuple[dict[str, Any], int, float]:
     with _reads() as sent:
         start = time.perf_counter()
-        listed = scheduling.write_due_list(tick)
+        listed = scheduled_evaluation.write_due_list(tick)
         seconds = time.perf_counter() - start
     return listed, sum(sent.values()), seconds
 
@@ -152,7 +152,7 @@ def _tick(items: list[dict[str, Any]], tick: str) -> tuple[list[int], Counter[st
     per_share, outcomes = [], Counter[str]()
     for item in items:
         with _reads() as sent:
-            result = scheduling.evaluate_scheduled(item, tick)
+            result = scheduled_evaluation.evaluate_scheduled(item, tick)
         per_share.append(sum(sent.values()))
         outcomes["reused" if result.get("reused") else str(result["status"]).lower()] += 1
     return per_share, outcomes

@@ -1,6 +1,6 @@
 """``child:`` one shard's work in the evaluation workflow, and ``projection:`` a whole evaluation on AWS.
 
-``child:`` runs the workflow's real step functions (``segshare_core.evaluate_at_scale``) on
+``child:`` runs the workflow's real step functions (``segshare_core.workflows.evaluate_sharded``) on
 one shard at the 10M x 10M shape with the configured shard count (DEVICE_INDEX_SHARDS):
 
 - resolve: one source profile shard (10M / shards profiles) read from DynamoDB Query pages
@@ -203,11 +203,11 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
     from moto import mock_aws
 
     from segshare_core import config
-    from segshare_core import evaluate_at_scale as workflow
     from segshare_core.domain.evaluations import Evaluation
     from segshare_core.domain.segments import Segment
     from segshare_core.store import device_index, directory, evaluations, profiles
     from segshare_core.store.models import DeviceIndexRow, ProfileRow
+    from segshare_core.workflows import evaluate_sharded
 
     model = botocore.session.get_session().get_service_model("dynamodb")
     shape = model.operation_model("Query").output_shape
@@ -229,19 +229,21 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
     device_index.scan_shard = index_shard  # type: ignore[assignment]
     profiles.iter_profile_shard = profile_shard  # type: ignore[assignment]
     directory.company_key = lambda company_id: b"k" * 32  # type: ignore[assignment]
-    workflow._segment = lambda *_: (SOURCE, segment)  # type: ignore[assignment]
+    evaluate_sharded._segment = lambda *_: (SOURCE, segment)  # type: ignore[assignment]
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=config.DATA_BUCKET)
-        run = workflow.Run(companyId=COMPANY, projectId=TARGET, sharedSegmentId="x-bench", evaluationId="e-bench", generation="g-bench")
-        context = workflow.Context(
+        run = evaluate_sharded.Run(
+            companyId=COMPANY, projectId=TARGET, sharedSegmentId="x-bench", evaluationId="e-bench", generation="g-bench"
+        )
+        context = evaluate_sharded.Context(
             **run.model_dump(),
             sourceProjectId=SOURCE,
             segmentId="s-all",
             shards=shards,
             targetProfiles=0,
             bucket=config.DATA_BUCKET,
-            prefix=workflow.work_prefix(run),
+            prefix=evaluate_sharded.work_prefix(run),
             sourceShardsKey="-",
             targetShardsKey="-",
         )
@@ -249,24 +251,24 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
         if stage == "match":
             for s in range(shards):
                 body = Path(work, f"tokens-{s:03d}.bin").read_bytes()
-                s3.put_object(Bucket=config.DATA_BUCKET, Key=workflow.tokens_key(context, 0, s), Body=body)
+                s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.tokens_key(context, 0, s), Body=body)
 
             def call() -> Any:
-                return workflow.match_shard(workflow.ShardItem(context=context, shard=0))
+                return evaluate_sharded.match_shard(evaluate_sharded.ShardItem(context=context, shard=0))
         elif stage == "resolve":
 
             def call() -> Any:
-                return workflow.resolve_shard(workflow.ShardItem(context=context, shard=0))
+                return evaluate_sharded.resolve_shard(evaluate_sharded.ShardItem(context=context, shard=0))
         else:
             for s in range(shards):
                 body = Path(work, f"matched-{s:03d}.json").read_bytes()
-                s3.put_object(Bucket=config.DATA_BUCKET, Key=workflow.matched_key(context, s), Body=body)
+                s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.matched_key(context, s), Body=body)
             running = Evaluation("e-bench", "x-bench", "manual", "RUNNING", "2026-11-29T00:00:00Z", None, None, None, None, None, {})
             evaluations.get = lambda *_: running  # type: ignore[assignment]
             evaluations.succeed = lambda *_: running  # type: ignore[assignment]
 
             def call() -> Any:
-                return workflow.merge(context)
+                return evaluate_sharded.merge(context)
 
         base = _rss_mb()
         wall0, cpu0 = time.perf_counter(), time.process_time()

@@ -3,7 +3,7 @@
 The workflow runs as the local stack runs it: ``statemachines/evaluation.asl.json`` in moto's
 Step Functions interpreter with its Lambda tasks bridged to the real handlers (in-process
 moto here, so the figure leaves out the local stack's HTTP). The in-request path is
-``evaluation.evaluate``, what a 201 runs. Both evaluate the same share over the same data
+``evaluate_inline.evaluate``, what a 201 runs. Both evaluate the same share over the same data
 (bench (c)'s: 20k profiles a side, one Android device each, 30% shared), and both answers
 are checked against a brute force computed here from the generated ids. Wall clock on a
 shared 2-core machine; moto's interpreter adds ~10 ms a Lambda task, and children that run
@@ -24,10 +24,9 @@ from local import template as tpl
 from local.lambdas import bridge_lambda_invoke
 from local.resources import create_all
 from local.schedule import create_state_machines
-from segshare_core import evaluate_at_scale as workflow
-from segshare_core import evaluation
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.store import evaluations, results
+from segshare_core.workflows import evaluate_inline, evaluate_sharded
 
 INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 COMPANY, SOURCE_PROJECT, TARGET_PROJECT = end_to_end.COMPANY, end_to_end.SOURCE_PROJECT, end_to_end.TARGET_PROJECT
@@ -46,14 +45,14 @@ def _brute_force() -> list[str]:
 def _workflow(arn: str, shared: SharedSegment) -> tuple[str, list[str]]:
     running = evaluations.start(COMPANY, shared, "manual")
     shared_id = shared.shared_segment_id
-    run = workflow.Run(
+    run = evaluate_sharded.Run(
         companyId=COMPANY,
         projectId=TARGET_PROJECT,
         sharedSegmentId=shared_id,
         evaluationId=running.evaluation_id,
         generation=shared.generation,
     )
-    execution = workflow.start(run)
+    execution = evaluate_sharded.start(run)
     sfn = boto3.client("stepfunctions")
     while True:
         described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
@@ -67,7 +66,7 @@ def _workflow(arn: str, shared: SharedSegment) -> tuple[str, list[str]]:
 
 
 def _in_request(shared: SharedSegment) -> tuple[str, list[str]]:
-    done = evaluation.evaluate(COMPANY, shared, "manual")
+    done = evaluate_inline.evaluate(COMPANY, shared, "manual")
     key = evaluations.result_key_of(COMPANY, shared, done.evaluation_id)
     return done.status, results.get(key) if key else []
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StrictBool
 
 from segshare_core import config
-from segshare_core.api import RequestBody, Strict, errors, make_resolver, no_content, principal, project_scope
+from segshare_core.api import RequestBody, Strict, error_responses, make_resolver, no_content, principal, project_scope
 from segshare_core.domain import access, cursors
 from segshare_core.domain.directory import Company, Project
 from segshare_core.domain.errors import InvalidInput, NotFound, TooLarge
@@ -144,12 +144,12 @@ def _visible_company(caller: access.Principal, company_id: str) -> Company:
     return company
 
 
-@app.get("/v1/health", responses={**_ok(Health), **errors()})
+@app.get("/v1/health", responses={**_ok(Health), **error_responses()})
 def health() -> Health:
     return Health(status="ok")
 
 
-@app.get("/v1/me", responses={**_ok(MeOut), **errors()})
+@app.get("/v1/me", responses={**_ok(MeOut), **error_responses()})
 def me() -> MeOut:
     # A user with no grant is told so here rather than refused (API.md: 200, companyId and role null).
     caller = principal(app)
@@ -163,7 +163,7 @@ def me() -> MeOut:
 
 @app.post(
     "/v1/companies",
-    responses={201: {"description": "created", "content": {"application/json": {"model": CompanyOut}}}, **errors(409)},
+    responses={201: {"description": "created", "content": {"application/json": {"model": CompanyOut}}}, **error_responses(409)},
 )
 def create_company(body: Annotated[CompanyIn, Body()]) -> tuple[dict[str, Any], int]:
     access.require_operator(principal(app))
@@ -172,12 +172,12 @@ def create_company(body: Annotated[CompanyIn, Body()]) -> tuple[dict[str, Any], 
     return _company(company), 201
 
 
-@app.get("/v1/companies/<companyId>", responses={**_ok(CompanyOut), **errors(404)})
+@app.get("/v1/companies/<companyId>", responses={**_ok(CompanyOut), **error_responses(404)})
 def get_company(companyId: Id) -> CompanyOut:
     return CompanyOut(**_company(_visible_company(principal(app), companyId)))
 
 
-@app.patch("/v1/companies/<companyId>", responses={**_ok(CompanyOut), **errors(404)})
+@app.patch("/v1/companies/<companyId>", responses={**_ok(CompanyOut), **error_responses(404)})
 def patch_company(companyId: Id, body: Annotated[CompanyPatch, Body()]) -> CompanyOut:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -189,7 +189,7 @@ def patch_company(companyId: Id, body: Annotated[CompanyPatch, Body()]) -> Compa
 
 @app.post(
     "/v1/companies/<companyId>/projects",
-    responses={201: {"description": "created", "content": {"application/json": {"model": ProjectOut}}}, **errors(404, 409)},
+    responses={201: {"description": "created", "content": {"application/json": {"model": ProjectOut}}}, **error_responses(404, 409)},
 )
 def create_project(companyId: Id, body: Annotated[ProjectIn, Body()]) -> tuple[dict[str, Any], int]:
     caller = principal(app)
@@ -200,7 +200,7 @@ def create_project(companyId: Id, body: Annotated[ProjectIn, Body()]) -> tuple[d
     return _project(project), 201
 
 
-@app.get("/v1/companies/<companyId>/projects", responses={**_ok(ProjectsOut), **errors(404)})
+@app.get("/v1/companies/<companyId>/projects", responses={**_ok(ProjectsOut), **error_responses(404)})
 def list_projects(companyId: Id) -> ProjectsOut:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -209,7 +209,7 @@ def list_projects(companyId: Id) -> ProjectsOut:
     return ProjectsOut(projects=[ProjectOut(**_project(p)) for p in company_projects if p.project_id in visible])
 
 
-@app.put("/v1/companies/<companyId>/users/<userId>", responses={**_ok(GrantOut), **errors(404, 409)})
+@app.put("/v1/companies/<companyId>/users/<userId>", responses={**_ok(GrantOut), **error_responses(404, 409)})
 def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> GrantOut:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -224,7 +224,7 @@ def put_user(companyId: Id, userId: Id, body: Annotated[GrantIn, Body()]) -> Gra
     return GrantOut(userId=userId, companyId=companyId, role=grant.role, projectIds=project_ids)
 
 
-@app.delete("/v1/companies/<companyId>/users/<userId>", responses={**no_content(), **errors(404)})
+@app.delete("/v1/companies/<companyId>/users/<userId>", responses={**no_content(), **error_responses(404)})
 def delete_user(companyId: Id, userId: Id) -> Response[None]:
     caller = principal(app)
     _visible_company(caller, companyId)
@@ -234,7 +234,7 @@ def delete_user(companyId: Id, userId: Id) -> Response[None]:
     return Response(status_code=204)
 
 
-@app.put("/v1/projects/<projectId>/profiles", responses={**_ok(UpsertOut), **errors(404, 413)})
+@app.put("/v1/projects/<projectId>/profiles", responses={**_ok(UpsertOut), **error_responses(404, 413)})
 def upsert_profiles(projectId: Id, body: Annotated[ProfilesIn, Body()]) -> UpsertOut:
     company_id = project_scope(principal(app), projectId)
     if len(body.profiles) > MAX_BATCH:
@@ -279,7 +279,7 @@ def _listing_position(key: bytes, listing: str, cursor: str) -> tuple[int, str]:
     return shard, after
 
 
-@app.get("/v1/projects/<projectId>/profiles", responses={**_ok(ProfilesOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/profiles", responses={**_ok(ProfilesOut), **error_responses(404)})
 def list_profiles(
     projectId: Id,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -296,7 +296,7 @@ def list_profiles(
     return ProfilesOut(profiles=[_profile_out(p) for p in page], nextCursor=next_cursor, total=total)
 
 
-@app.get("/v1/projects/<projectId>/profiles/<profileId>", responses={**_ok(ProfileOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/profiles/<profileId>", responses={**_ok(ProfileOut), **error_responses(404)})
 def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
     company_id = project_scope(principal(app), projectId)
     profile = profiles.get_profile(company_id, projectId, profileId)
@@ -305,7 +305,7 @@ def get_profile(projectId: Id, profileId: Id) -> ProfileOut:
     return _profile_out(profile)
 
 
-@app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={**no_content(), **errors(404)})
+@app.delete("/v1/projects/<projectId>/profiles/<profileId>", responses={**no_content(), **error_responses(404)})
 def delete_profile(projectId: Id, profileId: Id) -> Response[None]:
     company_id = project_scope(principal(app), projectId)
     profiles.delete_profile(company_id, projectId, profileId)

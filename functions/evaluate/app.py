@@ -9,13 +9,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from segshare_core import audiences, evaluate_at_scale, evaluation
 from segshare_core.api import (
     Cursor,
     QueryInt,
     RequestBody,
     Strict,
-    errors,
+    error_responses,
     make_resolver,
     principal,
     project_scope,
@@ -26,12 +25,14 @@ from segshare_core.domain.errors import Conflict, NotFound
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.segments import Segment, SharedSegment, is_shared_id
 from segshare_core.domain.templating import MAX_TEMPLATE_CHARS, render
-from segshare_core.idempotency import IdempotencyKey, Once
+from segshare_core.idempotency import IdempotencyKey, IdempotentOperation
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, evaluations, segments
+from segshare_core.usecases import audiences
+from segshare_core.workflows import evaluate_inline, evaluate_sharded
 
 app = make_resolver()
-_evaluate_once = Once("evaluate.create_evaluation")
+_evaluate_once = IdempotentOperation("evaluate.create_evaluation")
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 
@@ -107,7 +108,7 @@ def _shared(projectId: str, sharedSegmentId: str, caller: access.Principal | Non
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations",
     # 201 the finished evaluation, or 202 RUNNING when it was handed off (API.md).
-    responses={**_ok(EvaluationOut, 201), **_ok(EvaluationOut, 202), **errors(404, 409)},
+    responses={**_ok(EvaluationOut, 201), **_ok(EvaluationOut, 202), **error_responses(404, 409)},
 )
 def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: IdempotencyKey = None) -> tuple[dict[str, Any], int]:
     caller = principal(app)
@@ -115,11 +116,11 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
 
     def work() -> dict[str, Any]:
         # API.md: 201 with the finished evaluation, or 202 RUNNING when the cost model hands it to the workflow.
-        running = evaluate_at_scale.hand_off(company_id, shared, "manual")
+        running = evaluate_sharded.hand_off(company_id, shared, "manual")
         if running is not None:
             metrics.add_metric(name="EvaluationsHandedOff", unit="Count", value=1)
             return {"status": 202, "evaluation": running.to_api()}
-        done = evaluation.evaluate(company_id, shared, "manual")
+        done = evaluate_inline.evaluate(company_id, shared, "manual")
         metrics.add_metric(name="Evaluations", unit="Count", value=1)
         return {"status": 201, "evaluation": done.to_api()}
 
@@ -141,7 +142,7 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
     description="The current share's evaluations, latest startedAt first. Records are kept 90 days after their start "
     "(DynamoDB TTL, template parameter EvaluationRetentionDays); the evaluation in service is renewed by every "
     "scheduled tick (reused when nothing changed).",
-    responses={**_ok(EvaluationsOut), **errors(404)},
+    responses={**_ok(EvaluationsOut), **error_responses(404)},
 )
 def list_evaluations(
     projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None
@@ -157,7 +158,7 @@ def list_evaluations(
 
 @app.get(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/evaluations/<evaluationId>",
-    responses={**_ok(EvaluationOut), **errors(404)},
+    responses={**_ok(EvaluationOut), **error_responses(404)},
 )
 def get_evaluation(projectId: Id, sharedSegmentId: Id, evaluationId: Id) -> dict[str, Any]:
     company_id, shared = _shared(projectId, sharedSegmentId)
@@ -169,7 +170,7 @@ def get_evaluation(projectId: Id, sharedSegmentId: Id, evaluationId: Id) -> dict
 
 @app.get(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/members",
-    responses={**_ok(MembersOut), **errors(404, 409)},
+    responses={**_ok(MembersOut), **error_responses(404, 409)},
 )
 def list_members(
     projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=1000)] = 50, cursor: Cursor = None
@@ -198,7 +199,7 @@ def list_members(
     return MembersOut(evaluationId=evaluation_id, members=members, nextCursor=next_cursor)
 
 
-@app.post("/v1/projects/<projectId>/audiences/preview", responses={**_ok(PreviewOut), **errors(404, 409)})
+@app.post("/v1/projects/<projectId>/audiences/preview", responses={**_ok(PreviewOut), **error_responses(404, 409)})
 def preview_audience(projectId: Id, body: Annotated[PreviewIn, Body()]) -> PreviewOut:
     company_id = project_scope(principal(app), projectId)
     shared_keys: list[str] = []

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import evaluate_at_scale as workflow
 from segshare_core.observability import logger, metrics, tracer
+from segshare_core.workflows import evaluate_sharded
 
 
 @logger.inject_lambda_context(correlation_id_path="evaluationId")
@@ -16,4 +16,4 @@ from segshare_core.observability import logger, metrics, tracer
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="WorkflowEvaluationsFailed", unit="Count", value=1)
-    return workflow.record_failure(parse(event=event, model=workflow.Failure))
+    return evaluate_sharded.record_failure(parse(event=event, model=evaluate_sharded.Failure))

@@ -6,11 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import scheduling
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import RetryLater
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store.errors import is_retryable
+from segshare_core.workflows import scheduled_evaluation
 
 
 class RetryLaterError(Exception):
@@ -24,7 +24,7 @@ def _list(event: dict[str, Any]) -> dict[str, Any]:
     # The tick is the schedule's event time, so two executions for one tick share it.
     tick = str((event.get("input") or {}).get("time") or event.get("startTime") or iso(now()))
     try:
-        listed = scheduling.write_due_list(tick)
+        listed = scheduled_evaluation.write_due_list(tick)
     except Exception as exc:
         # Visible on every attempt: the state machine retries, then fails the execution (ListFailed).
         retryable = is_retryable(exc)
@@ -48,7 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _list(event)
     if action == "evaluate":
         try:
-            result = scheduling.evaluate_scheduled(event["item"], str(event["tick"]))
+            result = scheduled_evaluation.evaluate_scheduled(event["item"], str(event["tick"]))
         except RetryLater as exc:
             raise RetryLaterError(exc.message) from exc
         metrics.add_metric(name="ScheduledEvaluations", unit="Count", value=1)
@@ -56,5 +56,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             metrics.add_metric(name="ScheduledEvaluationsReused", unit="Count", value=1)
         return result
     if action == "fail":
-        return scheduling.record_scheduled_failure(event["item"], str(event["tick"]), event.get("error"))
+        return scheduled_evaluation.record_scheduled_failure(event["item"], str(event["tick"]), event.get("error"))
     raise ValueError(f"unknown action {str(action)[:40]!r}")

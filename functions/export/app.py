@@ -16,7 +16,7 @@ from segshare_core.api import (
     QueryInt,
     RequestBody,
     Strict,
-    errors,
+    error_responses,
     make_resolver,
     principal,
     project_scope,
@@ -28,12 +28,12 @@ from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.exports import Export
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.segments import SharedSegment
-from segshare_core.idempotency import IdempotencyKey, Once
+from segshare_core.idempotency import IdempotencyKey, IdempotentOperation
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, exports, segments
 
 app = make_resolver()
-_export_once = Once("export.create_export")
+_export_once = IdempotentOperation("export.create_export")
 
 Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
 AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
@@ -108,7 +108,7 @@ def _scope(projectId: str) -> tuple[str, str]:
 
 @app.post(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/exports",
-    responses={**_ok(ExportOut, 202), **errors(404, 409)},
+    responses={**_ok(ExportOut, 202), **error_responses(404, 409)},
 )
 def create_export(
     projectId: Id, sharedSegmentId: Id, body: Annotated[ExportIn, Body()], idempotency_key: IdempotencyKey = None
@@ -139,7 +139,7 @@ def create_export(
     return _export_once(work, idempotency_key, scope, body.model_dump(mode="json")), 202
 
 
-@app.get("/v1/projects/<projectId>/exports/<exportId>", responses={**_ok(ExportOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/exports/<exportId>", responses={**_ok(ExportOut), **error_responses(404)})
 def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
     company_id, _user = _scope(projectId)
     export = exports.get(company_id, projectId, exportId)
@@ -153,7 +153,7 @@ def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
 
 @app.get(
     "/v1/projects/<projectId>/shared-segments/<sharedSegmentId>/exports",
-    responses={**_ok(ExportsOut), **errors(404)},
+    responses={**_ok(ExportsOut), **error_responses(404)},
 )
 def list_exports(
     projectId: Id, sharedSegmentId: Id, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None

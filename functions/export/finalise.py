@@ -7,8 +7,8 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import exporting
 from segshare_core.observability import logger, metrics, tracer
+from segshare_core.workflows import export_file
 
 
 @logger.inject_lambda_context
@@ -19,5 +19,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for record in event.get("Records", []):
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
-        finalised += exporting.finalise(unquote_plus(record["s3"]["object"]["key"]))
+        finalised += export_file.finalise(unquote_plus(record["s3"]["object"]["key"]))
     return {"finalised": finalised}

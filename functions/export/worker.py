@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import exporting
 from segshare_core.observability import logger, metrics, tracer
+from segshare_core.workflows import export_file
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -18,7 +18,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def _record(record: SQSRecord) -> None:
     message = json.loads(record.body)
     # A RetryLater propagates: the message returns to the queue and is retried, then dead-lettered.
-    exporting.run(message["companyId"], message["projectId"], message["exportId"])
+    export_file.run(message["companyId"], message["projectId"], message["exportId"])
 
 
 @logger.inject_lambda_context

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core.api import Strict, errors, make_resolver, principal, project_scope
+from segshare_core.api import Strict, error_responses, make_resolver, principal, project_scope
 from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound
@@ -80,7 +80,7 @@ def _out(record: Import, *, with_url: bool = False) -> dict[str, Any]:
     return out
 
 
-@app.post("/v1/projects/<projectId>/imports", responses={**_ok(ImportStarted, 202), **errors(404)})
+@app.post("/v1/projects/<projectId>/imports", responses={**_ok(ImportStarted, 202), **error_responses(404)})
 def create_import(projectId: Id, body: Annotated[ImportIn, Body()]) -> tuple[dict[str, Any], int]:
     """API.md: 202 with a presigned PUT (15 minutes); the upload's S3 event starts the import."""
     caller = principal(app)
@@ -100,7 +100,7 @@ def create_import(projectId: Id, body: Annotated[ImportIn, Body()]) -> tuple[dic
     return started, 202
 
 
-@app.get("/v1/projects/<projectId>/imports/<importId>", responses={**_ok(ImportOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/imports/<importId>", responses={**_ok(ImportOut), **error_responses(404)})
 def get_import(projectId: Id, importId: Id) -> dict[str, Any]:
     company_id = project_scope(principal(app), projectId)
     record = imports.get(company_id, projectId, importId)
@@ -109,7 +109,7 @@ def get_import(projectId: Id, importId: Id) -> dict[str, Any]:
     return _out(record, with_url=True)
 
 
-@app.get("/v1/projects/<projectId>/imports", responses={**_ok(ImportsOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/imports", responses={**_ok(ImportsOut), **error_responses(404)})
 def list_imports(projectId: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None) -> dict[str, Any]:
     """The project's imports, newest first (no download links: read one import for its errorsUrl)."""
     company_id = project_scope(principal(app), projectId)

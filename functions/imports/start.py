@@ -7,8 +7,8 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import importing
 from segshare_core.observability import logger, metrics, tracer
+from segshare_core.workflows import bulk_import
 
 
 @logger.inject_lambda_context
@@ -20,5 +20,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
         s3_object = record["s3"]["object"]
-        started += importing.start(unquote_plus(s3_object["key"]), s3_object.get("versionId") or None)
+        started += bulk_import.start(unquote_plus(s3_object["key"]), s3_object.get("versionId") or None)
     return {"started": started}

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from segshare_core import importing
 from segshare_core.domain.errors import RetryLater
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store.errors import is_retryable
+from segshare_core.workflows import bulk_import
 
 
 class RetryLaterError(Exception):
@@ -21,15 +21,15 @@ RetryLaterError.__name__ = "RetryLater"
 
 def _run(action: str, event: dict[str, Any]) -> dict[str, Any]:
     if action == "split":
-        return importing.split(event["job"])
+        return bulk_import.split(event["job"])
     if action == "batch":
-        result = importing.run_batch(event["item"])
+        result = bulk_import.run_batch(event["item"])
         metrics.add_metric(name="ImportRows", unit="Count", value=result["rows"])
         return result
     if action == "finish":
-        return importing.finish(event["job"])
+        return bulk_import.finish(event["job"])
     if action == "fail":
-        return importing.fail(event["job"])
+        return bulk_import.fail(event["job"])
     raise ValueError(f"unknown action {action[:40]!r}")
 
 

@@ -15,7 +15,7 @@ from segshare_core.api import (
     QueryInt,
     RequestBody,
     Strict,
-    errors,
+    error_responses,
     make_resolver,
     no_content,
     principal,
@@ -232,7 +232,7 @@ def _sharing_out(caller: Principal, company_id: str, segment: Segment, projects:
 
 @app.post(
     "/v1/projects/<projectId>/segments",
-    responses={201: {"description": "created", "content": {"application/json": {"model": OwnSegmentOut}}}, **errors(404, 409)},
+    responses={201: {"description": "created", "content": {"application/json": {"model": OwnSegmentOut}}}, **error_responses(404, 409)},
 )
 def create_segment(projectId: Id, body: Annotated[SegmentIn, Body()]) -> tuple[dict[str, Any], int]:
     caller = principal(app)
@@ -250,7 +250,7 @@ def create_segment(projectId: Id, body: Annotated[SegmentIn, Body()]) -> tuple[d
     return _own_out(segment), 201
 
 
-@app.get("/v1/projects/<projectId>/segments", responses={**_ok(SegmentsOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/segments", responses={**_ok(SegmentsOut), **error_responses(404)})
 def list_segments(projectId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
@@ -262,7 +262,7 @@ def list_segments(projectId: Id) -> dict[str, Any]:
     return {"segments": out}
 
 
-@app.get("/v1/projects/<projectId>/segments/<segmentId>", responses={**_ok(SegmentOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/segments/<segmentId>", responses={**_ok(SegmentOut), **error_responses(404)})
 def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
@@ -280,7 +280,7 @@ def get_segment(projectId: Id, segmentId: Id) -> dict[str, Any]:
 
 @app.patch(
     "/v1/projects/<projectId>/segments/<segmentId>",
-    responses={**_ok(OwnSegmentOut), **errors(404, 409)},
+    responses={**_ok(OwnSegmentOut), **error_responses(404, 409)},
 )
 def edit_segment(projectId: Id, segmentId: Id, body: Annotated[SegmentPatchIn, Body()]) -> dict[str, Any]:
     """API.md PATCH: replace the name, the rule or the static list of an own segment.
@@ -321,7 +321,7 @@ def edit_segment(projectId: Id, segmentId: Id, body: Annotated[SegmentPatchIn, B
 
 @app.delete(
     "/v1/projects/<projectId>/segments/<segmentId>",
-    responses={**no_content(), **errors(404, 409)},
+    responses={**no_content(), **error_responses(404, 409)},
 )
 def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()] = False) -> Response[str]:
     caller = principal(app)
@@ -354,7 +354,7 @@ def delete_segment(projectId: Id, segmentId: Id, force: Annotated[bool, Query()]
 # ---------------------------------------------------------------- sharing tab
 
 
-@app.get("/v1/projects/<projectId>/segments/<segmentId>/sharing", responses={**_ok(SharingOut), **errors(404, 409)})
+@app.get("/v1/projects/<projectId>/segments/<segmentId>/sharing", responses={**_ok(SharingOut), **error_responses(404, 409)})
 def get_sharing(projectId: Id, segmentId: Id) -> SharingOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
@@ -363,7 +363,7 @@ def get_sharing(projectId: Id, segmentId: Id) -> SharingOut:
     return SharingOut(**_sharing_out(caller, company_id, segment, _company_projects(company_id)))
 
 
-@app.put("/v1/projects/<projectId>/segments/<segmentId>/sharing", responses={**_ok(SharingOut), **errors(404, 409)})
+@app.put("/v1/projects/<projectId>/segments/<segmentId>/sharing", responses={**_ok(SharingOut), **error_responses(404, 409)})
 def put_sharing(projectId: Id, segmentId: Id, body: Annotated[SharingIn, Body()]) -> SharingOut:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
@@ -394,7 +394,7 @@ def put_sharing(projectId: Id, segmentId: Id, body: Annotated[SharingIn, Body()]
 
 @app.get(
     "/v1/projects/<projectId>/segments/<segmentId>/sharing/history",
-    responses={**_ok(HistoryOut), **errors(404, 409)},
+    responses={**_ok(HistoryOut), **error_responses(404, 409)},
 )
 def get_sharing_history(
     projectId: Id,
@@ -430,7 +430,7 @@ def get_sharing_history(
 # ---------------------------------------------------------------- target side
 
 
-@app.get("/v1/projects/<projectId>/shared-segments", responses={**_ok(SharedSegmentsOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/shared-segments", responses={**_ok(SharedSegmentsOut), **error_responses(404)})
 def list_shared_segments(projectId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)
@@ -440,7 +440,7 @@ def list_shared_segments(projectId: Id) -> dict[str, Any]:
     return {"sharedSegments": [_shared_out(company_id, s, projects) for s in shared_in]}
 
 
-@app.get("/v1/projects/<projectId>/shared-segments/<sharedSegmentId>", responses={**_ok(SharedSegmentOut), **errors(404)})
+@app.get("/v1/projects/<projectId>/shared-segments/<sharedSegmentId>", responses={**_ok(SharedSegmentOut), **error_responses(404)})
 def get_shared_segment(projectId: Id, sharedSegmentId: Id) -> dict[str, Any]:
     caller = principal(app)
     company_id = project_scope(caller, projectId)

@@ -652,7 +652,7 @@ def test_failure_inside_the_match_keeps_previous_members(world: World, monkeypat
         raise RuntimeError("injected: match crashed")
 
     # Given the very first evaluation failing inside the match
-    monkeypatch.setattr("segshare_core.evaluation.match_shared", broken_match)
+    monkeypatch.setattr("segshare_core.workflows.evaluate_inline.match_shared", broken_match)
     first = world.evaluate()
     # Then it is recorded FAILED, and members and previews of the share are still 409 NOT_EVALUATED
     assert first.status == 201, first.json
@@ -662,7 +662,7 @@ def test_failure_inside_the_match_keeps_previous_members(world: World, monkeypat
     # Given a succeeded evaluation after it, and the match failing again
     monkeypatch.undo()
     before = world.succeeded()
-    monkeypatch.setattr("segshare_core.evaluation.match_shared", broken_match)
+    monkeypatch.setattr("segshare_core.workflows.evaluate_inline.match_shared", broken_match)
     again = world.evaluate()
     # Then it is FAILED and the succeeded one is still served
     assert again.json["status"] == "FAILED"

@@ -89,16 +89,16 @@ def _brute_force(w: World) -> set[str]:
 
 def _run(w: World) -> tuple[dict[str, Any], Any]:
     """Record a RUNNING manual evaluation, run the workflow on it to its end: (execution, evaluation)."""
-    from segshare_core import evaluate_at_scale as workflow
     from segshare_core.store import evaluations, segments
+    from segshare_core.workflows import evaluate_sharded
 
     shared = segments.get_shared_in(COMPANY, "proj-b", w.shared_id)
     assert shared is not None
     running = evaluations.start(COMPANY, shared, "manual")
-    run = workflow.Run(
+    run = evaluate_sharded.Run(
         companyId=COMPANY, projectId="proj-b", sharedSegmentId=w.shared_id, evaluationId=running.evaluation_id, generation=shared.generation
     )
-    execution = workflow.start(run)
+    execution = evaluate_sharded.start(run)
     sfn = boto3.client("stepfunctions")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -111,12 +111,12 @@ def _run(w: World) -> tuple[dict[str, Any], Any]:
 
 
 def _members(w: World) -> tuple[str, list[str]] | None:
-    from segshare_core import evaluation
     from segshare_core.store import segments
+    from segshare_core.workflows import evaluate_inline
 
     shared = segments.get_shared_in(COMPANY, "proj-b", w.shared_id)
     assert shared is not None
-    return evaluation.members_of_latest(COMPANY, shared)
+    return evaluate_inline.members_of_latest(COMPANY, shared)
 
 
 def test_the_workflow_finds_what_a_brute_force_finds(world: World) -> None:
@@ -134,10 +134,10 @@ def test_the_workflow_finds_what_a_brute_force_finds(world: World) -> None:
     assert latest is not None
     assert latest == (done.evaluation_id, sorted(expected))
     # And its device counts are those of the in-request path
-    from segshare_core import evaluation
     from segshare_core.store import segments
+    from segshare_core.workflows import evaluate_inline
 
-    summary, matched = evaluation.match_shared(COMPANY, segments.get_shared_in(COMPANY, "proj-b", world.shared_id))  # type: ignore[arg-type]
+    summary, matched = evaluate_inline.match_shared(COMPANY, segments.get_shared_in(COMPANY, "proj-b", world.shared_id))  # type: ignore[arg-type]
     assert matched == sorted(expected)
     assert (done.matched_devices, done.matched_by_platform) == (summary.matched_devices, summary.matched_by_platform)
 
@@ -171,7 +171,7 @@ def test_a_profile_with_matched_devices_in_two_shards_counts_once(world: World) 
 
 
 def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from segshare_core import evaluate_at_scale as workflow
+    from segshare_core.workflows import evaluate_sharded
 
     # Given a succeeded evaluation in service
     first, previous = _run(world)
@@ -179,14 +179,14 @@ def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(wo
     in_service = _members(world)
     assert in_service is not None
     assert in_service[0] == previous.evaluation_id
-    real = workflow.match_shard
+    real = evaluate_sharded.match_shard
 
-    def failing(item: workflow.ShardItem) -> dict[str, int]:
+    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
         if item.shard == 1:
             raise RuntimeError("injected failure")
         return real(item)
 
-    monkeypatch.setattr(workflow, "match_shard", failing)
+    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
     # When one target shard's child fails in the next run
     execution, done = _run(world)
     # Then the run fails, the evaluation is FAILED with a message, and the previous result stays in service

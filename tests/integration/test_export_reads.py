@@ -1,6 +1,6 @@
 """The export worker reads the matched profiles by concurrent BatchGets, in id order, memory bounded (issue 14 item 4).
 
-The worker's spooling step (``exporting._spool``) over 1,000 matched ids of which 900 are
+The worker's spooling step (``export_file._spool``) over 1,000 matched ids of which 900 are
 profiles, inside moto. A botocore hook on the profiles client slows each BatchGetItem a
 little and records how many were in flight at once.
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from segshare_core import exporting
 from segshare_core.domain.profiles import Profile
 from segshare_core.store import profiles
 from segshare_core.store.models import ProfileRow
+from segshare_core.workflows import export_file
 
 COMPANY, PROJECT = "acme", "proj-b"
 KEY = bytes(range(32))
@@ -71,7 +71,7 @@ def in_flight() -> Iterator[InFlight]:
 def test_the_export_spool_reads_profiles_by_concurrent_batches_in_id_order(stored: None, in_flight: InFlight) -> None:
     # When the worker spools the 1,000 matched ids
     with tempfile.SpooledTemporaryFile(mode="w+", encoding="utf-8") as spool:
-        rows, keys = exporting._spool(COMPANY, PROJECT, MATCHED, spool)
+        rows, keys = export_file._spool(COMPANY, PROJECT, MATCHED, spool)
         spool.seek(0)
         lines = [json.loads(line) for line in spool]
     # Then every stored profile is a row, in id order, with its attributes; the missing ones are left out

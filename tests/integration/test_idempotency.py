@@ -17,8 +17,8 @@ import pytest
 
 from local import template as tpl
 from local.lambdas import LambdaContext, load_module
-from segshare_core import evaluation
 from segshare_core.domain.errors import RetryLater
+from segshare_core.workflows import evaluate_inline
 from tests.integration.conftest import Response, assert_error, event, handler_for
 from tests.integration.hardening_world import (
     ADMIN,
@@ -48,13 +48,13 @@ def world(aws: None, functions: dict[str, Handler]) -> Iterator[World]:
 
 def test_a_repeated_evaluation_returns_the_first_response_and_evaluates_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     runs: list[str] = []
-    real = evaluation.evaluate
+    real = evaluate_inline.evaluate
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         runs.append(args[1].shared_segment_id)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "evaluate", counted)
+    monkeypatch.setattr(evaluate_inline, "evaluate", counted)
     # When the company admin posts the same evaluation three times with one key
     first = world.evaluate("key-1")
     again = [world.evaluate("key-1") for _ in range(2)]
@@ -112,7 +112,7 @@ def test_a_caller_who_lost_access_gets_404_not_the_cached_response(world: World)
 
 
 def test_a_failed_call_is_not_cached_and_a_retry_with_the_key_does_the_work(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = evaluation.evaluate
+    real = evaluate_inline.evaluate
     calls: list[int] = []
 
     def busy_once(*args: Any, **kwargs: Any) -> Any:
@@ -121,7 +121,7 @@ def test_a_failed_call_is_not_cached_and_a_retry_with_the_key_does_the_work(worl
             raise RetryLater()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "evaluate", busy_once)
+    monkeypatch.setattr(evaluate_inline, "evaluate", busy_once)
     # When the first call is throttled
     throttled = world.evaluate("retry-key")
     assert_error(throttled, 503, "RETRY_LATER")
@@ -137,7 +137,7 @@ def test_a_failed_call_is_not_cached_and_a_retry_with_the_key_does_the_work(worl
 def test_a_repeat_while_the_first_call_runs_is_409_in_progress(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # A second warm copy of the function receives the repeat while the first is still evaluating.
     second_container = handler_for("EvaluateFunction")
-    real = evaluation.evaluate
+    real = evaluate_inline.evaluate
     seen: list[Response] = []
 
     def slow(*args: Any, **kwargs: Any) -> Any:
@@ -147,7 +147,7 @@ def test_a_repeat_while_the_first_call_runs_is_409_in_progress(world: World, mon
             seen.append(second_container(ev))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "evaluate", slow)
+    monkeypatch.setattr(evaluate_inline, "evaluate", slow)
     first = world.evaluate("slow-key")
     assert first.status == 201, first.json
     assert_error(seen[0], 409, "IDEMPOTENCY_IN_PROGRESS")
@@ -178,7 +178,7 @@ def test_a_call_that_timed_out_stops_blocking_its_key_when_its_invocation_would_
         raise _Killed
 
     # Given an invocation with 3 s left that is stopped in the middle of the evaluation
-    monkeypatch.setattr(evaluation, "evaluate", killed)
+    monkeypatch.setattr(evaluate_inline, "evaluate", killed)
     with pytest.raises(_Killed):
         module.lambda_handler(ev, ShortContext(function_name="EvaluateFunction", remaining_ms=3000))
     monkeypatch.undo()

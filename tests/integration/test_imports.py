@@ -22,8 +22,9 @@ from local import template as tpl
 from local.lambdas import LambdaContext, bridge_lambda_invoke, load_module
 from local.resources import create_all
 from local.schedule import create_state_machines
-from segshare_core import config, importing
+from segshare_core import config
 from segshare_core.store import imports, profiles
+from segshare_core.workflows import bulk_import
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
 
 ADMIN = user("u-admin")
@@ -117,7 +118,7 @@ def test_a_batch_that_fails_once_is_retried_and_upserts_each_row_once(world: Wor
     ]
     rows.append({"profileId": "u-000", "attributes": {"n": "last"}, "devices": [{"platform": "android", "id": "ffff"}]})
     rows.append({"profileId": "bad", "devices": [{"platform": "ios", "id": "not-a-uuid"}]})
-    real = importing.run_batch
+    real = bulk_import.run_batch
     attempts: list[dict[str, Any]] = []
 
     def fails_after_writing_once(item: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def test_a_batch_that_fails_once_is_retried_and_upserts_each_row_once(world: Wor
             raise RuntimeError("injected failure after the batch's profiles were written")
         return result
 
-    monkeypatch.setattr(importing, "run_batch", fails_after_writing_once)
+    monkeypatch.setattr(bulk_import, "run_batch", fails_after_writing_once)
     before = profiles.counts("acme", "proj-a", consistent_read=True)
     # When the only batch fails once after writing and Step Functions retries it
     record = run(world, jsonl(*rows))

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from local import template as tpl
 from local.resources import create_all
-from segshare_core import config, evaluation
+from segshare_core import config
 from segshare_core.domain import match as matching
 from segshare_core.domain.devices import normalise, shard_of, token
 from segshare_core.domain.errors import NotFound
@@ -28,6 +28,7 @@ from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, profiles, segments
 from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, connection, index_pk, profile_pk
+from segshare_core.workflows import evaluate_inline
 
 COMPANY = "acme"
 KEY = bytes(range(32))
@@ -250,7 +251,7 @@ def test_the_cost_model_gets_the_index_entry_count_and_the_configured_shards(mon
 
     monkeypatch.setattr(matching, "choose_plan", spy)
     # When the shared segment is matched
-    summary, matched = evaluation.match_shared(company, shared)
+    summary, matched = evaluate_inline.match_shared(company, shared)
     # Then the cost model was handed the target's 90 index entries (not its 30 profiles) and 5 shards
     [(args, kwargs)] = seen
     assert args[:2] == (10, 90)

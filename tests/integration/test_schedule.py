@@ -97,16 +97,16 @@ def test_the_same_tick_twice_evaluates_each_share_once(machine: tuple[str, Any])
 
 def test_one_bad_share_does_not_stop_the_others(machine: tuple[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     arn, evaluate = machine
-    from segshare_core import evaluation
+    from segshare_core.workflows import evaluate_inline
 
-    real = evaluation.match_shared
+    real = evaluate_inline.match_shared
 
     def flaky(company_id: str, shared: Any) -> Any:
         if shared.target_project_id == "proj-b":
             raise RuntimeError("injected failure")
         return real(company_id, shared)
 
-    monkeypatch.setattr(evaluation, "match_shared", flaky)
+    monkeypatch.setattr(evaluate_inline, "match_shared", flaky)
     # When one share's evaluation fails during a tick
     run = _run(arn, "2026-11-28T21:00:00Z")
     # Then the execution still succeeds, proj-b's evaluation is FAILED with an error, proj-c's SUCCEEDED
@@ -268,17 +268,17 @@ def _result_objects() -> int:
 
 
 def test_an_unchanged_share_is_reused_with_the_same_counts_in_at_most_five_reads(machine: tuple[str, Any]) -> None:
-    from segshare_core import scheduling
+    from segshare_core.workflows import scheduled_evaluation
 
     _, evaluate = machine
     item = _item("proj-b")
     # Given a first scheduled evaluation (in full)
-    first = scheduling.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
+    first = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
     assert (first["status"], first["reused"]) == ("SUCCEEDED", False)
     objects = _result_objects()
     # When the next tick finds nothing changed
     with _dynamodb_requests() as sent:
-        second = scheduling.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+        second = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
     # Then it is recorded SUCCEEDED and reused, in at most 5 read requests, with no second result object
     assert (second["status"], second["reused"]) == ("SUCCEEDED", True)
     assert sum(n for op, n in sent.items() if op in READS) <= 5, sent
@@ -329,32 +329,32 @@ CHANGES = {
 
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_any_changed_input_evaluates_in_full_with_the_new_answer(machine: tuple[str, Any], change: str) -> None:
-    from segshare_core import scheduling
+    from segshare_core.workflows import scheduled_evaluation
 
     make_change, matched = CHANGES[change]
     # Given proj-b also holds a profile with device beef, which the source does not have yet
     _upsert("proj-b", "u-2", "beef")
     item = _item("proj-b")
-    first = scheduling.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
+    first = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
     assert first["status"] == "SUCCEEDED"
     # When one input changes before the next tick
     make_change()
-    second = scheduling.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+    second = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
     # Then that tick evaluates in full and records the new answer
     assert (second["status"], second["reused"]) == ("SUCCEEDED", False)
     path = {"projectId": "proj-b", "sharedSegmentId": item["sharedSegmentId"]}
     latest = handler_for("EvaluateFunction")(event("get_evaluation", path={**path, "evaluationId": second["evaluationId"]}, claims=ADMIN))
     assert (latest.json.get("reused"), latest.json["matchedProfiles"]) == (None, matched)
     # And a third tick with nothing changed reuses that new answer
-    third = scheduling.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
+    third = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
     assert third["reused"] is True
 
 
 def test_overlapping_ticks_evaluate_each_share_at_most_once(machine: tuple[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     arn, evaluate = machine
-    from segshare_core import evaluation
+    from segshare_core.workflows import evaluate_inline
 
-    real = evaluation.match_shared
+    real = evaluate_inline.match_shared
     held, release = threading.Semaphore(0), threading.Event()
     calls = Counter[str]()
 
@@ -365,7 +365,7 @@ def test_overlapping_ticks_evaluate_each_share_at_most_once(machine: tuple[str, 
             release.wait(60)
         return real(company_id, shared)
 
-    monkeypatch.setattr(evaluation, "match_shared", slow_first_time)
+    monkeypatch.setattr(evaluate_inline, "match_shared", slow_first_time)
     # Given the first tick's runs of both shares are in flight
     first = start_tick(arn, "2026-11-28T18:00:00Z")
     for _ in range(2):
@@ -392,7 +392,7 @@ def test_a_throttled_list_step_retries_then_fails_visibly(machine: tuple[str, An
     from botocore.exceptions import ClientError
     from pynamodb.exceptions import QueryError
 
-    from segshare_core import scheduling
+    from segshare_core.workflows import scheduled_evaluation
 
     fn = next(f for f in tpl.load().functions() if f.logical_id == "ScheduledEvaluateFunction")
     from local.lambdas import load_module
@@ -407,7 +407,7 @@ def test_a_throttled_list_step_retries_then_fails_visibly(machine: tuple[str, An
         error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
         raise QueryError("Failed to query items", cause=ClientError(error, "Query"))
 
-    monkeypatch.setattr(scheduling.segments, "live_shares", throttled)
+    monkeypatch.setattr(scheduled_evaluation.segments, "live_shares", throttled)
     real_metric, real_exception = handler.metrics.add_metric, handler.logger.exception
     monkeypatch.setattr(handler.metrics, "add_metric", lambda name, **kw: (metrics.append(name), real_metric(name=name, **kw))[1])
     monkeypatch.setattr(handler.logger, "exception", lambda msg, *a, **kw: (logged.append(msg), real_exception(msg, *a, **kw))[1])
@@ -425,11 +425,11 @@ def test_a_throttled_list_step_retries_then_fails_visibly(machine: tuple[str, An
 
 
 def test_retention_records_expire_after_90_days_and_a_replaced_result_is_retired(machine: tuple[str, Any]) -> None:
-    from segshare_core import scheduling
     from segshare_core.store import evaluations as store_evaluations
     from segshare_core.store import results
     from segshare_core.store import segments as store_segments
     from segshare_core.store.models import EvaluationRow
+    from segshare_core.workflows import scheduled_evaluation
 
     item = _item("proj-b")
     bucket = tpl.local_name("DataBucket", "AWS::S3::Bucket")
@@ -438,8 +438,8 @@ def test_retention_records_expire_after_90_days_and_a_replaced_result_is_retired
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName="EvaluationsTable")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     # When a scheduled evaluation runs, then an unchanged tick reuses it, then a change makes a new result
-    first = scheduling.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
-    scheduling.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+    first = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
+    scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
     shared = store_segments.get_shared_in("acme", "proj-b", item["sharedSegmentId"])
     assert shared is not None
     first_key = store_evaluations.result_key_of("acme", shared, first["evaluationId"])
@@ -453,7 +453,7 @@ def test_retention_records_expire_after_90_days_and_a_replaced_result_is_retired
 
     assert tags(first_key) == []  # still in service (the reuse points at it)
     _upsert("proj-b", "u-3", "abc")
-    third = scheduling.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
+    third = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
     # Then the record expires 90 days after its start
     row = EvaluationRow.get(f"C#acme#P#proj-b#X#{item['sharedSegmentId']}#G#{item['generation']}", f"E#{third['evaluationId']}")
     assert row.expires_at is not None

@@ -289,7 +289,7 @@ def test_6_a_run_killed_mid_way_reads_failed_after_its_deadline(world: TruthWorl
     def killed(*_args: Any, **_kwargs: Any) -> Any:
         raise _Killed
 
-    monkeypatch.setattr("segshare_core.evaluation.match_shared", killed)
+    monkeypatch.setattr("segshare_core.workflows.evaluate_inline.match_shared", killed)
     monkeypatch.setattr(evaluation_store, "now", lambda: now() - timedelta(minutes=16))
     with pytest.raises(_Killed):
         world.evaluate()

@@ -33,11 +33,12 @@ from moto import mock_aws
 from local import template as tpl
 from local.events import Pump
 from local.resources import create_all
-from segshare_core import config, evaluation
+from segshare_core import config
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.evaluations import Evaluation
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.store import segments as segment_store
+from segshare_core.workflows import evaluate_inline
 from tests.integration.conftest import Response, handler_for
 from tests.integration.test_evaluate import ADMIN, MATCHED, SEGMENT, SHARED, build
 from tests.integration.test_truth import TruthWorld
@@ -177,7 +178,7 @@ class TruthMachine(RuleBasedStateMachine):
         shared = segment_store.get_shared_in("acme", "proj-b", SHARED)
         assert shared is not None
         try:
-            running = evaluation.begin("acme", shared, "manual" if tick is None else "schedule", tick=tick)
+            running = evaluate_inline.begin("acme", shared, "manual" if tick is None else "schedule", tick=tick)
         except Conflict as exc:
             # A tick evaluates a share (generation) once.
             assert tick in self.current.ticks, exc
@@ -195,7 +196,7 @@ class TruthMachine(RuleBasedStateMachine):
     def finish_a_run(self, data: st.DataObject) -> None:
         """One of the started runs finishes, in any order: it commits only while its share is current."""
         run = self.pending.pop(data.draw(st.integers(0, len(self.pending) - 1), label="which run"))
-        done = evaluation.finish("acme", run.shared, run.running)
+        done = evaluate_inline.finish("acme", run.shared, run.running)
         model = next(r for r in run.generation.runs if r.evaluation_id == run.running.evaluation_id)
         if run.generation is self.current:
             assert done.status == "SUCCEEDED", done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from segshare_core.domain.devices import shard_of
-from segshare_core.evaluate_at_scale import partition_tokens
+from segshare_core.workflows.evaluate_sharded import partition_tokens
 
 
 def test_tokens_are_split_by_index_shard_sorted_and_without_repeats() -> None:

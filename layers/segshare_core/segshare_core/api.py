@@ -120,7 +120,7 @@ _DESCRIPTIONS = {
 }
 
 
-def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
+def error_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI declarations of the error responses a route can give (plus the ones every route can)."""
     every = {400, 401, 403, 413, 415, 422, 503}
     return {

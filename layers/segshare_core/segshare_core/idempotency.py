@@ -48,7 +48,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-class Once:
+class IdempotentOperation:
     """One idempotent operation, with its own persistence layer and config (one per decorated function)."""
 
     def __init__(self, operation: str) -> None:

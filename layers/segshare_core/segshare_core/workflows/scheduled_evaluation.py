@@ -23,13 +23,14 @@ from typing import Any
 
 import boto3
 
-from segshare_core import config, evaluation
+from segshare_core import config
 from segshare_core.domain.errors import DomainError
 from segshare_core.domain.evaluations import inputs_fingerprint
 from segshare_core.domain.scheduling import fair_order
 from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import directory, evaluations, profiles, segments
+from segshare_core.workflows import evaluate_inline
 
 #: Where each tick's due list is written (the bucket's lifecycle rule ``expire-due-lists``).
 DUE_PREFIX = "schedule/"
@@ -143,7 +144,7 @@ def evaluate_scheduled(item: dict[str, Any], tick: str) -> dict[str, Any]:
             raise
         return skipped
     try:
-        done = evaluation.finish(company_id, shared, running, inputs=inputs.fingerprint if inputs else None)
+        done = evaluate_inline.finish(company_id, shared, running, inputs=inputs.fingerprint if inputs else None)
     finally:
         evaluations.release(company_id, shared, running.evaluation_id)
     return {"evaluationId": done.evaluation_id, "status": done.status, "reused": False}

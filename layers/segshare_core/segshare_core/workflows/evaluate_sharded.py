@@ -48,9 +48,9 @@ from segshare_core.domain.evaluations import Evaluation, Trigger
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.segments import Segment, SharedSegment
-from segshare_core.evaluation import SourceGone
 from segshare_core.observability import logger
 from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
+from segshare_core.workflows.evaluate_inline import SourceGone
 
 
 class IncompleteEvaluation(DomainError):

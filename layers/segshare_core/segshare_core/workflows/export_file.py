@@ -14,13 +14,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from segshare_core import evaluation
 from segshare_core.domain.errors import DomainError, RetryLater
 from segshare_core.domain.exports import CONTENT_TYPES, EXPORT_SHARE_ENDED, Export, columns, csv_lines, jsonl_lines
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import directory, evaluations, exports, profiles, results, segments
 from segshare_core.store.errors import is_retryable
+from segshare_core.workflows import evaluate_inline
 
 SPOOL_IN_MEMORY_BYTES = 4 * 1024 * 1024
 
@@ -60,7 +60,7 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
         shared = _current_share(company_id, record)
         if shared is None:
             raise DomainError(EXPORT_SHARE_ENDED)
-        done = evaluation.evaluate(company_id, shared, "export")
+        done = evaluate_inline.evaluate(company_id, shared, "export")
         if done.status != "SUCCEEDED":
             raise DomainError(f"the evaluation failed: {done.error or 'unknown error'}")
         result_key = evaluations.result_key_of(company_id, shared, done.evaluation_id)
