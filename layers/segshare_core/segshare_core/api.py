@@ -13,12 +13,13 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from segshare_core import config
@@ -35,6 +36,7 @@ from segshare_core.domain.errors import (
     TooLarge,
     Unauthenticated,
 )
+from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.text import first_unwritable
 from segshare_core.observability import logger
 from segshare_core.store import directory
@@ -98,6 +100,24 @@ QueryInt = Annotated[int, BeforeValidator(_digits_only)]
 Cursor = Annotated[str | None, Query(description="opaque; the nextCursor of the previous page")]
 
 
+#: A path id (project, segment, shared segment, evaluation, export, import): API.md's id rule.
+Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
+
+#: A display name (segment, company, project): 1 to 200 characters, no control characters (API.md).
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class ApiModel(BaseModel):
+    """A response body: snake_case fields written camelCase on the wire (API.md's field names).
+
+    ``from_attributes`` builds one straight from a domain object
+    (``SegmentOut.model_validate(segment)``), so there are no hand-written dict mappers.
+    Powertools serialises a returned model by alias.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="forbid")
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -127,6 +147,14 @@ def error_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
         status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
         for status in sorted(every | set(statuses))
     }
+
+
+def ok(model: Any, description: str = "ok", status: int = 200) -> dict[int, OpenAPIResponse]:
+    """The success response of a route for OpenAPI, declared beside its ``error_responses``.
+
+    A route's ``responses`` replaces Powertools' default 200, so each route declares its own.
+    """
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
 def no_content(description: str = "deleted") -> dict[int, OpenAPIResponse]:
@@ -291,3 +319,53 @@ def project_scope(caller: access.Principal, project_id: str) -> str:
     else:
         company_id = None
     return access.require_project(caller, company_id, project_id)
+
+
+# ---------------------------------------------------------------- per-request dependencies
+#
+# Resolved once per request by Powertools' Depends (its per-invocation cache): the caller, the
+# project's company and the feature flag are read once however many routes or dependencies
+# ask for them. Each raises a DomainError; Powertools unwraps its DependencyResolutionError,
+# so the error is answered as if the route had raised it (API.md's body and status).
+
+
+def current_caller(request: Request) -> access.Principal:
+    """The caller of this request (401 without verified claims; grant read once)."""
+    authorizer = (request.resolved_event.get("requestContext") or {}).get("authorizer") or {}
+    found = (authorizer.get("jwt") or {}).get("claims") or {}
+    if not found.get("sub"):
+        raise Unauthenticated("a valid bearer token is required")
+    return access.principal_from(dict(found), directory.get_grant(str(found["sub"])))
+
+
+class ProjectScope(BaseModel):
+    """The project of the path (``projectId``) as the caller may use it: ``caller``, ``company_id``, ``project_id``."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    caller: access.Principal
+    company_id: str
+    project_id: str
+
+
+def project_in_scope(request: Request, caller: Annotated[access.Principal, Depends(current_caller)]) -> ProjectScope:
+    """The path's project if the caller may access it; 404 NOT_FOUND otherwise (existence never leaks).
+
+    Adds ``company_id`` and ``project_id`` to every log line of the request.
+    """
+    project_id = str(request.path_parameters.get("projectId", ""))
+    company_id = project_scope(caller, project_id)
+    logger.append_keys(company_id=company_id, project_id=project_id)
+    return ProjectScope(caller=caller, company_id=company_id, project_id=project_id)
+
+
+def project_with_shared_segments(scope: Annotated[ProjectScope, Depends(project_in_scope)]) -> ProjectScope:
+    """``project_in_scope`` for the sharing and shared-segment routes: 403 FEATURE_DISABLED while the feature is off."""
+    require_shared_segments(scope.company_id)
+    return scope
+
+
+#: Route parameter annotations: ``def route(scope: InProject)``.
+CallerDep = Annotated[access.Principal, Depends(current_caller)]
+InProject = Annotated[ProjectScope, Depends(project_in_scope)]
+InSharingProject = Annotated[ProjectScope, Depends(project_with_shared_segments)]
