@@ -194,7 +194,8 @@ export async function importsView(ctx) {
     }
     replace(progress);
     try {
-      await busy(start, "Uploading…", async () => {
+      // True once the file is uploaded; a failed upload keeps the chosen file for another try.
+      const sent = await busy(start, "Uploading…", async () => {
         const started = await ctx.api(importsUrl, { method: "POST", body: { format: format.value } });
         replace(progress, h("p", { class: "loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), `Uploading “${chosen.name}” (${number(chosen.size)} bytes)…`));
         let uploaded;
@@ -206,14 +207,15 @@ export async function importsView(ctx) {
         }
         if (!uploaded?.ok) {
           replace(progress, notice("error", `“${chosen.name}” could not be uploaded. Check your connection and try again.`, uploaded ? `Details: storage answered ${uploaded.status}` : null));
-          return;
+          return false;
         }
         showProgress(chosen.name, { status: "RUNNING" });
         listeners.set(started.importId, (record) => showProgress(chosen.name, record));
         watching.add(started.importId);
         await load();
+        return true;
       });
-      form.reset();
+      if (sent) form.reset();
     } catch (error) {
       if (isAbort(error)) return;
       replace(progress, errorNotice(error));

@@ -20,7 +20,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from local import demo
-from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, Console, axe_violations, describe_violations, no_sideways_scroll, offscreen_controls
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    Console,
+    axe_violations,
+    describe_violations,
+    no_sideways_scroll,
+    offscreen_controls,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -58,7 +67,7 @@ def _ids_shown(page: Page) -> list[str]:
     return list(page.locator("tr[data-profile]").evaluate_all("rows => rows.map((r) => r.dataset.profile)"))
 
 
-def test_profile_listing_pages_through_every_profile_once_by_keyboard_with_the_total(console: Console, open_as: Callable[..., Page]) -> None:
+def test_profile_listing_pages_through_every_profile_once_by_keyboard(console: Console, open_as: Callable[..., Page]) -> None:
     # Given Delta Cards holds more profiles than a page
     expected, total = _all_profile_ids(console, "proj-d")
     assert total == len(expected) > PAGE_SIZE
