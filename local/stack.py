@@ -32,10 +32,20 @@ CONTENT_TYPES = {
     ".ico": "image/x-icon",
     ".txt": "text/plain; charset=utf-8",
 }
-CONSOLE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
+
+
+def console_csp(s3_origin: str) -> str:
+    """The console page's Content-Security-Policy: everything from 'self', and uploads to S3.
+
+    The Import screen PUTs the file to the presigned S3 URL the API returns, so `connect-src`
+    names the S3 origin too (locally moto's server, `AWS_ENDPOINT_URL`; deployed the bucket's
+    regional endpoint, README "Deploying the console"). Downloads are navigations, not connects.
+    """
+    connect = " ".join(filter(None, ["'self'", s3_origin.rstrip("/")]))
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
 
 
 # Headers past 64 KB in all get 431 (http.server refuses one line past 64 KB itself).
@@ -246,7 +256,7 @@ def _handler_for(stack: Stack, console: TextIO | None = None) -> type[BaseHTTPRe
         def _send_file(self, file: Path, content_type: str) -> None:
             headers = {"content-type": content_type, "cache-control": "no-cache", "x-content-type-options": "nosniff"}
             if content_type.startswith("text/html"):
-                headers["content-security-policy"] = CONSOLE_CSP
+                headers["content-security-policy"] = console_csp(os.environ.get("AWS_ENDPOINT_URL", ""))
             self._send(200, headers, file.read_bytes())
 
         def _edge_refusal(self) -> tuple[int, str] | None:

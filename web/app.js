@@ -5,6 +5,8 @@ import { api, describe, isAbort } from "./api.js";
 import { claims, currentToken, hostedUi, localUsers, signOut, startHostedSignIn, takeTokenFromFragment, useToken } from "./auth.js";
 import { audienceView } from "./audience.js";
 import { focusOn, h, loading, notice, replace } from "./dom.js";
+import { importsView } from "./imports.js";
+import { profilesView } from "./profiles.js";
 import { segmentView, segmentsView } from "./segments.js";
 import { sharedDetailView, sharedListView } from "./shared.js";
 
@@ -21,12 +23,15 @@ const ROUTES = [
   { pattern: /^\/p\/([^/]+)\/shared\/([^/]+)$/, tab: "shared", view: (ctx) => sharedDetailView(ctx, "evaluations") },
   { pattern: /^\/p\/([^/]+)\/shared\/([^/]+)\/exports$/, tab: "shared", view: (ctx) => sharedDetailView(ctx, "exports") },
   { pattern: /^\/p\/([^/]+)\/audience$/, tab: "audience", view: audienceView },
+  { pattern: /^\/p\/([^/]+)\/profiles$/, tab: "profiles", view: profilesView },
+  { pattern: /^\/p\/([^/]+)\/imports$/, tab: "profiles", view: importsView },
 ];
 
 const TABS = [
   { tab: "segments", label: "Segments", path: "segments" },
   { tab: "shared", label: "Shared Segments", path: "shared", feature: true },
   { tab: "audience", label: "Audience preview", path: "audience" },
+  { tab: "profiles", label: "Profiles", path: "profiles" },
 ];
 
 // Where a person was going when sign-in interrupted them (a deep link, an expired session):

@@ -31,7 +31,16 @@ function sharedUrl(ctx, sharedSegmentId, ...rest) {
 function matchedText(evaluation) {
   if (!evaluation) return "Not evaluated yet";
   if (evaluation.status !== "SUCCEEDED") return STATUS_TEXT[evaluation.status] ?? evaluation.status;
-  return `${number(evaluation.matchedProfiles)} of ${plural(evaluation.targetProfiles, "profile")}`;
+  const counts = `${number(evaluation.matchedProfiles)} of ${plural(evaluation.targetProfiles, "profile")}`;
+  return evaluation.reused ? `${counts} (reused)` : counts;
+}
+
+// API.md: a scheduled evaluation whose inputs did not change carries `reused: true` (same counts,
+// same members, nothing read again). Said in a word, not only a colour.
+const REUSED_HELP = "Nothing changed since the evaluation before it, so the schedule kept that result: same counts, same members.";
+
+function reusedMark() {
+  return h("span", { class: "badge badge-reused", title: REUSED_HELP, text: "Reused" });
 }
 
 function bytes(n) {
@@ -42,11 +51,13 @@ function bytes(n) {
 }
 
 // POST an evaluation; a 202 RUNNING answer (handed off, API.md "Evaluations") is polled on
-// GET .../evaluations/{id} until it ends, the button showing it is still running.
+// GET .../evaluations/{id} until it ends, the button showing it is still running, and
+// `onRunning(evaluation)` is told at once so the screen can show the running evaluation.
 // Returns {done, message}: the final evaluation and a notice saying it in words.
-export async function evaluateNow(ctx, shared, button) {
+export async function evaluateNow(ctx, shared, button, { onRunning } = {}) {
   const done = await busy(button, "Evaluating…", async () => {
     let evaluation = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { method: "POST" });
+    if (evaluation.status === "RUNNING") onRunning?.(evaluation);
     let delay = 1000;
     while (evaluation.status === "RUNNING") {
       await ctx.sleep(delay);
@@ -127,7 +138,7 @@ export async function sharedListView(ctx) {
           onSelect: async (button) => {
             replace(status);
             try {
-              const { done, message } = await evaluateNow(ctx, shared, button);
+              const { done, message } = await evaluateNow(ctx, shared, button, { onRunning: showLast });
               showLast(done);
               message.append(h("p", {}, h("a", { href: ctx.path("shared", shared.sharedSegmentId), text: "See its evaluations" })));
               replace(status, message);
@@ -179,7 +190,15 @@ export async function sharedDetailView(ctx, tab) {
   evaluate.addEventListener("click", async () => {
     replace(status);
     try {
-      const { message } = await evaluateNow(ctx, shared, evaluate);
+      // Handed off (202): the running evaluation shows in the table at once and is polled there.
+      const onRunning = () => {
+        if (tab !== "evaluations") return;
+        replace(status, notice("info", `“${shared.name}” is being evaluated in the background. It shows below as Running until it ends.`));
+        reloaders.evaluations?.().catch((error) => {
+          if (!isAbort(error)) replace(status, errorNotice(error));
+        });
+      };
+      const { message } = await evaluateNow(ctx, shared, evaluate, { onRunning });
       replace(status, message);
       if (tab === "evaluations") await reloaders.evaluations?.();
     } catch (error) {
@@ -232,14 +251,18 @@ export async function sharedDetailView(ctx, tab) {
 async function evaluationsTab(ctx, shared, body, reloaders) {
   const chart = h("div", { class: "chart-wrap" });
   const table = h("div", { class: "table-wrap" });
-  replace(body, h("h2", { text: "Evaluations" }), chart, table);
+  const legend = h("p", { class: "muted small-text", hidden: true }, h("strong", { text: "Reused: " }), REUSED_HELP);
+  replace(body, h("h2", { text: "Evaluations" }), chart, table, legend);
+  // RUNNING evaluations, polled one by one on GET .../evaluations/{id} (API.md) until they end.
+  const watching = new Set();
   let polling = false;
 
-  async function load() {
+  async function render() {
     if (!table.firstChild) replace(table, loading("Loading evaluations…"));
     const { evaluations } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { query: { limit: 100 } });
     // Drawn at the box's own width, so its labels keep their size on a phone (issue 17 item 6).
     replace(chart, matchedChart(evaluations, chart.clientWidth));
+    legend.hidden = !evaluations.some((e) => e.reused);
     if (!evaluations.length) {
       replace(table, h("p", { class: "empty", text: "No evaluations yet. Evaluate now, or wait for the schedule." }));
     } else {
@@ -266,10 +289,17 @@ async function evaluationsTab(ctx, shared, body, reloaders) {
             evaluations.map((e) =>
               h(
                 "tr",
-                { "data-evaluation": e.evaluationId },
+                { "data-evaluation": e.evaluationId, "data-status": e.status },
                 h("td", {}, time(e.finishedAt || e.startedAt)),
                 h("td", { text: TRIGGER_TEXT[e.trigger] ?? e.trigger }),
-                h("td", {}, badge(e.status), e.error ? h("span", { class: "muted small-text", text: ` ${e.error}` }) : null),
+                h(
+                  "td",
+                  { class: "status-cell" },
+                  badge(e.status),
+                  e.reused ? [" ", reusedMark()] : null,
+                  e.status === "RUNNING" ? h("span", { class: "loading-inline" }, " ", h("span", { class: "spinner", "aria-hidden": "true" }), "updates when it ends") : null,
+                  e.error ? h("span", { class: "muted small-text", text: ` ${e.error}` }) : null,
+                ),
                 h("td", { class: "num", text: e.status === "SUCCEEDED" ? `${number(e.matchedProfiles)} of ${number(e.targetProfiles)}` : "—" }),
                 h("td", { class: "num", text: number(e.matchedByPlatform?.ios ?? (e.status === "SUCCEEDED" ? 0 : null)) }),
                 h("td", { class: "num", text: number(e.matchedByPlatform?.android ?? (e.status === "SUCCEEDED" ? 0 : null)) }),
@@ -280,16 +310,33 @@ async function evaluationsTab(ctx, shared, body, reloaders) {
         )),
       );
     }
-    if (!polling && evaluations.some((e) => e.status === "RUNNING")) {
-      polling = true;
-      while (true) {
-        await ctx.sleep(2000);
-        const { evaluations: now } = await ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations"), { query: { limit: 1 } });
-        if (!now.some((e) => e.status === "RUNNING")) break;
+    for (const e of evaluations) if (e.status === "RUNNING") watching.add(e.evaluationId);
+  }
+
+  async function poll() {
+    if (polling) return;
+    polling = true;
+    let delay = 1000;
+    try {
+      while (watching.size) {
+        await ctx.sleep(delay);
+        delay = Math.min(delay * 1.5, 5000);
+        const now = await Promise.all([...watching].map((id) => ctx.api(sharedUrl(ctx, shared.sharedSegmentId, "evaluations", id))));
+        const ended = now.filter((e) => e.status !== "RUNNING");
+        for (const e of ended) watching.delete(e.evaluationId);
+        if (ended.length) await render(); // the ended rows and the chart, in place: no page reload
       }
+    } catch (error) {
+      if (!isAbort(error)) table.after(errorNotice(error));
+    } finally {
       polling = false;
-      await load();
     }
+  }
+
+  // Renders the list; polling whatever is RUNNING goes on in the background.
+  async function load() {
+    await render();
+    poll();
   }
   reloaders.evaluations = load;
   await load();

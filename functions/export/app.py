@@ -26,6 +26,7 @@ from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.exports import Export
+from segshare_core.domain.filenames import file_name
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.idempotency import IdempotencyKey, IdempotentOperation
@@ -68,11 +69,16 @@ def _ok(model: Any, status: int = 200) -> dict[int, Any]:
     return {status: {"description": "ok", "content": {"application/json": {"model": model}}}}
 
 
-def _out(export: Export, *, with_url: bool = False) -> dict[str, Any]:
+def _out(export: Export, *, segment_name: str | None = None) -> dict[str, Any]:
+    """The export as API.md gives it; with ``segment_name`` (one export read), a READY one's download link too.
+
+    The file downloads as "<segment name> <day>.<format>" (issue 17 item 10), never the export id.
+    """
     url = expires = None
-    if with_url and export.status == "READY" and export.object_key:
+    if segment_name is not None and export.status == "READY" and export.object_key:
         # Issued only here, after the caller's access to the project was checked.
-        url = exports.download_url(export.object_key)
+        day = (export.ready_at or export.created_at)[:10]
+        url = exports.download_url(export.object_key, file_name(segment_name, day, export.format))
         expires = iso(now() + timedelta(seconds=config.DOWNLOAD_URL_SECONDS))
     out = {
         "exportId": export.export_id,
@@ -148,7 +154,7 @@ def get_export(projectId: Id, exportId: Id) -> dict[str, Any]:
     shared = segments.get_shared_in(company_id, projectId, export.shared_segment_id) if export else None
     if export is None or shared is None or shared.generation != export.generation:
         raise NotFound(f"export {exportId!r} not found")
-    return _out(export, with_url=True)
+    return _out(export, segment_name=shared.name)
 
 
 @app.get(

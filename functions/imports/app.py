@@ -13,6 +13,7 @@ from segshare_core.api import Strict, error_responses, make_resolver, principal,
 from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound
+from segshare_core.domain.filenames import file_name
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.imports import CONTENT_TYPES, Import
 from segshare_core.observability import logger, metrics, tracer
@@ -59,11 +60,20 @@ def _ok(model: Any, status: int = 200) -> dict[int, Any]:
     return {status: {"description": "ok", "content": {"application/json": {"model": model}}}}
 
 
-def _out(record: Import, *, with_url: bool = False) -> dict[str, Any]:
+def _errors_file_name(company_id: str, record: Import) -> str:
+    """ "<project> import errors <day> <HH>h<MM>.csv" (UTC, the import's start): a name a person recognises, not the id."""
+    project = directory.get_project(company_id, record.project_id)
+    label = f"{project.name if project else record.project_id} import errors"
+    created = record.created_at  # ISO-8601 UTC, "2026-11-29T23:41:07Z"
+    return file_name(label, f"{created[:10]} {created[11:13]}h{created[14:16]}", "csv")
+
+
+def _out(record: Import, *, company_id: str | None = None) -> dict[str, Any]:
+    """The import as API.md gives it; with ``company_id`` (one import read), its errors file's link too."""
     url = None
-    if with_url and record.status == "SUCCEEDED" and record.errors_key:
+    if company_id is not None and record.status == "SUCCEEDED" and record.errors_key:
         # Issued only here, after the caller's access to the project was checked.
-        url = imports.download_url(record.errors_key)
+        url = imports.download_url(record.errors_key, _errors_file_name(company_id, record))
     out = {
         "importId": record.import_id,
         "status": record.status,
@@ -106,7 +116,7 @@ def get_import(projectId: Id, importId: Id) -> dict[str, Any]:
     record = imports.get(company_id, projectId, importId)
     if record is None:
         raise NotFound(f"import {importId!r} not found")
-    return _out(record, with_url=True)
+    return _out(record, company_id=company_id)
 
 
 @app.get("/v1/projects/<projectId>/imports", responses={**_ok(ImportsOut), **error_responses(404)})

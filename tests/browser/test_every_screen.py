@@ -70,6 +70,8 @@ def _screens(s: Screens) -> list[tuple[str, str, str]]:
         ("evaluations", f"#/p/proj-d/shared/{s.shared_id}", TOUR),
         ("exports", f"#/p/proj-d/shared/{s.shared_id}/exports", TOUR),
         ("audience-preview", "#/p/proj-d/audience", "Audience preview"),
+        ("profiles-listing", "#/p/proj-d/profiles", "Profiles"),
+        ("imports-form", "#/p/proj-c/imports", "Profiles"),
     ]
 
 
@@ -90,6 +92,8 @@ def _extras(page: Page, name: str) -> None:
     elif name == "shared-segments":
         page.get_by_role("button", name=f"Options for {TOUR}").click()
         expect(page.get_by_role("menuitem", name="Export CSV")).to_be_visible()
+    elif name == "profiles-listing":
+        expect(page.locator("tr[data-profile]").first).to_be_visible()
     elif name == "exports":
         expect(page.get_by_role("link", name="Download the CSV export").first).to_be_visible(timeout=60_000)
 
@@ -143,8 +147,8 @@ def test_phone_width_no_sideways_scroll_every_tab_and_action_on_screen_dates_on_
             problems[f"{name}: dates over several lines"] = tall
     assert not problems, problems
 
-    # The three tabs are all on screen
-    for tab in ("Segments", "Shared Segments", "Audience preview"):
+    # The four tabs are all on screen
+    for tab in ("Segments", "Shared Segments", "Audience preview", "Profiles"):
         box = page.locator("nav.tabbar").get_by_role("link", name=tab, exact=True).bounding_box()
         assert box is not None
         assert box["x"] >= 0

@@ -83,7 +83,7 @@ def test_with_the_feature_off_the_sharing_tab_says_so_without_a_spinner_and_the_
 
     # And the Shared Segments tab and the Sharing links are not offered
     tabs = page.locator("nav.tabbar").get_by_role("link")
-    assert tabs.all_inner_texts() == ["Segments", "Audience preview"]
+    assert tabs.all_inner_texts() == ["Segments", "Audience preview", "Profiles"]
     page.get_by_role("link", name="Back to Segments").click()
     expect(page.get_by_role("link", name="Feature off own", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("^Sharing of"))).to_have_count(0)

@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.exports import EXPORT_TIMED_OUT, Export, Format, export_timed_out, new_export_id
+from segshare_core.domain.filenames import content_disposition
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.domain.sharing import LEGACY_GENERATION
 from segshare_core.store import segments
@@ -239,7 +240,11 @@ def object_facts(key: str) -> tuple[int, int] | None:
     return int(head.get("Metadata", {}).get("row-count", "0")), int(head["ContentLength"])
 
 
-def download_url(key: str) -> str:
-    return str(
-        _s3().generate_presigned_url("get_object", Params={"Bucket": config.DATA_BUCKET, "Key": key}, ExpiresIn=config.DOWNLOAD_URL_SECONDS)
-    )
+def download_url(key: str, filename: str) -> str:
+    """A presigned GET (at most 15 minutes, API.md) that downloads as ``filename`` (domain.filenames).
+
+    S3 answers it with ``Content-Disposition`` from ``ResponseContentDisposition``, which is
+    signed into the URL, so the name holds across origins where a link's ``download`` does not.
+    """
+    params = {"Bucket": config.DATA_BUCKET, "Key": key, "ResponseContentDisposition": content_disposition(filename)}
+    return str(_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=config.DOWNLOAD_URL_SECONDS))

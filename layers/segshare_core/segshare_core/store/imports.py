@@ -23,6 +23,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
+from segshare_core.domain.filenames import content_disposition
 from segshare_core.domain.imports import Format, Import, new_import_id
 from segshare_core.store.errors import update_if
 from segshare_core.store.models import ImportRow, project_pk
@@ -173,10 +174,14 @@ def upload_url(key: str, content_type: str) -> str:
     return str(_s3().generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_URL_SECONDS))
 
 
-def download_url(key: str) -> str:
-    return str(
-        _s3().generate_presigned_url("get_object", Params={"Bucket": config.DATA_BUCKET, "Key": key}, ExpiresIn=config.DOWNLOAD_URL_SECONDS)
-    )
+def download_url(key: str, filename: str) -> str:
+    """A presigned GET (at most 15 minutes, API.md) that downloads as ``filename`` (domain.filenames).
+
+    S3 answers it with ``Content-Disposition`` from ``ResponseContentDisposition``, which is
+    signed into the URL, so the name holds across origins where a link's ``download`` does not.
+    """
+    params = {"Bucket": config.DATA_BUCKET, "Key": key, "ResponseContentDisposition": content_disposition(filename)}
+    return str(_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=config.DOWNLOAD_URL_SECONDS))
 
 
 def open_object(key: str, version_id: str | None = None) -> IO[bytes]:
