@@ -155,3 +155,15 @@ def test_queues_and_tables_are_encrypted_and_the_bucket_is_private() -> None:
     assert rules["expire-exports"]["ExpirationInDays"] <= 7
     tls = RESOURCES["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in tls)
+
+
+def test_the_bucket_answers_a_browser_only_for_the_console_upload() -> None:
+    # The console's Import PUTs to a presigned URL (cross-origin); nothing else is opened to browsers,
+    # and with no ConsoleOrigin given there is no CORS rule at all.
+    cors = RESOURCES["DataBucket"]["Properties"]["CorsConfiguration"]
+    condition, with_console, without = cors["Fn::If"]
+    assert TEMPLATE.body["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ConsoleOrigin"}, ""]}]}
+    assert without == {"Ref": "AWS::NoValue"}
+    (rule,) = with_console["CorsRules"]
+    assert rule["AllowedMethods"] == ["PUT"]
+    assert rule["AllowedOrigins"] == [{"Ref": "ConsoleOrigin"}]
