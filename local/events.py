@@ -67,7 +67,7 @@ class Pump:
             if not messages:
                 continue
             handled += len(messages)
-            event = {"Records": [_sqs_record(m, url) for m in messages]}
+            event = {"Records": [sqs_record(m, url) for m in messages]}
             try:
                 response = containers.invoke(event) or {}
                 failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])} if partial else set()
@@ -120,7 +120,7 @@ class Pump:
         self._thread.join(timeout=5)
 
 
-def _sqs_record(message: dict[str, Any], url: str) -> dict[str, Any]:
+def sqs_record(message: dict[str, Any], url: str) -> dict[str, Any]:
     name = url.rsplit("/", 1)[-1]
     return {
         "messageId": message["MessageId"],

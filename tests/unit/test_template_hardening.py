@@ -155,3 +155,12 @@ def test_queues_and_tables_are_encrypted_and_the_bucket_is_private() -> None:
     assert rules["expire-exports"]["ExpirationInDays"] <= 7
     tls = RESOURCES["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in tls)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_queue_source_reports_partial_batch_failures(logical_id: str) -> None:
+    # Every queue handler answers with Powertools' process_partial_response; without
+    # ReportBatchItemFailures Lambda ignores that answer and one failed record retries the whole batch.
+    for event in _events(FUNCTIONS[logical_id]["Properties"]):
+        if event["Type"] == "SQS":
+            assert "ReportBatchItemFailures" in event["Properties"].get("FunctionResponseTypes", []), logical_id
