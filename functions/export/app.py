@@ -58,6 +58,7 @@ class ExportOut(ApiModel):
 
     @classmethod
     def of(cls, export: Export, link: DownloadLink | None = None) -> Self:
+        """The export as written, with its download link when one was issued (a READY export read by id)."""
         out = cls.model_validate(export)
         return out if link is None else out.model_copy(update={"download_url": link.url, "expires_at": link.expires_at})
 

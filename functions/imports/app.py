@@ -51,6 +51,7 @@ class ImportOut(ApiModel):
 
     @classmethod
     def of(cls, record: Import, errors_url: str | None = None) -> Self:
+        """The import as written, with its errors file link when one was issued (a SUCCEEDED import read by id)."""
         out = cls.model_validate(record)
         return out if errors_url is None else out.model_copy(update={"errors_url": errors_url})
 
