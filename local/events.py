@@ -1,7 +1,10 @@
 """Asynchronous event sources, as Lambda's pollers would deliver them to the real handlers.
 
-- SQS event sources of the template: their queues are polled and each message is handed to
-  the function as an SQS event; failed records (``batchItemFailures``) stay on the queue.
+- SQS event sources of the template: their queues are polled and the messages are handed to
+  the function as one SQS event, with the attributes Lambda's poller gives each record. An
+  invocation that raises leaves every message on the queue; one that returns deletes them
+  all, except, where the event source has ``ReportBatchItemFailures``, the records its
+  ``batchItemFailures`` name, which stay on the queue.
 - S3 ObjectCreated events: moto cannot invoke Lambda without Docker, so the bucket notifies an
   SQS queue (moto's own notification) and the pump hands each record to the function whose
   prefix filter matches, as S3 would.
@@ -29,11 +32,11 @@ class Pump:
     def __init__(self, template: Template) -> None:
         self.sqs = boto3.client("sqs")
         functions = template.functions()
-        self.queue_functions: list[tuple[str, Containers, Function]] = []
+        self.queue_functions: list[tuple[str, Containers, Function, bool]] = []
         for function in functions:
             for queue in function.queues:
                 url = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-                self.queue_functions.append((url, Containers(function), function))
+                self.queue_functions.append((url, Containers(function), function, queue in function.partial_batch_queues))
         self.s3_functions = [(prefix, Containers(f)) for f in functions for prefix in f.s3_prefixes]
         self.s3_queue_url = ""
         if self.s3_functions:
@@ -55,17 +58,19 @@ class Pump:
     def pump_once(self, wait_seconds: int = 0) -> int:
         """Deliver what is waiting now; return how many messages were handled."""
         handled = 0
-        for url, containers, function in self.queue_functions:
+        for url, containers, function, partial in self.queue_functions:
             # Lambda's event source mapping polls with the function's own role (sqs:ReceiveMessage, DeleteMessage).
             with iam.acting_as(function.logical_id):
-                messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get("Messages", [])
+                messages = self.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
+                ).get("Messages", [])
             if not messages:
                 continue
             handled += len(messages)
-            event = {"Records": [_sqs_record(m, url) for m in messages]}
+            event = {"Records": [sqs_record(m, url) for m in messages]}
             try:
                 response = containers.invoke(event) or {}
-                failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+                failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])} if partial else set()
             except Exception:
                 LOG.exception("function %s failed; its messages return to the queue", function.logical_id)
                 continue
@@ -115,7 +120,7 @@ class Pump:
         self._thread.join(timeout=5)
 
 
-def _sqs_record(message: dict[str, Any], url: str) -> dict[str, Any]:
+def sqs_record(message: dict[str, Any], url: str) -> dict[str, Any]:
     name = url.rsplit("/", 1)[-1]
     return {
         "messageId": message["MessageId"],

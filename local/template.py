@@ -60,6 +60,9 @@ class Function:
     queues: tuple[str, ...] = ()  # logical ids of the SQS queues that trigger it
     s3_prefixes: tuple[str, ...] = ()  # key prefixes of the bucket's ObjectCreated events that trigger it
     timeout: float = 3.0  # seconds: the function's Timeout, else Globals', else Lambda's default of 3
+    #: Those of ``queues`` whose event source has FunctionResponseTypes [ReportBatchItemFailures]:
+    #: only there does Lambda read ``batchItemFailures`` from the response.
+    partial_batch_queues: tuple[str, ...] = ()
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -92,7 +95,7 @@ class Template:
         for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
             props = resource["Properties"]
             env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-            routes, queues, prefixes = [], [], []
+            routes, queues, prefixes, partial = [], [], [], []
             for event in props.get("Events", {}).values():
                 ev = event["Properties"]
                 if event["Type"] == "HttpApi":
@@ -100,6 +103,8 @@ class Template:
                     routes.append(Route(ev["Method"].upper(), ev["Path"], authorized, _path_pattern(ev["Path"])))
                 elif event["Type"] == "SQS":
                     queues.append(ev["Queue"]["Fn::GetAtt"][0])
+                    if "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []):
+                        partial.append(queues[-1])
                 elif event["Type"] == "S3":
                     rules = ev.get("Filter", {}).get("S3Key", {}).get("Rules", [])
                     prefixes.append(next((r["Value"] for r in rules if r["Name"] == "prefix"), ""))
@@ -113,6 +118,7 @@ class Template:
                     tuple(queues),
                     tuple(prefixes),
                     float(props.get("Timeout", global_timeout)),
+                    tuple(partial),
                 )
             )
         return found

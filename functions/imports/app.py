@@ -2,135 +2,88 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ConfigDict, Field
 
-from segshare_core.api import Strict, error_responses, make_resolver, principal, project_scope
-from segshare_core.domain import cursors
-from segshare_core.domain.clock import iso, now
-from segshare_core.domain.errors import NotFound
-from segshare_core.domain.filenames import file_name
-from segshare_core.domain.ids import ID_PATTERN
-from segshare_core.domain.imports import CONTENT_TYPES, Import
+from segshare_core.api import ApiModel, Cursor, Id, InProject, QueryInt, RequestBody, error_responses, make_resolver, ok
+from segshare_core.api_models import always_written
+from segshare_core.domain.imports import Import
 from segshare_core.observability import logger, metrics, tracer
-from segshare_core.store import directory, imports
+from segshare_core.usecases.create_import import create_import as create
+from segshare_core.usecases.imports_page import import_with_errors_url, imports_page
 
 app = make_resolver()
 
-Id = Annotated[str, Path(pattern=ID_PATTERN, max_length=63)]
-Cursor = Annotated[str | None, Query(max_length=cursors.MAX_CURSOR_CHARS)]
 Status = Literal["WAITING_FOR_UPLOAD", "RUNNING", "SUCCEEDED", "FAILED"]
 
 
-class ImportIn(Strict):
+class ImportIn(RequestBody):
     format: Literal["jsonl", "csv"]
 
 
-class ImportStarted(Strict):
-    importId: str
+class ImportStarted(ApiModel):
+    import_id: str
     status: Status
     format: Literal["jsonl", "csv"]
-    uploadUrl: str
-    expiresAt: str
+    upload_url: str
+    expires_at: str
 
 
-class ImportOut(Strict):
-    importId: str
+class ImportOut(ApiModel):
+    """An import as API.md writes it; ``errorsUrl`` is null but on a SUCCEEDED import with rejected rows, read by id."""
+
+    model_config = ApiModel.model_config | ConfigDict(json_schema_extra=always_written("errorsUrl"))
+
+    import_id: str
     status: Status
     format: Literal["jsonl", "csv"]
     rows: int | None
     upserted: int | None
     rejected: int | None
-    errorsUrl: str | None
-    createdAt: str
-    finishedAt: str | None
-    error: str | None = None
+    errors_url: str | None = None
+    created_at: str
+    finished_at: str | None
+    error: str | None = Field(default=None, exclude_if=lambda value: not value)
+
+    @classmethod
+    def of(cls, record: Import, errors_url: str | None = None) -> Self:
+        """The import as written, with its errors file link when one was issued (a SUCCEEDED import read by id)."""
+        out = cls.model_validate(record)
+        return out if errors_url is None else out.model_copy(update={"errors_url": errors_url})
 
 
-class ImportsOut(Strict):
+class ImportsOut(ApiModel):
     imports: list[ImportOut]
-    nextCursor: str | None
+    next_cursor: str | None
 
 
-def _ok(model: Any, status: int = 200) -> dict[int, Any]:
-    return {status: {"description": "ok", "content": {"application/json": {"model": model}}}}
+# projectId is declared for its validation and the OpenAPI document; the scope read it.
 
 
-def _errors_file_name(company_id: str, record: Import) -> str:
-    """ "<project> import errors <day> <HH>h<MM>.csv" (UTC, the import's start): a name a person recognises, not the id."""
-    project = directory.get_project(company_id, record.project_id)
-    label = f"{project.name if project else record.project_id} import errors"
-    created = record.created_at  # ISO-8601 UTC, "2026-11-29T23:41:07Z"
-    return file_name(label, f"{created[:10]} {created[11:13]}h{created[14:16]}", "csv")
-
-
-def _out(record: Import, *, company_id: str | None = None) -> dict[str, Any]:
-    """The import as API.md gives it; with ``company_id`` (one import read), its errors file's link too."""
-    url = None
-    if company_id is not None and record.status == "SUCCEEDED" and record.errors_key:
-        # Issued only here, after the caller's access to the project was checked.
-        url = imports.download_url(record.errors_key, _errors_file_name(company_id, record))
-    out = {
-        "importId": record.import_id,
-        "status": record.status,
-        "format": record.format,
-        "rows": record.rows,
-        "upserted": record.upserted,
-        "rejected": record.rejected,
-        "errorsUrl": url,
-        "createdAt": record.created_at,
-        "finishedAt": record.finished_at,
-    }
-    if record.error:
-        out["error"] = record.error
-    return out
-
-
-@app.post("/v1/projects/<projectId>/imports", responses={**_ok(ImportStarted, 202), **error_responses(404)})
-def create_import(projectId: Id, body: Annotated[ImportIn, Body()]) -> tuple[dict[str, Any], int]:
+@app.post("/v1/projects/<projectId>/imports", responses={**ok(ImportStarted, status=202), **error_responses(404)})
+def create_import(projectId: Id, scope: InProject, body: Annotated[ImportIn, Body()]) -> tuple[ImportStarted, int]:
     """API.md: 202 with a presigned PUT (15 minutes); the upload's S3 event starts the import."""
-    caller = principal(app)
-    company_id = project_scope(caller, projectId)
-    record = imports.create(company_id, projectId, body.format, caller.user_id)
-    key = imports.upload_key(company_id, projectId, record.import_id, body.format)
-    url = imports.upload_url(key, CONTENT_TYPES[body.format])
-    logger.info("import requested", project_id=projectId, import_id=record.import_id, format=body.format)
-    metrics.add_metric(name="ImportsRequested", unit="Count", value=1)
-    started = {
-        "importId": record.import_id,
-        "status": record.status,
-        "format": record.format,
-        "uploadUrl": url,
-        "expiresAt": iso(now() + timedelta(seconds=imports.UPLOAD_URL_SECONDS)),
-    }
-    return started, 202
+    return ImportStarted.model_validate(create(scope, body.format)), 202
 
 
-@app.get("/v1/projects/<projectId>/imports/<importId>", responses={**_ok(ImportOut), **error_responses(404)})
-def get_import(projectId: Id, importId: Id) -> dict[str, Any]:
-    company_id = project_scope(principal(app), projectId)
-    record = imports.get(company_id, projectId, importId)
-    if record is None:
-        raise NotFound(f"import {importId!r} not found")
-    return _out(record, company_id=company_id)
+@app.get("/v1/projects/<projectId>/imports/<importId>", responses={**ok(ImportOut), **error_responses(404)})
+def get_import(projectId: Id, importId: Id, scope: InProject) -> ImportOut:
+    return ImportOut.of(*import_with_errors_url(scope, importId))
 
 
-@app.get("/v1/projects/<projectId>/imports", responses={**_ok(ImportsOut), **error_responses(404)})
-def list_imports(projectId: Id, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None) -> dict[str, Any]:
+@app.get("/v1/projects/<projectId>/imports", responses={**ok(ImportsOut), **error_responses(404)})
+def list_imports(
+    projectId: Id, scope: InProject, limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20, cursor: Cursor = None
+) -> ImportsOut:
     """The project's imports, newest first (no download links: read one import for its errorsUrl)."""
-    company_id = project_scope(principal(app), projectId)
-    key = directory.company_key(company_id)
-    listing = f"imports:{projectId}"
-    after = str(cursors.decode(key, listing, cursor).get("importId", "")) if cursor else None
-    page, last = imports.list_for(company_id, projectId, limit, after or None)
-    return {"imports": [_out(r) for r in page], "nextCursor": cursors.encode(key, listing, {"importId": last}) if last else None}
+    return ImportsOut.model_validate(imports_page(scope, limit, cursor))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

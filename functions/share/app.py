@@ -22,6 +22,7 @@ from segshare_core.api import (
     project_scope,
     require_shared_segments,
 )
+from segshare_core.api_models import EvaluationOut
 from segshare_core.domain import access, cursors, sharing
 from segshare_core.domain.access import Principal
 from segshare_core.domain.directory import Project
@@ -214,7 +215,7 @@ def _shared_out(company_id: str, shared: SharedSegment, projects: dict[str, Proj
 def _last_evaluation(company_id: str, shared: SharedSegment) -> dict[str, Any] | None:
     """API.md: the result in service, i.e. the SUCCEEDED evaluation of this share that started last."""
     in_service = evaluations.in_service(company_id, shared)
-    return in_service.to_api() if in_service else None
+    return EvaluationOut.model_validate(in_service).model_dump(mode="json", by_alias=True) if in_service else None
 
 
 def _sharing_out(caller: Principal, company_id: str, segment: Segment, projects: dict[str, Project]) -> dict[str, Any]:

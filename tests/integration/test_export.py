@@ -28,11 +28,13 @@ import pytest
 import requests
 
 from local import template as tpl
-from local.events import S3_EVENTS_QUEUE, Pump
+from local.events import S3_EVENTS_QUEUE, Pump, sqs_record
 from local.lambdas import LambdaContext, load_module
 from segshare_core import config
+from segshare_core.domain.errors import RetryLater
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import exports as export_store
+from segshare_core.workflows import export_file
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
 
 ADMIN = user("u-admin")  # company admin of acme
@@ -517,6 +519,118 @@ def test_the_worker_refuses_once_the_feature_is_off(world: World) -> None:
     failed = world.get(export_id).json
     assert failed["status"] == "FAILED", failed
     assert failed["error"]
+
+
+# ------------------------------------------------------------------ the queue's batches
+
+
+def _received(queue: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every message waiting on ``queue``, and the SQS event Lambda's poller would make of them."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    messages: list[dict[str, Any]] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    return messages, {"Records": [sqs_record(m, url) for m in messages]}
+
+
+def _invoke(logical_id: str, ev: dict[str, Any]) -> dict[str, Any]:
+    function = next(f for f in tpl.load().functions() if f.logical_id == logical_id)
+    result: dict[str, Any] = load_module(function).lambda_handler(ev, LambdaContext(function_name=logical_id))
+    return result
+
+
+def _message_of(messages: list[dict[str, Any]], export_id: str) -> str:
+    return str(next(m["MessageId"] for m in messages if json.loads(m["Body"]).get("exportId") == export_id))
+
+
+def _send(queue: str, body: str) -> None:
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody=body)
+
+
+def test_a_batch_reports_only_the_record_that_failed_and_the_other_export_completes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given two exports waiting on the queue, and the store throttled while the first one is produced
+    first, second = world.started({}), world.started({"format": "jsonl"})
+    real_run = export_file.run
+
+    def throttled_for_first(company_id: str, project_id: str, export_id: str) -> Any:
+        if export_id == first:
+            raise RetryLater()
+        return real_run(company_id, project_id, export_id)
+
+    monkeypatch.setattr(export_file, "run", throttled_for_first)
+    messages, batch = _received("ExportQueue")
+    assert len(messages) == 2
+
+    # When the worker gets both in one batch
+    response = _invoke("ExportWorkerFunction", batch)
+
+    # Then exactly the first one's record is reported, to come back for a retry
+    assert response == {"batchItemFailures": [{"itemIdentifier": _message_of(messages, first)}]}
+    # And the second export completes once its object's S3 event is delivered
+    world.pump.drain()
+    ready = world.ready(second)
+    assert ready["rowCount"] == len(MATCHED)
+    assert [json.loads(line)["profileId"] for line in world.download(ready["downloadUrl"]).decode().splitlines()] == MATCHED
+    # And the first is not FAILED: it waits for its retry
+    assert world.get(first).json["status"] == "PENDING"
+
+
+MALFORMED = [
+    "not json",
+    json.dumps({"companyId": "acme", "projectId": "proj-b"}),  # no exportId
+    json.dumps({"companyId": "acme", "projectId": "proj-b", "exportId": "../x-1a229b2910ddc5cc452"}),  # not an id
+]
+
+
+def test_malformed_messages_are_reported_and_do_not_block_the_batch(world: World) -> None:
+    # Given a requested export and, on the same queue, messages that name no export
+    export_id = world.started({})
+    for body in MALFORMED:
+        _send("ExportQueue", body)
+    messages, batch = _received("ExportQueue")
+    assert len(messages) == 1 + len(MALFORMED)
+
+    # When the worker gets them in one batch
+    response = _invoke("ExportWorkerFunction", batch)
+
+    # Then each malformed one is reported (it ends in the dead-letter queue after its retries)
+    malformed = {m["MessageId"] for m in messages if m["Body"] in MALFORMED}
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == malformed
+    # And the export the good message names is produced
+    world.pump.drain()
+    assert world.ready(export_id)["rowCount"] == len(MATCHED)
+
+
+def test_the_dead_letter_handler_reports_only_the_write_that_failed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given two exports whose messages were dead-lettered, a malformed dead letter, and DynamoDB
+    # throttling the FAILED write of the first export
+    first, second = world.started({}), world.started({})
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="ExportQueue")["QueueUrl"]
+    for message in _received("ExportQueue")[0]:
+        _send("ExportDeadLetterQueue", message["Body"])
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    _send("ExportDeadLetterQueue", "not json")
+    real_mark_failed = export_store.mark_failed
+
+    def throttled_for_first(company_id: str, project_id: str, export_id: str, error: str) -> bool:
+        if export_id == first:
+            raise RetryLater()
+        return real_mark_failed(company_id, project_id, export_id, error)
+
+    monkeypatch.setattr(export_store, "mark_failed", throttled_for_first)
+    messages, batch = _received("ExportDeadLetterQueue")
+    assert len(messages) == 3
+
+    # When the dead-letter handler gets them in one batch
+    response = _invoke("ExportDeadLetterFunction", batch)
+
+    # Then only the first export's record is reported, to be tried again; the malformed one is let go
+    assert response == {"batchItemFailures": [{"itemIdentifier": _message_of(messages, first)}]}
+    # And the second export is FAILED with the reason, the first still waits
+    failed = world.get(second).json
+    assert (failed["status"], failed["error"]) == ("FAILED", "the export failed on every attempt; start a new export")
+    assert world.get(first).json["status"] == "PENDING"
 
 
 # ------------------------------------------------------------------ who can see what

@@ -217,3 +217,12 @@ def test_imports_are_listed_newest_first(world: World) -> None:
     assert [i["importId"] for i in rest.json["imports"]] == ids[:1]
     assert rest.json["nextCursor"] is None
     assert_error(world.api(event("list_imports", query={"cursor": "forged"}, claims=ADMIN)), 400, "INVALID_CURSOR")
+
+
+def test_listing_parameters_follow_every_listing_s_rules(world: World) -> None:
+    # Given a cursor over 2,048 characters (a forged one) and limits not written in digits
+    # Then the cursor is 400 INVALID_CURSOR, as on every listing (API.md), never a 422
+    assert_error(world.api(event("list_imports", query={"cursor": "A" * 2049}, claims=ADMIN)), 400, "INVALID_CURSOR")
+    # And a limit must be digits only
+    for limit in (" 3", "3.0", "true"):
+        assert_error(world.api(event("list_imports", query={"limit": limit}, claims=ADMIN)), 422, "VALIDATION_ERROR")

@@ -167,3 +167,12 @@ def test_the_bucket_answers_a_browser_only_for_the_console_upload() -> None:
     (rule,) = with_console["CorsRules"]
     assert rule["AllowedMethods"] == ["PUT"]
     assert rule["AllowedOrigins"] == [{"Ref": "ConsoleOrigin"}]
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_queue_source_reports_partial_batch_failures(logical_id: str) -> None:
+    # Every queue handler answers with Powertools' process_partial_response; without
+    # ReportBatchItemFailures Lambda ignores that answer and one failed record retries the whole batch.
+    for event in _events(FUNCTIONS[logical_id]["Properties"]):
+        if event["Type"] == "SQS":
+            assert "ReportBatchItemFailures" in event["Properties"].get("FunctionResponseTypes", []), logical_id

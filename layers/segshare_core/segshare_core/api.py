@@ -37,9 +37,10 @@ from segshare_core.domain.errors import (
     Unauthenticated,
 )
 from segshare_core.domain.ids import ID_PATTERN
+from segshare_core.domain.segments import SharedSegment
 from segshare_core.domain.text import first_unwritable
 from segshare_core.observability import logger
-from segshare_core.store import directory
+from segshare_core.store import directory, segments
 from segshare_core.store.errors import to_domain
 
 STATUS: dict[type[DomainError], int] = {
@@ -369,3 +370,28 @@ def project_with_shared_segments(scope: Annotated[ProjectScope, Depends(project_
 CallerDep = Annotated[access.Principal, Depends(current_caller)]
 InProject = Annotated[ProjectScope, Depends(project_in_scope)]
 InSharingProject = Annotated[ProjectScope, Depends(project_with_shared_segments)]
+
+
+class SharedSegmentScope(ProjectScope):
+    """``ProjectScope`` plus the path's live shared segment (``sharedSegmentId``) of that project."""
+
+    shared: SharedSegment
+
+
+def shared_segment_in_scope(request: Request, scope: InSharingProject) -> SharedSegmentScope:
+    """The path's shared segment while its share is live in the path's project; 404 NOT_FOUND otherwise.
+
+    After ``project_with_shared_segments`` (404 for a project out of reach, then 403
+    FEATURE_DISABLED), as API.md orders them; a share that ended reads as never existing
+    ("Revoking and resharing"). Adds ``shared_segment_id`` to the request's log keys.
+    """
+    shared_id = str(request.path_parameters.get("sharedSegmentId", ""))
+    shared = segments.get_shared_in(scope.company_id, scope.project_id, shared_id)
+    if shared is None:
+        raise NotFound(f"shared segment {shared_id!r} not found")
+    logger.append_keys(shared_segment_id=shared_id)
+    return SharedSegmentScope(caller=scope.caller, company_id=scope.company_id, project_id=scope.project_id, shared=shared)
+
+
+#: ``def route(scope: InSharedSegment)``: caller, project, feature flag and the live shared segment.
+InSharedSegment = Annotated[SharedSegmentScope, Depends(shared_segment_in_scope)]

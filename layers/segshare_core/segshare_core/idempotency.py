@@ -15,7 +15,7 @@ in progress only until its Lambda invocation would have timed out (the registere
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.custom_dict import CustomDictSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
@@ -48,10 +49,15 @@ IdempotencyKey = Annotated[
 ]
 
 
-class IdempotentOperation:
-    """One idempotent operation, with its own persistence layer and config (one per decorated function)."""
+class IdempotentOperation[T]:
+    """One idempotent operation, with its own persistence layer and config (one per operation).
 
-    def __init__(self, operation: str) -> None:
+    The result kept for a repeat is the operation's domain object, stored as ``to_dict(result)``
+    and given back as ``from_dict(stored)`` (Powertools' ``CustomDictSerializer``): the route
+    renders a repeat with the same response model as the first answer.
+    """
+
+    def __init__(self, operation: str, to_dict: Callable[[T], dict[str, Any]], from_dict: Callable[[dict[str, Any]], T]) -> None:
         self.config = IdempotencyConfig(
             event_key_jmespath="scope",
             payload_validation_jmespath="body",
@@ -64,8 +70,14 @@ class IdempotentOperation:
 
         # The prefix is the operation, not the module: the local stack loads a module once per
         # warm "container", under a different name each time.
-        @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=self.config, key_prefix=operation)
-        def run(*, request: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        @idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=persistence,
+            config=self.config,
+            key_prefix=operation,
+            output_serializer=CustomDictSerializer(to_dict=to_dict, from_dict=from_dict),
+        )
+        def run(*, request: dict[str, Any], work: Callable[[], T]) -> T:
             return work()
 
         self._run = run
@@ -74,13 +86,18 @@ class IdempotentOperation:
         """Call on every invocation: a call that times out stops being in progress when its invocation ends."""
         self.config.register_lambda_context(context)
 
-    def __call__(self, work: Callable[[], dict[str, Any]], key: str | None, scope: dict[str, str], body: Any = None) -> dict[str, Any]:
-        """`work()`'s response, or without running it the response of the first call with the same key and scope."""
+    def __call__(self, work: Callable[[], T], key: str | None, scope: dict[str, str], body: Any = None) -> T:
+        """`work()`'s result, or without running it the result of the first call with the same key and scope.
+
+        Raises Conflict ``IDEMPOTENCY_IN_PROGRESS`` (409) while the first call runs, InvalidInput
+        ``IDEMPOTENCY_KEY_REUSED`` (422) for the key with another body, RetryLater (503) when the
+        idempotency table is throttled.
+        """
         if key is None:
             return work()
         request = {"scope": {**scope, "idempotencyKey": key}, "body": body}
         try:
-            return dict(self._run(request=request, work=work))
+            return cast(T, self._run(request=request, work=work))
         except IdempotencyAlreadyInProgressError as exc:
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly", code="IDEMPOTENCY_IN_PROGRESS"

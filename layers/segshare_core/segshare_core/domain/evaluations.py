@@ -58,26 +58,6 @@ class Evaluation:
     #: A scheduled run whose inputs had not changed records the previous answer (issue 15).
     reused: bool = False
 
-    def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "evaluationId": self.evaluation_id,
-            "sharedSegmentId": self.shared_segment_id,
-            "trigger": self.trigger,
-            "status": self.status,
-            "startedAt": self.started_at,
-            "finishedAt": self.finished_at,
-            "durationMs": self.duration_ms,
-            "targetProfiles": self.target_profiles,
-            "matchedProfiles": self.matched_profiles,
-            "matchedDevices": self.matched_devices,
-            "matchedByPlatform": dict(self.matched_by_platform) if self.status == "SUCCEEDED" else None,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-        if self.reused:  # present only when true, as ``error`` only when set
-            out["reused"] = True
-        return out
-
 
 def inputs_fingerprint(
     definition: dict[str, Any],

@@ -1,7 +1,6 @@
-"""Members pages and audience previews, reading stored results by the page (issue 14 item 4).
+"""Audience previews (API.md "Audiences"), reading stored results by the page (issue 14 item 4).
 
-A members page reads the blocks of the result that hold it and the page's profiles. An
-audience of shared segments combined with ``all`` is driven by a shared result in id order:
+An audience of shared segments combined with ``all`` is driven by a shared result in id order:
 alone, its count is the result's count and its sample the first ids that are still profiles;
 with other segments, the smallest result is streamed once and each other result is asked only
 for the blocks that can hold the streamed ids (``results.Result`` reads each block once a
@@ -16,32 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
+from segshare_core.api import ProjectScope, require_shared_segments
+from segshare_core.domain.errors import Conflict, NotFound
 from segshare_core.domain.profiles import Profile
-from segshare_core.domain.segments import Segment
-from segshare_core.store import profiles, results
+from segshare_core.domain.segments import Segment, is_shared_id
+from segshare_core.domain.templating import render
+from segshare_core.observability import logger, tracer
+from segshare_core.store import evaluations, profiles, results, segments
 
 #: Ids taken from a result stream at a time: one BatchGet is 100 keys (DynamoDB's limit).
 _BATCH = 100
-
-
-@dataclass(frozen=True, slots=True)
-class MembersPage:
-    """Profiles of one members page (ids in result order, missing profiles left out) and where the next starts."""
-
-    members: list[Profile]
-    next_offset: int | None
-
-
-def members_page(company_id: str, project_id: str, result_key: str, offset: int, limit: int) -> MembersPage:
-    """Members ``offset`` to ``offset + limit`` of the result: its block(s) from S3, one BatchGet per 100 ids.
-
-    A profile deleted since the evaluation is left out of the page (the page still advances
-    by ``limit``, so cursors stay stable). ``next_offset`` is None on the last page.
-    """
-    page = results.page(result_key, offset=offset, limit=limit)
-    found = profiles.get_profiles(company_id, project_id, page.ids)
-    end = offset + limit
-    return MembersPage([found[p] for p in page.ids if p in found], end if end < page.count else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +33,61 @@ class Audience:
 
     count: int
     sample: list[Profile]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMessage:
+    """The template rendered for one member profile, from that profile's own attributes."""
+
+    profile_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudiencePreview:
+    """A preview as API.md answers it: how many profiles are in the audience, and messages for the first of them."""
+
+    count: int
+    sample: list[SampleMessage]
+
+
+@tracer.capture_method
+def preview_audience(scope: ProjectScope, segment_ids: list[str], match: str, template: str, limit: int) -> AudiencePreview:
+    """The audience of these segments of the project (own or shared in), combined by ``match`` (``all``/``any``).
+
+    No segments is the whole project (the full broadcast, with or without the sharing feature).
+    A shared segment contributes the members of its latest succeeded evaluation: Conflict
+    ``NOT_EVALUATED`` (409) when it has none, FeatureDisabled (403) while the company has the
+    feature off; an id that is neither a live shared segment nor an own segment is NotFound (404).
+    The sample is ``limit`` profiles with ``template`` rendered from each one's own attributes
+    (API.md "Audiences"; a missing attribute renders empty).
+    """
+    shared_keys: list[str] = []
+    own: list[Segment] = []
+    for segment_id in dict.fromkeys(segment_ids):
+        shared_key = _shared_result(scope, segment_id)
+        if shared_key is not None:
+            shared_keys.append(shared_key)
+            continue
+        segment = segments.get_segment(scope.company_id, scope.project_id, segment_id)
+        if segment is None:
+            raise NotFound(f"segment {segment_id!r} not found")
+        own.append(segment)
+    audience = preview(scope.company_id, scope.project_id, shared_keys, own, match, limit)
+    logger.info("audience previewed", segments=len(shared_keys) + len(own), count=audience.count)
+    return AudiencePreview(audience.count, [SampleMessage(p.profile_id, render(template, p.attributes)) for p in audience.sample])
+
+
+def _shared_result(scope: ProjectScope, segment_id: str) -> str | None:
+    """The result key of a shared segment's result in service; None when the id is no live shared segment."""
+    shared = segments.get_shared_in(scope.company_id, scope.project_id, segment_id) if is_shared_id(segment_id) else None
+    if shared is None:
+        return None
+    require_shared_segments(scope.company_id)
+    latest = evaluations.latest_succeeded(scope.company_id, shared)
+    if latest is None:
+        raise Conflict(f"shared segment {segment_id!r} has no succeeded evaluation yet", code="NOT_EVALUATED")
+    return latest[1]
 
 
 def _batches(ids: Iterable[str], size: int) -> Iterator[list[str]]:
