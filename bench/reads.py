@@ -18,7 +18,8 @@ from segshare_core import config
 from segshare_core.domain.devices import shard_of
 from segshare_core.domain.match import BATCH_GET_KEYS, PAGE_BYTES, Cost, IndexEntry, MatchResult, choose_plan, match
 from segshare_core.store import device_index
-from segshare_core.store.models import DeviceIndexRow, index_pk
+from segshare_core.store.keys import index_pk
+from segshare_core.store.models import DeviceIndexRow
 
 SOURCE = 20_000
 TARGET = 20_000

@@ -19,7 +19,8 @@ from segshare_core.domain.devices import Device, normalise, shard_of, token
 from segshare_core.domain.match import BATCH_GET_KEYS, MatchResult, match
 from segshare_core.domain.profiles import Profile
 from segshare_core.store import device_index
-from segshare_core.store.models import DeviceIndexRow, index_pk
+from segshare_core.store.keys import index_pk
+from segshare_core.store.models import DeviceIndexRow
 from segshare_core.store.profiles import delete_profile, upsert_profiles
 
 COMPANY = "acme"

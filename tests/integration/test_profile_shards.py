@@ -27,7 +27,8 @@ from segshare_core.domain.errors import NotFound
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, profiles, segments
-from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, connection, index_pk, profile_pk
+from segshare_core.store.keys import index_pk, profile_pk
+from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, connection
 from segshare_core.workflows import evaluate_inline
 
 COMPANY = "acme"

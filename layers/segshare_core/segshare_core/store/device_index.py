@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from segshare_core import config
-from segshare_core.domain.devices import Platform, shard_of
+from segshare_core.domain.devices import Platform
 from segshare_core.domain.match import IndexEntry
-from segshare_core.store.models import DeviceIndexRow, index_pk
+from segshare_core.store.keys import index_entry, index_pk
+from segshare_core.store.models import DeviceIndexRow
 
 #: Threads for a scan: requests wait on the network, so a few overlap well even on one vCPU;
 #: botocore's connection pool holds 10.
@@ -53,7 +54,7 @@ def probe(company_id: str, project_id: str, tokens: Iterable[str], *, consistent
     unprocessed keys); a token absent from the index is simply not returned.
     """
     shards = config.DEVICE_INDEX_SHARDS
-    keys = {(index_pk(company_id, project_id, shard_of(t, shards)), t) for t in tokens}
+    keys = {index_entry(company_id, project_id, t, shards) for t in tokens}
     if not keys:
         return []
     rows = DeviceIndexRow.batch_get(keys, consistent_read=consistent_read, attributes_to_get=_ATTRIBUTES)
@@ -95,6 +96,6 @@ def scan(
 
 def item_bytes(company_id: str, project_id: str, entry: IndexEntry) -> int:
     """The entry's size as DynamoDB bills and pages it: attribute names plus UTF-8 values."""
-    pk = index_pk(company_id, project_id, shard_of(entry.token, config.DEVICE_INDEX_SHARDS))
-    values = (pk, entry.token, entry.platform, *entry.profile_ids)
+    pk, token = index_entry(company_id, project_id, entry.token, config.DEVICE_INDEX_SHARDS)
+    values = (pk, token, entry.platform, *entry.profile_ids)
     return _NAME_BYTES + sum(len(v.encode()) for v in values)

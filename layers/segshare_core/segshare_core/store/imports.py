@@ -24,8 +24,9 @@ from pynamodb.exceptions import DoesNotExist
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.imports import Format, Import, new_import_id
+from segshare_core.store import keys
 from segshare_core.store.errors import update_if
-from segshare_core.store.models import ImportRow, project_pk
+from segshare_core.store.models import ImportRow
 
 UPLOADS = "imports/uploads/"
 #: API.md: the upload URL lives 15 minutes.
@@ -40,8 +41,8 @@ def _s3() -> Any:
 
 def _import(row: ImportRow) -> Import:
     return Import(
-        import_id=row.sk.removeprefix("IMP#"),
-        project_id=row.pk.rsplit("#P#", 1)[1],
+        import_id=keys.import_id_of(row.sk),
+        project_id=keys.project_of(row.pk)[1],
         status=row.status,  # type: ignore[arg-type]
         format=row.format,  # type: ignore[arg-type]
         created_at=iso(row.created_at),
@@ -81,8 +82,7 @@ def create(company_id: str, project_id: str, fmt: Format, user_id: str) -> Impor
     moment = now()
     import_id = new_import_id(moment)
     row = ImportRow(
-        project_pk(company_id, project_id),
-        f"IMP#{import_id}",
+        *keys.import_record(company_id, project_id, import_id),
         status="WAITING_FOR_UPLOAD",
         format=fmt,
         object_key=upload_key(company_id, project_id, import_id, fmt),
@@ -95,20 +95,19 @@ def create(company_id: str, project_id: str, fmt: Format, user_id: str) -> Impor
 
 def get(company_id: str, project_id: str, import_id: str) -> Import | None:
     try:
-        return _import(ImportRow.get(project_pk(company_id, project_id), f"IMP#{import_id}", consistent_read=True))
+        return _import(ImportRow.get(*keys.import_record(company_id, project_id, import_id), consistent_read=True))
     except DoesNotExist:
         return None
 
 
 def list_for(company_id: str, project_id: str, limit: int = 20, after: str | None = None) -> tuple[list[Import], str | None]:
     """The project's imports, newest first: (page, the id to continue after, or None at the end)."""
-    pk = project_pk(company_id, project_id)
     rows = ImportRow.query(
-        pk,
-        ImportRow.sk.startswith("IMP#"),
+        keys.project_pk(company_id, project_id),
+        ImportRow.sk.startswith(keys.IMPORT_SK_PREFIX),
         scan_index_forward=False,
         consistent_read=True,
-        last_evaluated_key={"pk": {"S": pk}, "sk": {"S": f"IMP#{after}"}} if after else None,
+        last_evaluated_key=keys.exclusive_start(*keys.import_record(company_id, project_id, after)) if after else None,
     )
     out: list[Import] = []
     for row in rows:
@@ -120,7 +119,7 @@ def list_for(company_id: str, project_id: str, limit: int = 20, after: str | Non
 
 def _transition(company_id: str, project_id: str, import_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
     """Apply a change only from the allowed states; False when the record was elsewhere (or absent)."""
-    row = ImportRow(project_pk(company_id, project_id), f"IMP#{import_id}")
+    row = ImportRow(*keys.import_record(company_id, project_id, import_id))
     return update_if(row, actions, ImportRow.pk.exists() & ImportRow.status.is_in(*allowed))
 
 

@@ -1,8 +1,8 @@
 """Profiles, the per-project device index and the shard counters, written together so none is ever half-updated.
 
 Layout: a project's profiles are spread over ``config.DEVICE_INDEX_SHARDS`` partitions by a
-hash of the profile id (``models.profile_pk``), its index over as many by the token
-(``models.index_pk``). Every profile shard and every index shard has a counter item
+hash of the profile id (``keys.profile``), its index over as many by the token
+(``keys.index_entry``). Every profile shard and every index shard has a counter item
 (``models.CounterRow``: total and change sequence). One profile write is one transaction
 holding its row, each index entry it adds or removes (an entry whose last profile leaves is
 deleted there, conditioned on still holding only that profile) and the ADDs to the
@@ -31,23 +31,11 @@ from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.profiles import Profile, shard_of_profile
-from segshare_core.store.models import (
-    INDEX_COUNTER,
-    PROFILE_COUNTER,
-    CounterRow,
-    DeviceIndexRow,
-    ProfileRow,
-    connection,
-    counter_pk,
-    index_pk,
-    profile_pk,
-)
+from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, index_entry, profile, profile_pk
+from segshare_core.store.models import CounterRow, DeviceIndexRow, ProfileRow, connection
 
 #: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
-
-#: Sort key of every counter item.
-_COUNTER_SK = "N"
 
 #: Threads reading profile shards: requests wait on the network, so several overlap well even
 #: on one vCPU; botocore's connection pool holds 10.
@@ -83,11 +71,11 @@ def _tokens(company_key: bytes, profile: Profile) -> dict[str, str]:
 
 
 def _row_key(company_id: str, project_id: str, profile_id: str) -> tuple[str, str]:
-    return profile_pk(company_id, project_id, shard_of_profile(profile_id, _shards())), profile_id
+    return profile(company_id, project_id, profile_id, _shards())
 
 
 def _index_key(company_id: str, project_id: str, device_token: str) -> tuple[str, str]:
-    return index_pk(company_id, project_id, shard_of(device_token, _shards())), device_token
+    return index_entry(company_id, project_id, device_token, _shards())
 
 
 def _is_conflict(exc: TransactWriteError) -> bool:
@@ -251,7 +239,7 @@ def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
                     move(INDEX_COUNTER, shard_of(device_token, shards), +1)
         for (kind, shard), (delta, steps) in moves.items():
             tx.update(
-                CounterRow(counter_pk(company_id, project_id, kind, shard), _COUNTER_SK),
+                CounterRow(*counter(company_id, project_id, kind, shard)),
                 actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
             )
 
@@ -450,11 +438,11 @@ def counts(company_id: str, project_id: str, *, consistent_read: bool = False) -
     reads of an evaluation are.
     """
     shards = _shards()
-    kinds = {counter_pk(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(shards)}
+    kinds = {counter(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(shards)}
     totals: defaultdict[str, int] = defaultdict(int)
     seq = 0
-    for row in CounterRow.batch_get([(pk, _COUNTER_SK) for pk in kinds], consistent_read=consistent_read):
-        kind = kinds[row.pk]
+    for row in CounterRow.batch_get(list(kinds), consistent_read=consistent_read):
+        kind = kinds[(row.pk, row.sk)]
         totals[kind] += int(row.total)
         if kind == PROFILE_COUNTER:
             seq += int(row.seq)

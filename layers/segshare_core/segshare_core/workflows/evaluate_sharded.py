@@ -43,14 +43,13 @@ from segshare_core import config
 from segshare_core.domain import match as matching
 from segshare_core.domain import scale
 from segshare_core.domain.devices import PLATFORMS, token
-from segshare_core.domain.errors import DomainError, NotFound
+from segshare_core.domain.errors import DomainError, NotFound, SourceGone
 from segshare_core.domain.evaluations import Evaluation, Trigger
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
-from segshare_core.workflows.evaluate_inline import SourceGone
 
 
 class IncompleteEvaluation(DomainError):
