@@ -14,7 +14,7 @@ from segshare_core.domain import cursors
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound
 from segshare_core.domain.ids import ID_PATTERN
-from segshare_core.domain.imports import CONTENT_TYPES, Import
+from segshare_core.domain.imports import Import
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, imports
 
@@ -87,7 +87,7 @@ def create_import(projectId: Id, body: Annotated[ImportIn, Body()]) -> tuple[dic
     company_id = project_scope(caller, projectId)
     record = imports.create(company_id, projectId, body.format, caller.user_id)
     key = imports.upload_key(company_id, projectId, record.import_id, body.format)
-    url = imports.upload_url(key, CONTENT_TYPES[body.format])
+    url = imports.upload_url(key)
     logger.info("import requested", project_id=projectId, import_id=record.import_id, format=body.format)
     metrics.add_metric(name="ImportsRequested", unit="Count", value=1)
     started = {

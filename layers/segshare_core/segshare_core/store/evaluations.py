@@ -152,8 +152,8 @@ def release(company_id: str, shared: SharedSegment, evaluation_id: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class InService:
-    """The LATEST pointer as a reuse needs it: the evaluation, its result, inputs and counts."""
+class Pointer:
+    """The LATEST pointer: the evaluation in service, its result, and (for a reuse) its inputs and counts."""
 
     evaluation_id: str
     result_key: str
@@ -161,7 +161,7 @@ class InService:
     summary: MatchSummary | None
 
 
-def pointer(company_id: str, shared: SharedSegment) -> InService | None:
+def pointer(company_id: str, shared: SharedSegment) -> Pointer | None:
     """The share generation's LATEST pointer with its inputs and counts (one GetItem), or None."""
     try:
         row = LatestRow.get(_pk(company_id, shared), keys.LATEST_SK, consistent_read=True)
@@ -175,10 +175,10 @@ def pointer(company_id: str, shared: SharedSegment) -> InService | None:
             matched_devices=int(row.matched_devices),
             matched_by_platform={k: int(v) for k, v in (row.matched_by_platform or {}).items()},
         )
-    return InService(row.evaluation_id, row.result_key, row.inputs, summary)
+    return Pointer(row.evaluation_id, row.result_key, row.inputs, summary)
 
 
-def reuse(company_id: str, shared: SharedSegment, tick: str, previous: InService) -> Evaluation:
+def reuse(company_id: str, shared: SharedSegment, tick: str, previous: Pointer) -> Evaluation:
     """Record a SUCCEEDED ``schedule`` evaluation repeating ``previous`` (its counts, its result object).
 
     One transaction and no read: the share still current, no run in flight (the lease), the tick
@@ -404,11 +404,8 @@ def listing(
 
 def latest_succeeded(company_id: str, shared: SharedSegment) -> tuple[str, str] | None:
     """(evaluation id, result key) of the result in service: the SUCCEEDED run that started last."""
-    try:
-        row = LatestRow.get(_pk(company_id, shared), keys.LATEST_SK, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return row.evaluation_id, row.result_key
+    latest = pointer(company_id, shared)
+    return (latest.evaluation_id, latest.result_key) if latest else None
 
 
 def in_service(company_id: str, shared: SharedSegment) -> Evaluation | None:

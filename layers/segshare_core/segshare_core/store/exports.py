@@ -95,7 +95,7 @@ def create(company_id: str, shared: SharedSegment, fmt: Format, attributes: list
 def enqueue(company_id: str, project_id: str, export_id: str) -> None:
     """Queue the export for the worker: one SendMessage to the URL the template passes (no lookup)."""
     body = json.dumps({"companyId": company_id, "projectId": project_id, "exportId": export_id})
-    boto3.client("sqs").send_message(QueueUrl=config.EXPORT_QUEUE_URL, MessageBody=body)
+    boto3.client("sqs").send_message(QueueUrl=config.require("EXPORT_QUEUE_URL"), MessageBody=body)
 
 
 def get(company_id: str, project_id: str, export_id: str) -> Export | None:

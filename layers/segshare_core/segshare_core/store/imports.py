@@ -157,7 +157,7 @@ def start_execution(job: dict[str, Any]) -> bool:
     """
     client = boto3.client("stepfunctions")
     try:
-        client.start_execution(stateMachineArn=config.IMPORT_STATE_MACHINE_ARN, name=job["importId"], input=json.dumps(job))
+        client.start_execution(stateMachineArn=config.require("IMPORT_STATE_MACHINE_ARN"), name=job["importId"], input=json.dumps(job))
     except client.exceptions.ExecutionAlreadyExists:
         return False
     return True
@@ -166,7 +166,7 @@ def start_execution(job: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------ objects
 
 
-def upload_url(key: str, content_type: str) -> str:
+def upload_url(key: str) -> str:
     """A presigned PUT of the upload (15 minutes, API.md); S3 takes up to 5 GB in one PUT (AWS documented limit)."""
     params = {"Bucket": config.DATA_BUCKET, "Key": key}
     return str(_s3().generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_URL_SECONDS))

@@ -449,11 +449,6 @@ def counts(company_id: str, project_id: str, *, consistent_read: bool = False) -
     return Counts(profiles=totals[PROFILE_COUNTER], index_entries=totals[INDEX_COUNTER], seq=seq)
 
 
-def count_profiles(company_id: str, project_id: str) -> int:
-    """The project's profile count, from its counters (see ``counts``)."""
-    return counts(company_id, project_id).profiles
-
-
 def list_page(
     company_id: str, project_id: str, limit: int, after: tuple[int, str] | None = None
 ) -> tuple[list[Profile], tuple[int, str] | None]:

@@ -50,7 +50,7 @@ def match_shared(company_id: str, shared: SharedSegment) -> tuple[MatchSummary, 
     elif plan.name == "probe":
         entries = device_index.probe(company_id, shared.target_project_id, tokens)
     else:
-        entries = list(device_index.scan(company_id, shared.target_project_id, config.DEVICE_INDEX_SHARDS))
+        entries = list(device_index.query_all_shards(company_id, shared.target_project_id, config.DEVICE_INDEX_SHARDS))
     result = matching.match(tokens, entries)
     summary = MatchSummary(
         target_profiles=target_profiles,

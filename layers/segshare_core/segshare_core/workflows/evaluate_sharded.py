@@ -264,7 +264,7 @@ def match_shard(item: ShardItem) -> dict[str, int]:
             raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
         parts.append(body)
     source = matching.TokenSet.from_words(*matching.words_of(b"".join(parts)))
-    entries = device_index.scan_shard(context.companyId, context.projectId, shard) if len(source) else []
+    entries = device_index.query_shard(context.companyId, context.projectId, shard) if len(source) else []
     target = matching.TargetIndex.from_entries(entries)
     joined = matching.join(source, target)
     body = json.dumps(
@@ -354,7 +354,7 @@ def start(run: Run) -> str:
     (Step Functions refuses a second execution of one name).
     """
     response: dict[str, Any] = _sfn().start_execution(
-        stateMachineArn=config.EVALUATION_STATE_MACHINE_ARN, name=run.evaluationId, input=run.model_dump_json()
+        stateMachineArn=config.require("EVALUATION_STATE_MACHINE_ARN"), name=run.evaluationId, input=run.model_dump_json()
     )
     return str(response["executionArn"])
 
