@@ -112,7 +112,7 @@ def _lease_free(moment: datetime) -> Any:
 
 def _tick_conflict(tick: str, claim_failed: bool, lease_failed: bool, exc: Exception) -> AlreadyExists | InFlight:
     if claim_failed:
-        return AlreadyExists(f"tick {tick[:64]!r} already evaluated this share")
+        return AlreadyExists(f"tick {tick[: keys.TICK_CHARS]!r} already evaluated this share")
     if lease_failed:
         return InFlight("an earlier tick is still evaluating this share")
     raise exc

@@ -157,10 +157,8 @@ class SegmentRow(_Item):
     """pk C#<companyId>#P#<projectId>, sk SEG#<segmentId>: a project's own segment and its shares.
 
     ``shared_with`` is the source of truth for shares; every change is a transaction
-    conditioned on ``share_version``, which moves with each accepted save. A plain number
-    rather than pynamodb's VersionAttribute: that one would also condition and move on an
-    edit (the row's every write), starts at 1 where the API's first version is 0, and a
-    model holds only one, while this row has two independent versions.
+    conditioned on ``share_version``, which moves with each accepted save (a plain number, not
+    pynamodb's VersionAttribute: ``store.segments._at_share_version`` says why).
     """
 
     class Meta:

@@ -31,6 +31,7 @@ from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.profiles import Profile, shard_of_profile
+from segshare_core.store.errors import condition_failed
 from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, index_entry, profile, profile_pk
 from segshare_core.store.models import CounterRow, DeviceIndexRow, ProfileRow, connection
 
@@ -76,11 +77,6 @@ def _row_key(company_id: str, project_id: str, profile_id: str) -> tuple[str, st
 
 def _index_key(company_id: str, project_id: str, device_token: str) -> tuple[str, str]:
     return index_entry(company_id, project_id, device_token, _shards())
-
-
-def _is_conflict(exc: TransactWriteError) -> bool:
-    reasons = exc.cancellation_reasons or []
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
 
 
 #: DynamoDB allows 100 items and 4 MB a transaction; stay clear of both.
@@ -268,7 +264,7 @@ def upsert_profiles(company_id: str, project_id: str, company_key: bytes, profil
         try:
             _commit(company_id, project_id, group)
         except TransactWriteError as exc:
-            if not _is_conflict(exc):
+            if not condition_failed(exc):
                 raise
             for change in group:
                 _write_alone(company_id, project_id, company_key, by_id[change.profile_id])
@@ -283,7 +279,7 @@ def _write_alone(company_id: str, project_id: str, company_key: bytes, profile: 
             _commit(company_id, project_id, [change])
             return
         except TransactWriteError as exc:
-            if not _is_conflict(exc):
+            if not condition_failed(exc):
                 raise
     raise RetryLater("profile is being written concurrently; retry")
 
@@ -307,7 +303,7 @@ def delete_profile(company_id: str, project_id: str, profile_id: str) -> None:
             _commit(company_id, project_id, [_deletion(row)])
             return
         except TransactWriteError as exc:
-            if not _is_conflict(exc):
+            if not condition_failed(exc):
                 raise
     raise RetryLater("profile is being written concurrently; retry")
 

@@ -76,6 +76,17 @@ def _generation_is(generation: str) -> Condition:
     return SharedRow.generation == generation
 
 
+def _at_share_version(segment: Segment) -> Condition:
+    """The condition of every write to a segment's shares (a save, a delete): its share version is still the one read.
+
+    Optimistic locking written out rather than pynamodb's VersionAttribute, which would also
+    condition and move on every other write of the row (an edit must not: it has its own
+    version), starts at 1 where the API's first version is 0, and allows one per model.
+    """
+    condition: Condition = SegmentRow.share_version == segment.share_version
+    return condition
+
+
 def create_segment(
     company_id: str,
     project_id: str,
@@ -205,7 +216,7 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
             tx.update(
                 SegmentRow(*keys.segment(company_id, segment.project_id, segment.segment_id)),
                 actions=[SegmentRow.shared_with.set(sorted(plan.shared_with)), SegmentRow.share_version.set(version)],  # type: ignore[arg-type]
-                condition=(SegmentRow.share_version == segment.share_version),
+                condition=_at_share_version(segment),
             )
             for target in sorted(plan.added):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
@@ -246,7 +257,7 @@ def delete_segment(company_id: str, segment: Segment) -> None:
         with TransactWrite(connection=connection()) as tx:
             tx.delete(
                 SegmentRow(*keys.segment(company_id, segment.project_id, segment.segment_id)),
-                condition=(SegmentRow.share_version == segment.share_version),
+                condition=_at_share_version(segment),
             )
             for target in sorted(segment.shared_with):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
