@@ -36,7 +36,7 @@ from segshare_core import config
 from segshare_core.domain.exports import CONTENT_TYPES, columns, csv_lines
 from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.store import exports, profiles, results
-from segshare_core.store.models import profile_pk
+from segshare_core.store.keys import profile_pk
 from segshare_core.workflows import export_file
 
 SIZES = (10_000, 50_000, 100_000)

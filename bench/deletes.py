@@ -29,18 +29,8 @@ from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.store import directory, profiles
-from segshare_core.store.models import (
-    ALL_MODELS,
-    INDEX_COUNTER,
-    PROFILE_COUNTER,
-    CounterRow,
-    DeviceIndexRow,
-    ProfileRow,
-    connection,
-    counter_pk,
-    index_pk,
-    profile_pk,
-)
+from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, index_pk, profile_pk
+from segshare_core.store.models import ALL_MODELS, CounterRow, DeviceIndexRow, ProfileRow, connection
 
 COMPANY = "bench"
 PROFILES, BEFORE, AFTER = 500, 20, 10
@@ -82,7 +72,7 @@ def _load(project: str, key: bytes) -> None:
                 )
     with CounterRow.batch_write() as counters:
         for (kind, shard), total in totals.items():
-            counters.save(CounterRow(counter_pk(COMPANY, project, kind, shard), "N", total=total, seq=total))
+            counters.save(CounterRow(*counter(COMPANY, project, kind, shard), total=total, seq=total))
 
 
 def _replacements() -> list[Profile]:

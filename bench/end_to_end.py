@@ -27,17 +27,8 @@ from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, segments
-from segshare_core.store.models import (
-    ALL_MODELS,
-    INDEX_COUNTER,
-    PROFILE_COUNTER,
-    CounterRow,
-    DeviceIndexRow,
-    ProfileRow,
-    counter_pk,
-    index_pk,
-    profile_pk,
-)
+from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, index_pk, profile_pk
+from segshare_core.store.models import ALL_MODELS, CounterRow, DeviceIndexRow, ProfileRow
 from segshare_core.workflows import evaluate_inline
 
 SOURCE, TARGET, OVERLAP = 20_000, 20_000, 0.3
@@ -75,7 +66,7 @@ def _load(key: bytes) -> None:
                 index.save(DeviceIndexRow(pk, device_token, platform="android", profiles={profile_id}))
         with CounterRow.batch_write() as counters:
             for (kind, shard), total in totals.items():
-                counters.save(CounterRow(counter_pk(COMPANY, project, kind, shard), "N", total=total, seq=total))
+                counters.save(CounterRow(*counter(COMPANY, project, kind, shard), total=total, seq=total))
 
 
 def _naive(shared: SharedSegment) -> int:

@@ -18,7 +18,8 @@ from segshare_core import config
 from segshare_core.domain.devices import shard_of
 from segshare_core.domain.match import BATCH_GET_KEYS, PAGE_BYTES, Cost, IndexEntry, MatchResult, choose_plan, match
 from segshare_core.store import device_index
-from segshare_core.store.models import DeviceIndexRow, index_pk
+from segshare_core.store.keys import index_pk
+from segshare_core.store.models import DeviceIndexRow
 
 SOURCE = 20_000
 TARGET = 20_000
@@ -70,10 +71,10 @@ def run() -> None:
     with moto_tables():
         write_index(PROJECT, data.target, sharded)
         probed, probe_requests, probe_seconds = measured(lambda: device_index.probe(COMPANY, PROJECT, data.source))
-        scanned, scan_requests, scan_seconds = measured(lambda: device_index.scan(COMPANY, PROJECT))
+        scanned, scan_requests, scan_seconds = measured(lambda: device_index.query_all_shards(COMPANY, PROJECT))
     with moto_tables():
         write_index(ONE_SHARD_PROJECT, data.target, one_shard)
-        one, one_requests, one_seconds = measured(lambda: device_index.scan(COMPANY, ONE_SHARD_PROJECT, shards=1))
+        one, one_requests, one_seconds = measured(lambda: device_index.query_all_shards(COMPANY, ONE_SHARD_PROJECT, shards=1))
 
     results: list[MatchResult] = [match(data.source, entries) for entries in (probed, scanned, one)]
     avg_bytes = round(sum(device_index.item_bytes(COMPANY, PROJECT, e) for e in data.target) / len(data.target))

@@ -34,8 +34,8 @@ from segshare_core.domain.devices import Device
 from segshare_core.domain.profiles import Profile
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.domain.sharing import SavePlan, new_generation
-from segshare_core.store import directory, profiles, segments
-from segshare_core.store.models import ALL_MODELS, CompanyRow, HistoryRow, SharedRow, connection, project_pk
+from segshare_core.store import directory, keys, profiles, segments
+from segshare_core.store.models import ALL_MODELS, CompanyRow, HistoryRow, SharedRow, connection
 from segshare_core.workflows import scheduled_evaluation
 
 COMPANIES, LIVE = 100, 10_000
@@ -111,22 +111,21 @@ def _filler_shares(real: int) -> None:
             company = f"co-{c:03d}"
             per_company = base + (1 if c - REAL_COMPANIES < extra else 0)
             companies.save(
-                CompanyRow(f"C#{company}", "COMPANY", name=company, shared_segments_enabled=True, device_key=b"k" * 32, created_at=moment)
+                CompanyRow(*keys.company(company), name=company, shared_segments_enabled=True, device_key=b"k" * 32, created_at=moment)
             )
             for n in range(per_company):
                 target = f"{company}-p{1 + n % 4}"
                 shared_id = shared_segment_id(company, f"{company}-p0", f"s-{n}", target)
                 shares.save(
                     SharedRow(
-                        project_pk(company, target),
-                        f"SHARED#{shared_id}",
+                        *keys.shared(company, target, shared_id),
                         source_project_id=f"{company}-p0",
                         segment_id=f"s-{n}",
                         name=f"segment number {n}",
                         shared_at=moment,
                         generation=new_generation(moment),
-                        live_part=segments.live_part(company),
-                        live_key=f"{company}#{target}#{shared_id}",
+                        live_part=keys.live_part(company),
+                        live_key=keys.live_key(company, target, shared_id),
                     )
                 )
 
@@ -135,8 +134,8 @@ def _history(rows: int) -> None:
     with HistoryRow.batch_write() as batch:
         for n in range(rows):
             company = f"co-{n % COMPANIES:03d}"
-            pk = f"{project_pk(company, f'{company}-p0')}#H#s-{n % 50}"
-            batch.save(HistoryRow(pk, f"2026-01-01T00:00:00.000Z#{n:010d}", user_id="bench", added=[f"{company}-p1"], removed=[]))
+            pk = keys.history_pk(company, f"{company}-p0", f"s-{n % 50}")
+            batch.save(HistoryRow(pk, keys.history_sk("2026-01-01T00:00:00.000Z", n), user_id="bench", added=[f"{company}-p1"], removed=[]))
 
 
 def _list_step(tick: str) -> tuple[dict[str, Any], int, float]:

@@ -226,7 +226,7 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
 
     rule = {"all": [{"attribute": "country", "op": "eq", "value": "IE"}]}
     segment = Segment("s-all", SOURCE, "everyone", "rule", rule, (), frozenset({TARGET}), 1, "2026-11-29T00:00:00Z")
-    device_index.scan_shard = index_shard  # type: ignore[assignment]
+    device_index.query_shard = index_shard  # type: ignore[assignment]
     profiles.iter_profile_shard = profile_shard  # type: ignore[assignment]
     directory.company_key = lambda company_id: b"k" * 32  # type: ignore[assignment]
     evaluate_sharded._segment = lambda *_: (SOURCE, segment)  # type: ignore[assignment]

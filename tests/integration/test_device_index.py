@@ -19,7 +19,8 @@ from segshare_core.domain.devices import Device, normalise, shard_of, token
 from segshare_core.domain.match import BATCH_GET_KEYS, MatchResult, match
 from segshare_core.domain.profiles import Profile
 from segshare_core.store import device_index
-from segshare_core.store.models import DeviceIndexRow, index_pk
+from segshare_core.store.keys import index_pk
+from segshare_core.store.models import DeviceIndexRow
 from segshare_core.store.profiles import delete_profile, upsert_profiles
 
 COMPANY = "acme"
@@ -108,7 +109,7 @@ EXPECTED = MatchResult(
 def test_probe_and_scan_return_the_same_entries(projects: Projects) -> None:
     # Given the target project's index
     # When it is scanned whole, and probed with every token it holds plus some it does not
-    scanned = device_index.scan(COMPANY, TARGET)
+    scanned = device_index.query_all_shards(COMPANY, TARGET)
     probed = device_index.probe(COMPANY, TARGET, [e.token for e in scanned] + sorted(tokens_of(projects.source)))
     # Then both give the same entries: one per matchable device, none of the source project's
     assert sorted(probed, key=lambda e: e.token) == sorted(scanned, key=lambda e: e.token)
@@ -121,7 +122,7 @@ def test_match_over_either_read_finds_exactly_the_expected_profiles(projects: Pr
     source = tokens_of(projects.source)
     # When the target is read both ways and matched
     by_probe = match(source, device_index.probe(COMPANY, TARGET, source))
-    by_scan = match(source, device_index.scan(COMPANY, TARGET))
+    by_scan = match(source, device_index.query_all_shards(COMPANY, TARGET))
     # Then both find the profiles sharing a device, and neither the placeholder holder t-3 nor t-5
     assert by_probe == EXPECTED
     assert by_scan == EXPECTED
@@ -142,7 +143,7 @@ def test_placeholders_are_not_in_the_index(projects: Projects) -> None:
     # When the index is read both ways
     # Then neither shows them
     assert device_index.probe(COMPANY, TARGET, placeholders) == []
-    assert not placeholders & {e.token for e in device_index.scan(COMPANY, TARGET)}
+    assert not placeholders & {e.token for e in device_index.query_all_shards(COMPANY, TARGET)}
 
 
 def test_a_deleted_profile_and_a_lingering_empty_entry_stop_matching(projects: Projects) -> None:
@@ -154,7 +155,7 @@ def test_a_deleted_profile_and_a_lingering_empty_entry_stop_matching(projects: P
     DeviceIndexRow(index_pk(COMPANY, OTHER, shard_of(lingering, config.DEVICE_INDEX_SHARDS)), lingering, platform="android").save()
     source = tokens_of(projects.source) | {lingering}
     # When it is read both ways and matched
-    results = [match(source, device_index.probe(COMPANY, OTHER, source)), match(source, device_index.scan(COMPANY, OTHER))]
+    results = [match(source, device_index.probe(COMPANY, OTHER, source)), match(source, device_index.query_all_shards(COMPANY, OTHER))]
     # Then neither p-2's device nor the empty entry counts
     for result in results:
         assert result == MatchResult(frozenset({"p-1"}), 1, {"ios": 1, "android": 0})
@@ -183,19 +184,19 @@ def test_a_scan_queries_every_shard_once_and_leaves_no_thread(projects: Projects
     # Given a target index much smaller than a page per shard
     before = threading.active_count()
     # When it is scanned
-    device_index.scan(COMPANY, TARGET)
+    device_index.query_all_shards(COMPANY, TARGET)
     # Then each shard partition got exactly one Query, and every worker thread has ended
     shards = config.DEVICE_INDEX_SHARDS
     assert dynamodb.sent == {"Query": shards}
     assert dynamodb.queried == {index_pk(COMPANY, TARGET, s): 1 for s in range(shards)}
     assert threading.active_count() == before
-    assert not [t for t in threading.enumerate() if t.name.startswith("index-scan")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("index-query")]
 
 
 def test_a_scan_of_an_unknown_project_is_empty(projects: Projects, dynamodb: Requests) -> None:
     # Given a project without profiles
     # When its index is scanned
-    entries = device_index.scan(COMPANY, "proj-empty")
+    entries = device_index.query_all_shards(COMPANY, "proj-empty")
     # Then it is empty, still at one request per shard
     assert entries == []
     assert dynamodb.sent == {"Query": config.DEVICE_INDEX_SHARDS}

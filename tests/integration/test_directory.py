@@ -13,7 +13,8 @@ from segshare_core.domain.devices import normalise, shard_of, token
 from segshare_core.domain.ids import ID_PATTERN
 from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.store import directory
-from segshare_core.store.models import DeviceIndexRow, ProfileRow, index_pk, profile_pk, project_pk
+from segshare_core.store.keys import index_pk, profile_pk, project_pk
+from segshare_core.store.models import DeviceIndexRow, ProfileRow
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, user
 
 ADMIN = user("u-admin")

@@ -27,7 +27,8 @@ from segshare_core.domain.errors import NotFound
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, profiles, segments
-from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, connection, index_pk, profile_pk
+from segshare_core.store.keys import index_pk, profile_pk
+from segshare_core.store.models import ALL_MODELS, DeviceIndexRow, ProfileRow, connection
 from segshare_core.workflows import evaluate_inline
 
 COMPANY = "acme"
@@ -176,7 +177,7 @@ def test_a_projects_profiles_are_spread_over_every_shard_and_read_back_completel
     # And reads by id find them in their shards; the counters say 200
     assert set(profiles.get_profiles(COMPANY, project, [*sorted(ids)[:150], "nobody"])) == set(sorted(ids)[:150])
     assert profiles.get_profile(COMPANY, project, "user-0042") == written[42]
-    assert profiles.count_profiles(COMPANY, project) == 200
+    assert profiles.counts(COMPANY, project).profiles == 200
 
 
 def test_a_read_runs_shards_in_parallel_and_closing_it_early_stops_its_threads() -> None:

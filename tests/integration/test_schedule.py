@@ -170,8 +170,8 @@ def _seed_live_shares(companies: int, per_company: int) -> None:
     """Share items as the share function writes them, straight into the table (companies with the feature on)."""
     from segshare_core.domain.segments import shared_segment_id
     from segshare_core.domain.sharing import new_generation
-    from segshare_core.store import segments as store_segments
-    from segshare_core.store.models import CompanyRow, SharedRow, project_pk
+    from segshare_core.store.keys import live_part, project_pk
+    from segshare_core.store.models import CompanyRow, SharedRow
 
     moment = datetime.now(UTC)
     with CompanyRow.batch_write() as companies_batch, SharedRow.batch_write() as shares_batch:
@@ -192,7 +192,7 @@ def _seed_live_shares(companies: int, per_company: int) -> None:
                         name=f"segment number {n}",
                         shared_at=moment,
                         generation=new_generation(moment),
-                        live_part=store_segments.live_part(company),
+                        live_part=live_part(company),
                         live_key=f"{company}#{target}#{shared_id}",
                     )
                 )
@@ -311,7 +311,8 @@ def _delete(project_id: str, profile_id: str) -> None:
 
 
 def _edit_rule() -> None:
-    from segshare_core.store.models import SegmentRow, project_pk
+    from segshare_core.store.keys import project_pk
+    from segshare_core.store.models import SegmentRow
 
     SegmentRow(project_pk("acme", "proj-a"), "SEG#s-irish").update(
         actions=[SegmentRow.rule.set({"all": [{"attribute": "country", "op": "eq", "value": "FR"}]})]

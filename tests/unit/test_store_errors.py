@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from botocore.exceptions import ReadTimeoutError
-from pynamodb.exceptions import GetError, QueryError
+from pynamodb.exceptions import GetError, QueryError, UpdateError
 
 from segshare_core.domain.errors import RetryLater
-from segshare_core.store.errors import is_retryable, to_domain
+from segshare_core.store.errors import condition_failed, is_retryable, to_domain
 
 
 def test_a_read_timeout_wrapped_by_pynamodb_is_retry_later() -> None:
@@ -24,3 +24,11 @@ def test_a_failure_with_no_aws_cause_is_not_a_dependency_failure() -> None:
     # Then it is not turned into RETRY_LATER
     assert not is_retryable(failure)
     assert to_domain(failure) is None
+
+
+def test_an_update_that_timed_out_did_not_fail_its_condition() -> None:
+    # Given a conditional UpdateItem whose HTTP read timed out (no response, so no error code)
+    failure = UpdateError("Failed to update item", cause=ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))
+    # Then it is not a lost condition (the caller re-raises it, and it becomes RETRY_LATER)
+    assert not condition_failed(failure)
+    assert is_retryable(failure)

@@ -1,48 +1,118 @@
-"""Every environment variable the service reads, read once at import.
+"""Every environment variable the service reads, validated once at import (a pydantic-settings model).
 
-template.yaml sets each of them (shared ones under Globals); the local stack and the
-tests set the same names before anything of ours is imported.
+Three kinds, by where template.yaml sets them:
+
+- **Globals** (every function): the tables, the bucket, the shard count, the retention. Required:
+  a missing or malformed one stops the import with its name (ConfigurationError), rather than
+  the function running against a made-up table name.
+- **One function's Environment**: the export queue and the two state machines, each set only on
+  the functions that use it (in Globals, the state machines' ``!Ref`` would make a dependency
+  cycle with the functions their definitions name). None where absent; ``require`` names the
+  variable when code that needs it runs without it.
+- **Tunables** with a default stated beside each (and, where one applies, its documented limit).
+
+The tests, the local stack and the benchmarks set the template's variables before anything of
+ours is imported (``local.in_process.prepare``, ``local.stack``), so they run with them too.
+Module-level names (``config.PROFILES_TABLE``) are the values read; tests may monkeypatch them.
 """
 
 from __future__ import annotations
 
-import os
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Name = Annotated[str, Field(min_length=1)]
+
+#: API.md: a download link lives at most 15 minutes (a longer setting is cut to it).
+MAX_DOWNLOAD_URL_SECONDS = 900
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+class ConfigurationError(RuntimeError):
+    """A variable the service needs is missing or malformed; the message names each one."""
 
 
-DIRECTORY_TABLE = os.environ.get("DIRECTORY_TABLE", "DirectoryTable")
-PROFILES_TABLE = os.environ.get("PROFILES_TABLE", "ProfilesTable")
-DEVICE_INDEX_TABLE = os.environ.get("DEVICE_INDEX_TABLE", "DeviceIndexTable")
-SEGMENTS_TABLE = os.environ.get("SEGMENTS_TABLE", "SegmentsTable")
-EVALUATIONS_TABLE = os.environ.get("EVALUATIONS_TABLE", "EvaluationsTable")
-EXPORTS_TABLE = os.environ.get("EXPORTS_TABLE", "ExportsTable")
-IMPORTS_TABLE = os.environ.get("IMPORTS_TABLE", "ImportsTable")
-IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "IdempotencyTable")
-DATA_BUCKET = os.environ.get("DATA_BUCKET", "segshare-data")
-#: The export queue's URL (template: ``!Ref ExportQueue``), so sending needs sqs:SendMessage alone.
-EXPORT_QUEUE_URL = os.environ.get("EXPORT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/ExportQueue")
-#: The bulk import state machine (template: ``!Ref ImportStateMachine``), started by the upload's S3 event.
-IMPORT_STATE_MACHINE_ARN = os.environ.get(
-    "IMPORT_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:ImportStateMachine"
-)
-#: Presigned download URLs live at most 15 minutes.
-DOWNLOAD_URL_SECONDS = min(_int("DOWNLOAD_URL_SECONDS", 900), 900)
+class Settings(BaseSettings):
+    """The environment as the service reads it; field names are the variables' names, exactly."""
 
-#: Shards of a project's device index partition; evaluations read them in parallel.
-DEVICE_INDEX_SHARDS = _int("DEVICE_INDEX_SHARDS", 16)
-#: Largest request body accepted, in bytes (API Gateway allows more; nothing here needs it).
-MAX_BODY_BYTES = _int("MAX_BODY_BYTES", 1_048_576)
-#: The evaluation workflow (template: ``!Ref EvaluationStateMachine``), started for a large evaluation.
-EVALUATION_STATE_MACHINE_ARN = os.environ.get(
-    "EVALUATION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:EvaluationStateMachine"
-)
-#: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202).
-EVALUATION_INLINE_SECONDS = float(os.environ.get("EVALUATION_INLINE_SECONDS", "5"))
+    model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
 
-#: Days an evaluation record (and a tick claim, a lease) is kept: the evaluations table's TTL.
-EVALUATION_RETENTION_DAYS = _int("EVALUATION_RETENTION_DAYS", 90)
-#: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
-SCHEDULE_MAX_PER_COMPANY = _int("SCHEDULE_MAX_PER_COMPANY", 2000)
+    # Globals: every function has them.
+    DIRECTORY_TABLE: Name
+    PROFILES_TABLE: Name
+    DEVICE_INDEX_TABLE: Name
+    SEGMENTS_TABLE: Name
+    EVALUATIONS_TABLE: Name
+    EXPORTS_TABLE: Name
+    IMPORTS_TABLE: Name
+    IDEMPOTENCY_TABLE: Name
+    DATA_BUCKET: Name
+    #: Shards of a project's profile and device-index partitions; keys write it in 3 digits.
+    DEVICE_INDEX_SHARDS: Annotated[int, Field(ge=1, le=999)]
+    #: Days an evaluation record (and a tick claim, a lease) is kept: the evaluations table's TTL.
+    EVALUATION_RETENTION_DAYS: Annotated[int, Field(ge=1)]
+
+    # One function's Environment each: None elsewhere (see ``require``).
+    #: The export queue's URL (``!Ref ExportQueue``), so sending needs sqs:SendMessage alone.
+    EXPORT_QUEUE_URL: Name | None = None
+    #: The bulk import state machine (``!Ref ImportStateMachine``), started by the upload's S3 event.
+    IMPORT_STATE_MACHINE_ARN: Name | None = None
+    #: The evaluation workflow (``!Ref EvaluationStateMachine``), started for a large evaluation.
+    EVALUATION_STATE_MACHINE_ARN: Name | None = None
+
+    # Tunables.
+    #: Lifetime of a presigned download link, in seconds: 900 and at most 900.
+    DOWNLOAD_URL_SECONDS: Annotated[int, Field(ge=1), AfterValidator(lambda s: min(s, MAX_DOWNLOAD_URL_SECONDS))] = 900
+    #: Largest request body accepted, in bytes (API Gateway allows more; nothing here needs it).
+    MAX_BODY_BYTES: Annotated[int, Field(ge=1)] = 1_048_576
+    #: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202).
+    EVALUATION_INLINE_SECONDS: Annotated[float, Field(gt=0)] = 5.0
+    #: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
+    SCHEDULE_MAX_PER_COMPANY: Annotated[int, Field(ge=1)] = 2000
+
+
+def load() -> Settings:
+    """The settings from ``os.environ`` now; ConfigurationError naming every missing or malformed variable."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # the values come from the environment, not arguments
+    except ValidationError as exc:
+        # Names and reasons only: an input value may be long, and says nothing the name does not.
+        problems = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors())
+        raise ConfigurationError(f"environment variables missing or malformed (template.yaml sets them): {problems}") from None
+
+
+_settings = load()
+
+DIRECTORY_TABLE = _settings.DIRECTORY_TABLE
+PROFILES_TABLE = _settings.PROFILES_TABLE
+DEVICE_INDEX_TABLE = _settings.DEVICE_INDEX_TABLE
+SEGMENTS_TABLE = _settings.SEGMENTS_TABLE
+EVALUATIONS_TABLE = _settings.EVALUATIONS_TABLE
+EXPORTS_TABLE = _settings.EXPORTS_TABLE
+IMPORTS_TABLE = _settings.IMPORTS_TABLE
+IDEMPOTENCY_TABLE = _settings.IDEMPOTENCY_TABLE
+DATA_BUCKET = _settings.DATA_BUCKET
+DEVICE_INDEX_SHARDS = _settings.DEVICE_INDEX_SHARDS
+EVALUATION_RETENTION_DAYS = _settings.EVALUATION_RETENTION_DAYS
+EXPORT_QUEUE_URL = _settings.EXPORT_QUEUE_URL
+IMPORT_STATE_MACHINE_ARN = _settings.IMPORT_STATE_MACHINE_ARN
+EVALUATION_STATE_MACHINE_ARN = _settings.EVALUATION_STATE_MACHINE_ARN
+DOWNLOAD_URL_SECONDS = _settings.DOWNLOAD_URL_SECONDS
+MAX_BODY_BYTES = _settings.MAX_BODY_BYTES
+EVALUATION_INLINE_SECONDS = _settings.EVALUATION_INLINE_SECONDS
+SCHEDULE_MAX_PER_COMPANY = _settings.SCHEDULE_MAX_PER_COMPANY
+
+OneFunctionVariable = Literal["EXPORT_QUEUE_URL", "IMPORT_STATE_MACHINE_ARN", "EVALUATION_STATE_MACHINE_ARN"]
+
+
+def require(name: OneFunctionVariable) -> str:
+    """The value of a variable only some functions are given; ConfigurationError naming it when this one was not.
+
+    Read at the call (a monkeypatched value counts). template.yaml sets it in the Environment
+    of each function whose code reaches here.
+    """
+    value: str | None = globals()[name]
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set for this function (template.yaml: its Environment)")
+    return value

@@ -19,7 +19,6 @@ from typing import Literal
 from segshare_core.domain.errors import Forbidden, NotFound
 
 Role = Literal["company_admin", "project_admin"]
-ROLES: tuple[Role, ...] = ("company_admin", "project_admin")
 OPERATORS_GROUP = "operators"
 
 

@@ -38,6 +38,36 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class AlreadyExists(Conflict):
+    """An id (company, project, segment, user, a schedule tick's claim) is taken (API.md: 409)."""
+
+    code = "ALREADY_EXISTS"
+
+
+class InFlight(Conflict):
+    """A scheduled run of an earlier tick still holds the share's lease; the schedule skips it."""
+
+    code = "IN_FLIGHT"
+
+
+class ShareEnded(Conflict):
+    """The share's generation was no longer current when something derived from it was committed."""
+
+    code = "SHARE_ENDED"
+
+
+class ResultMoved(Conflict):
+    """The result in service (the LATEST pointer) moved while a schedule tick was reusing it."""
+
+    code = "MOVED"
+
+
+class SourceGone(DomainError):
+    """The source segment was deleted or is no longer shared with the target project."""
+
+    code = "SOURCE_SEGMENT_GONE"
+
+
 class InvalidInput(DomainError):
     """The request was understood but a value is not acceptable (422)."""
 

@@ -12,7 +12,6 @@ from segshare_core.domain.ids import time_sortable_id
 
 Trigger = Literal["manual", "schedule", "export"]
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED"]
-TRIGGERS: tuple[Trigger, ...] = ("manual", "schedule", "export")
 
 
 #: API.md (Evaluations): a RUNNING evaluation whose run died is FAILED within 15 minutes of its

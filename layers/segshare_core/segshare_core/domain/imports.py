@@ -26,7 +26,6 @@ from segshare_core.domain.profiles import InvalidProfile, Profile, parse_profile
 
 Format = Literal["jsonl", "csv"]
 Status = Literal["WAITING_FOR_UPLOAD", "RUNNING", "SUCCEEDED", "FAILED"]
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 ERRORS_HEADER = ("line", "profileId", "code", "message")
 #: CSV columns that are not attributes.
 CSV_FIXED = ("profileId", "ios", "android")

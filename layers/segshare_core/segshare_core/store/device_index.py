@@ -1,11 +1,12 @@
 """Reads of a project's device index, the two ways an evaluation can take (see domain.match).
 
-``probe`` BatchGets the entries of given tokens; ``scan`` reads every shard partition in
-parallel. Both return ``IndexEntry`` objects, skip entries whose profile set is empty (the
+``probe`` BatchGets the entries of given tokens (the "probe" plan); ``query_all_shards``
+Queries every shard partition to its end, in parallel (the "scan" plan: never a DynamoDB
+Scan). Both return ``IndexEntry`` objects, skip entries whose profile set is empty (the
 profile writes delete those in the same transaction; none should exist), and read
-eventually consistently unless asked:
-the index is written in the same transaction as its profile, and an evaluation that
-misses a write made a second earlier is as good as one started a second earlier.
+eventually consistently unless asked: the index is written in the same transaction as its
+profile, and an evaluation that misses a write made a second earlier is as good as one
+started a second earlier.
 
 DynamoDB cannot count a partition's items cheaply, so choosing between the two is left to
 the caller, who reads the target's index-entry count from its shard counters
@@ -18,13 +19,14 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from segshare_core import config
-from segshare_core.domain.devices import Platform, shard_of
+from segshare_core.domain.devices import Platform
 from segshare_core.domain.match import IndexEntry
-from segshare_core.store.models import DeviceIndexRow, index_pk
+from segshare_core.store.keys import index_entry, index_pk
+from segshare_core.store.models import DeviceIndexRow
 
-#: Threads for a scan: requests wait on the network, so a few overlap well even on one vCPU;
+#: Threads querying shards: requests wait on the network, so a few overlap well even on one vCPU;
 #: botocore's connection pool holds 10.
-MAX_SCAN_THREADS = 8
+MAX_QUERY_THREADS = 8
 
 #: Only what an entry needs: the hash key is known, and less to parse is faster (read units
 #: are charged on the whole item either way).
@@ -53,7 +55,7 @@ def probe(company_id: str, project_id: str, tokens: Iterable[str], *, consistent
     unprocessed keys); a token absent from the index is simply not returned.
     """
     shards = config.DEVICE_INDEX_SHARDS
-    keys = {(index_pk(company_id, project_id, shard_of(t, shards)), t) for t in tokens}
+    keys = {index_entry(company_id, project_id, t, shards) for t in tokens}
     if not keys:
         return []
     rows = DeviceIndexRow.batch_get(keys, consistent_read=consistent_read, attributes_to_get=_ATTRIBUTES)
@@ -64,27 +66,23 @@ def _read_shard(pk: str, consistent_read: bool) -> list[IndexEntry]:
     return _entries(DeviceIndexRow.query(pk, consistent_read=consistent_read, attributes_to_get=_ATTRIBUTES))
 
 
-def scan_shard(company_id: str, project_id: str, shard: int, *, consistent_read: bool = False) -> list[IndexEntry]:
+def query_shard(company_id: str, project_id: str, shard: int, *, consistent_read: bool = False) -> list[IndexEntry]:
     """The entries of one index shard (0 to DEVICE_INDEX_SHARDS - 1) in token order: one Query per 1 MB page."""
     return _read_shard(index_pk(company_id, project_id, shard), consistent_read)
 
 
-def scan(
-    company_id: str,
-    project_id: str,
-    shards: int = config.DEVICE_INDEX_SHARDS,
-    *,
-    consistent_read: bool = False,
-) -> list[IndexEntry]:
+def query_all_shards(company_id: str, project_id: str, shards: int | None = None, *, consistent_read: bool = False) -> list[IndexEntry]:
     """Every entry of the project's index, each once: every shard partition queried to its end, in parallel.
 
-    One Query per 1 MB page of a shard, at least one per shard. Entries come shard by
+    ``shards`` is the project's shard count (config.DEVICE_INDEX_SHARDS, read at the call, when
+    None). One Query per 1 MB page of a shard, at least one per shard. Entries come shard by
     shard, each shard in token order. All threads have finished when this returns.
     """
+    shards = config.DEVICE_INDEX_SHARDS if shards is None else shards
     pks = [index_pk(company_id, project_id, shard) for shard in range(shards)]
     # pynamodb builds its botocore client lazily and not thread-safely: build it here, once.
     _ = DeviceIndexRow._get_connection().connection.client
-    pool = ThreadPoolExecutor(max_workers=min(MAX_SCAN_THREADS, shards), thread_name_prefix="index-scan")
+    pool = ThreadPoolExecutor(max_workers=min(MAX_QUERY_THREADS, shards), thread_name_prefix="index-query")
     try:
         parts = list(pool.map(_read_shard, pks, [consistent_read] * len(pks)))
     finally:
@@ -95,6 +93,6 @@ def scan(
 
 def item_bytes(company_id: str, project_id: str, entry: IndexEntry) -> int:
     """The entry's size as DynamoDB bills and pages it: attribute names plus UTF-8 values."""
-    pk = index_pk(company_id, project_id, shard_of(entry.token, config.DEVICE_INDEX_SHARDS))
-    values = (pk, entry.token, entry.platform, *entry.profile_ids)
+    pk, token = index_entry(company_id, project_id, entry.token, config.DEVICE_INDEX_SHARDS)
+    values = (pk, token, entry.platform, *entry.profile_ids)
     return _NAME_BYTES + sum(len(v.encode()) for v in values)

@@ -11,37 +11,28 @@ from pynamodb.transactions import TransactWrite
 from segshare_core.domain.access import Grant, Role
 from segshare_core.domain.clock import now
 from segshare_core.domain.directory import Company, Project
-from segshare_core.domain.errors import Conflict, NotFound
+from segshare_core.domain.errors import AlreadyExists, NotFound
+from segshare_core.store import keys
 from segshare_core.store.errors import condition_failed
-from segshare_core.store.models import CompanyRow, GrantRow, ProjectIdRow, ProjectRow, company_pk, connection
-
-_COMPANY_SK = "COMPANY"
+from segshare_core.store.models import CompanyRow, GrantRow, ProjectIdRow, ProjectRow, connection
 
 
 def _company(row: CompanyRow) -> Company:
     return Company(
-        company_id=row.pk.removeprefix("C#"),
+        company_id=keys.company_of(row.pk),
         name=row.name,
         shared_segments_enabled=bool(row.shared_segments_enabled),
     )
 
 
 def _project(company_id: str, row: ProjectRow) -> Project:
-    return Project(project_id=row.sk.removeprefix("P#"), company_id=company_id, name=row.name)
-
-
-def _conditional_failed(exc: PutError | TransactWriteError) -> bool:
-    if condition_failed(exc):
-        return True
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return Project(project_id=keys.project_id_of(row.sk), company_id=company_id, name=row.name)
 
 
 def create_company(company_id: str, name: str, shared_segments_enabled: bool) -> Company:
     """Create a company with a fresh device-token key; an existing id is ALREADY_EXISTS."""
     row = CompanyRow(
-        company_pk(company_id),
-        _COMPANY_SK,
+        *keys.company(company_id),
         name=name,
         shared_segments_enabled=shared_segments_enabled,
         device_key=secrets.token_bytes(32),
@@ -50,15 +41,15 @@ def create_company(company_id: str, name: str, shared_segments_enabled: bool) ->
     try:
         row.save(condition=CompanyRow.pk.does_not_exist())
     except PutError as exc:
-        if _conditional_failed(exc):
-            raise Conflict(f"company {company_id!r} already exists", code="ALREADY_EXISTS") from exc
+        if condition_failed(exc):
+            raise AlreadyExists(f"company {company_id!r} already exists") from exc
         raise
     return _company(row)
 
 
 def _company_row(company_id: str) -> CompanyRow | None:
     try:
-        return CompanyRow.get(company_pk(company_id), _COMPANY_SK, consistent_read=True)
+        return CompanyRow.get(*keys.company(company_id), consistent_read=True)
     except DoesNotExist:
         return None
 
@@ -101,25 +92,25 @@ def create_project(company_id: str, project_id: str, name: str) -> Project:
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(
-                ProjectIdRow(f"PROJECT#{project_id}", "PROJECT", company_id=company_id),
+                ProjectIdRow(*keys.project_registry(project_id), company_id=company_id),
                 condition=ProjectIdRow.pk.does_not_exist(),
             )
-            tx.save(ProjectRow(company_pk(company_id), f"P#{project_id}", name=name, created_at=now()))
+            tx.save(ProjectRow(*keys.project(company_id, project_id), name=name, created_at=now()))
     except TransactWriteError as exc:
-        if _conditional_failed(exc):
-            raise Conflict(f"project {project_id!r} already exists", code="ALREADY_EXISTS") from exc
+        if condition_failed(exc):
+            raise AlreadyExists(f"project {project_id!r} already exists") from exc
         raise
     return Project(project_id=project_id, company_id=company_id, name=name)
 
 
 def list_projects(company_id: str) -> list[Project]:
-    rows = ProjectRow.query(company_pk(company_id), ProjectRow.sk.startswith("P#"), consistent_read=True)
+    rows = ProjectRow.query(keys.company_pk(company_id), ProjectRow.sk.startswith(keys.PROJECT_SK_PREFIX), consistent_read=True)
     return [_project(company_id, row) for row in rows]
 
 
 def get_project(company_id: str, project_id: str) -> Project | None:
     try:
-        row = ProjectRow.get(company_pk(company_id), f"P#{project_id}", consistent_read=True)
+        row = ProjectRow.get(*keys.project(company_id, project_id), consistent_read=True)
     except DoesNotExist:
         return None
     return _project(company_id, row)
@@ -128,14 +119,14 @@ def get_project(company_id: str, project_id: str) -> Project | None:
 def project_company(project_id: str) -> str | None:
     """The company a project id belongs to, from the deployment-wide id registry."""
     try:
-        return ProjectIdRow.get(f"PROJECT#{project_id}", "PROJECT", consistent_read=True).company_id
+        return ProjectIdRow.get(*keys.project_registry(project_id), consistent_read=True).company_id
     except DoesNotExist:
         return None
 
 
 def get_grant(user_id: str) -> Grant | None:
     try:
-        row = GrantRow.get(f"USER#{user_id}", "GRANT", consistent_read=True)
+        row = GrantRow.get(*keys.grant(user_id), consistent_read=True)
     except DoesNotExist:
         return None
     return Grant(
@@ -152,12 +143,12 @@ def put_grant(user_id: str, company_id: str, role: Role, project_ids: list[str])
     The message names no company and does not say the user is held elsewhere (API.md,
     Directory): a company admin must not learn that a user id exists in another company.
     """
-    row = GrantRow(f"USER#{user_id}", "GRANT", company_id=company_id, role=role, project_ids=project_ids)
+    row = GrantRow(*keys.grant(user_id), company_id=company_id, role=role, project_ids=project_ids)
     try:
         row.save(condition=GrantRow.pk.does_not_exist() | (GrantRow.company_id == company_id))
     except PutError as exc:
-        if _conditional_failed(exc):
-            raise Conflict(f"user id {user_id!r} cannot be granted", code="ALREADY_EXISTS") from exc
+        if condition_failed(exc):
+            raise AlreadyExists(f"user id {user_id!r} cannot be granted") from exc
         raise
     return Grant(user_id=user_id, company_id=company_id, role=role, project_ids=frozenset(project_ids))
 
@@ -168,7 +159,7 @@ def delete_grant(user_id: str, company_id: str) -> None:
     Grants are read on every request, so the user's next request has no grant (API.md, Directory).
     """
     try:
-        GrantRow(f"USER#{user_id}", "GRANT").delete(condition=GrantRow.company_id == company_id)
+        GrantRow(*keys.grant(user_id)).delete(condition=GrantRow.company_id == company_id)
     except DeleteError as exc:
         if condition_failed(exc):
             raise NotFound(f"user {user_id!r} not found") from exc

@@ -61,9 +61,24 @@ def to_domain(exc: BaseException) -> DomainError | None:
     return None
 
 
+def failed_conditions(exc: PynamoDBException) -> list[bool]:
+    """Per item of a cancelled transaction, in pynamodb's request order: did its condition fail?
+
+    pynamodb sends condition checks first, then deletes, puts and updates. Empty for anything
+    but a cancelled transaction.
+    """
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+
+
 def condition_failed(exc: PynamoDBException) -> bool:
-    """Whether DynamoDB refused the write because its condition did not hold (a lost race, a wrong state)."""
-    return exc.cause_response_code == "ConditionalCheckFailedException"
+    """Whether DynamoDB refused the write because a condition did not hold (a lost race, a wrong state).
+
+    A single write says so by its error code, a transaction by the reason of one of its items.
+    A failure without a response (a timeout, a lost connection) is not one, whatever pynamodb's
+    ``cause_response_code`` would raise on it.
+    """
+    return _aws_code(exc) == "ConditionalCheckFailedException" or any(failed_conditions(exc))
 
 
 def update_if(row: Any, actions: list[Any], condition: Any) -> bool:

@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
-from segshare_core.domain.errors import Conflict
+from segshare_core.domain.errors import AlreadyExists, InFlight, ResultMoved, ShareEnded
 from segshare_core.domain.evaluations import (
     RUNNING_DEADLINE,
     SHARE_ENDED,
@@ -32,27 +32,21 @@ from segshare_core.domain.evaluations import (
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import logger
-from segshare_core.store import results, segments
-from segshare_core.store.errors import condition_failed
-from segshare_core.store.models import EvaluationRow, LatestRow, LeaseRow, TickClaimRow, connection, project_pk
+from segshare_core.store import keys, results, segments
+from segshare_core.store.errors import condition_failed, failed_conditions
+from segshare_core.store.models import EvaluationRow, LatestRow, LeaseRow, TickClaimRow, connection
 
-_LATEST = "LATEST"
-_LEASE = "LEASE"
 #: The S3 object tag the bucket's lifecycle rule ``expire-retired-results`` expires on (template.yaml).
 RETIRED_TAG = {"Key": "segshare-retired", "Value": "true"}
 
 
-class ShareEnded(Exception):
-    """The share's generation was no longer current when a commit was tried."""
-
-
 def _pk(company_id: str, shared: SharedSegment) -> str:
-    return f"{project_pk(company_id, shared.target_project_id)}#X#{shared.shared_segment_id}#G#{shared.generation}"
+    return keys.evaluation_pk(company_id, shared.target_project_id, shared.shared_segment_id, shared.generation)
 
 
 def _evaluation(shared_id: str, row: EvaluationRow) -> Evaluation:
     return Evaluation(
-        evaluation_id=row.sk.removeprefix("E#"),
+        evaluation_id=keys.evaluation_id_of(row.sk),
         shared_segment_id=shared_id,
         trigger=row.trigger,  # type: ignore[arg-type]
         status=row.status,  # type: ignore[arg-type]
@@ -91,17 +85,12 @@ def retire_result(key: str) -> None:
         logger.warning("result could not be tagged retired", exc_info=True)
 
 
-def _cancelled(exc: TransactWriteError) -> list[bool]:
-    """Per item of the cancelled transaction, in pynamodb's request order: did its condition fail?"""
-    return [r is not None and r.code == "ConditionalCheckFailed" for r in getattr(exc, "cancellation_reasons", None) or []]
-
-
 def _running_row(company_id: str, shared: SharedSegment, trigger: Trigger) -> EvaluationRow:
     moment = now()
     # The id carries the same millisecond as startedAt, so the sort key orders by startedAt.
     return EvaluationRow(
         _pk(company_id, shared),
-        f"E#{new_evaluation_id(moment)}",
+        keys.evaluation_sk(new_evaluation_id(moment)),
         trigger=trigger,
         status="RUNNING",
         started_at=moment,
@@ -121,34 +110,34 @@ def _lease_free(moment: datetime) -> Any:
     return LeaseRow.sk.does_not_exist() | (LeaseRow.started_at < moment - RUNNING_DEADLINE)
 
 
-def _tick_conflict(tick: str, claim_failed: bool, lease_failed: bool, exc: Exception) -> Conflict:
+def _tick_conflict(tick: str, claim_failed: bool, lease_failed: bool, exc: Exception) -> AlreadyExists | InFlight:
     if claim_failed:
-        return Conflict(f"tick {tick[:64]!r} already evaluated this share", code="ALREADY_EXISTS")
+        return AlreadyExists(f"tick {tick[: keys.TICK_CHARS]!r} already evaluated this share")
     if lease_failed:
-        return Conflict("an earlier tick is still evaluating this share", code="IN_FLIGHT")
+        return InFlight("an earlier tick is still evaluating this share")
     raise exc
 
 
 def start_for_tick(company_id: str, shared: SharedSegment, tick: str) -> Evaluation:
     """Claim ``tick``, take the share's lease and record a RUNNING ``schedule`` evaluation, together.
 
-    Conflict ``ALREADY_EXISTS`` when the tick was claimed before (another execution of the same
-    tick): a tick evaluates a share once. Conflict ``IN_FLIGHT`` when an earlier tick's run still
+    AlreadyExists when the tick was claimed before (another execution of the same
+    tick): a tick evaluates a share once. InFlight when an earlier tick's run still
     holds the lease (younger than RUNNING_DEADLINE): ticks never evaluate a share twice at once
     (issue 15 item 3); ``release`` frees it. The tick is only a dedup key: the evaluation's id
     and order come from its own start time.
     """
     row = _running_row(company_id, shared, "schedule")
-    evaluation_id = row.sk.removeprefix("E#")
-    claim = TickClaimRow(row.pk, f"TICK#{tick[:64]}", evaluation_id=evaluation_id, expires_at=row.expires_at)
-    lease = LeaseRow(row.pk, _LEASE, evaluation_id=evaluation_id, started_at=row.started_at, expires_at=row.expires_at)
+    evaluation_id = keys.evaluation_id_of(row.sk)
+    claim = TickClaimRow(row.pk, keys.tick_sk(tick), evaluation_id=evaluation_id, expires_at=row.expires_at)
+    lease = LeaseRow(row.pk, keys.LEASE_SK, evaluation_id=evaluation_id, started_at=row.started_at, expires_at=row.expires_at)
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(claim, condition=TickClaimRow.sk.does_not_exist())
             tx.save(lease, condition=_lease_free(row.started_at))
             tx.save(row, condition=EvaluationRow.sk.does_not_exist())
     except TransactWriteError as exc:
-        claim_failed, lease_failed = (_cancelled(exc) + [False] * 2)[:2]
+        claim_failed, lease_failed = (failed_conditions(exc) + [False] * 2)[:2]
         raise _tick_conflict(tick, claim_failed, lease_failed, exc) from exc
     return _evaluation(shared.shared_segment_id, row)
 
@@ -156,15 +145,15 @@ def start_for_tick(company_id: str, shared: SharedSegment, tick: str) -> Evaluat
 def release(company_id: str, shared: SharedSegment, evaluation_id: str) -> None:
     """Free the share's lease if ``evaluation_id``'s run holds it (a later run's lease stays)."""
     try:
-        LeaseRow(_pk(company_id, shared), _LEASE).delete(condition=LeaseRow.evaluation_id == evaluation_id)
+        LeaseRow(_pk(company_id, shared), keys.LEASE_SK).delete(condition=LeaseRow.evaluation_id == evaluation_id)
     except DeleteError as exc:
         if not condition_failed(exc):
             raise
 
 
 @dataclass(frozen=True, slots=True)
-class InService:
-    """The LATEST pointer as a reuse needs it: the evaluation, its result, inputs and counts."""
+class Pointer:
+    """The LATEST pointer: the evaluation in service, its result, and (for a reuse) its inputs and counts."""
 
     evaluation_id: str
     result_key: str
@@ -172,10 +161,10 @@ class InService:
     summary: MatchSummary | None
 
 
-def pointer(company_id: str, shared: SharedSegment) -> InService | None:
+def pointer(company_id: str, shared: SharedSegment) -> Pointer | None:
     """The share generation's LATEST pointer with its inputs and counts (one GetItem), or None."""
     try:
-        row = LatestRow.get(_pk(company_id, shared), _LATEST, consistent_read=True)
+        row = LatestRow.get(_pk(company_id, shared), keys.LATEST_SK, consistent_read=True)
     except DoesNotExist:
         return None
     summary = None
@@ -186,17 +175,17 @@ def pointer(company_id: str, shared: SharedSegment) -> InService | None:
             matched_devices=int(row.matched_devices),
             matched_by_platform={k: int(v) for k, v in (row.matched_by_platform or {}).items()},
         )
-    return InService(row.evaluation_id, row.result_key, row.inputs, summary)
+    return Pointer(row.evaluation_id, row.result_key, row.inputs, summary)
 
 
-def reuse(company_id: str, shared: SharedSegment, tick: str, previous: InService) -> Evaluation:
+def reuse(company_id: str, shared: SharedSegment, tick: str, previous: Pointer) -> Evaluation:
     """Record a SUCCEEDED ``schedule`` evaluation repeating ``previous`` (its counts, its result object).
 
     One transaction and no read: the share still current, no run in flight (the lease), the tick
     unclaimed, and the pointer still on ``previous`` (so nothing newer is overwritten); the
     pointer then names the new evaluation with the same result key, so no second copy is stored
-    (issue 15 items 2 and 5). Conflict ``ALREADY_EXISTS`` (tick claimed), ``IN_FLIGHT`` (lease
-    held), ``SHARE_ENDED`` (the share ended) or ``MOVED`` (the pointer moved meanwhile).
+    (issue 15 items 2 and 5). AlreadyExists (tick claimed), InFlight (lease held),
+    ShareEnded (the share ended) or ResultMoved (the pointer moved meanwhile), all Conflicts.
     """
     if previous.summary is None:
         raise ValueError("the pointer carries no counts to reuse")
@@ -205,7 +194,7 @@ def reuse(company_id: str, shared: SharedSegment, tick: str, previous: InService
     summary = previous.summary
     row = EvaluationRow(
         pk,
-        f"E#{evaluation_id}",
+        keys.evaluation_sk(evaluation_id),
         trigger="schedule",
         status="SUCCEEDED",
         started_at=moment,
@@ -220,26 +209,26 @@ def reuse(company_id: str, shared: SharedSegment, tick: str, previous: InService
         reused=True,
         expires_at=_expires(moment),
     )
-    claim = TickClaimRow(pk, f"TICK#{tick[:64]}", evaluation_id=evaluation_id, expires_at=row.expires_at)
+    claim = TickClaimRow(pk, keys.tick_sk(tick), evaluation_id=evaluation_id, expires_at=row.expires_at)
     try:
         with TransactWrite(connection=connection()) as tx:
             segments.check_current(tx, company_id, shared)
-            tx.condition_check(LeaseRow, pk, _LEASE, condition=_lease_free(moment))
+            tx.condition_check(LeaseRow, pk, keys.LEASE_SK, condition=_lease_free(moment))
             tx.save(claim, condition=TickClaimRow.sk.does_not_exist())
             tx.save(row, condition=EvaluationRow.sk.does_not_exist())
             tx.update(
-                LatestRow(pk, _LATEST),
+                LatestRow(pk, keys.LATEST_SK),
                 actions=[LatestRow.evaluation_id.set(evaluation_id)],
                 condition=LatestRow.evaluation_id == previous.evaluation_id,
             )
     except TransactWriteError as exc:
-        share_ended, lease_held, claimed, _, moved = (_cancelled(exc) + [False] * 5)[:5]
+        share_ended, lease_held, claimed, _, moved = (failed_conditions(exc) + [False] * 5)[:5]
         if share_ended:
-            raise Conflict(SHARE_ENDED, code="SHARE_ENDED") from exc
+            raise ShareEnded(SHARE_ENDED) from exc
         if claimed or lease_held:
             raise _tick_conflict(tick, claimed, lease_held, exc) from exc
         if moved:
-            raise Conflict("the result in service moved meanwhile", code="MOVED") from exc
+            raise ResultMoved("the result in service moved meanwhile") from exc
         raise
     return _evaluation(shared.shared_segment_id, row)
 
@@ -247,7 +236,7 @@ def reuse(company_id: str, shared: SharedSegment, tick: str, previous: InService
 def claimed_by_tick(company_id: str, shared: SharedSegment, tick: str) -> str | None:
     """The id of the evaluation a tick started for this share generation, or None."""
     try:
-        return str(TickClaimRow.get(_pk(company_id, shared), f"TICK#{tick[:64]}", consistent_read=True).evaluation_id)
+        return str(TickClaimRow.get(_pk(company_id, shared), keys.tick_sk(tick), consistent_read=True).evaluation_id)
     except DoesNotExist:
         return None
 
@@ -281,7 +270,7 @@ def succeed(
     """
     pk = _pk(company_id, shared)
     before = pointer(company_id, shared) if retire else None
-    row = EvaluationRow.get(pk, f"E#{evaluation.evaluation_id}", consistent_read=True)
+    row = EvaluationRow.get(pk, keys.evaluation_sk(evaluation.evaluation_id), consistent_read=True)
     finished = now()
     actions: list[Action] = [
         EvaluationRow.status.set("SUCCEEDED"),
@@ -297,7 +286,7 @@ def succeed(
         actions.append(EvaluationRow.inputs.set(inputs))
     latest = LatestRow(
         pk,
-        _LATEST,
+        keys.LATEST_SK,
         evaluation_id=evaluation.evaluation_id,
         result_key=result_key,
         inputs=inputs,
@@ -314,7 +303,7 @@ def succeed(
             tx.update(row, actions=actions, condition=running)
             tx.save(latest, condition=forward)
     except TransactWriteError as exc:
-        failed = _cancelled(exc)
+        failed = failed_conditions(exc)
         if not any(failed):
             raise
         if retire:  # the result never enters service, whatever follows
@@ -340,17 +329,17 @@ def _succeed_without_pointer(company_id: str, shared: SharedSegment, row: Evalua
             segments.check_current(tx, company_id, shared)
             tx.update(row, actions=actions, condition=running)
     except TransactWriteError as exc:
-        failed = _cancelled(exc)
+        failed = failed_conditions(exc)
         if not any(failed):
             raise
         if failed[0]:  # the share check (condition checks come first)
-            fail(company_id, shared, row.sk.removeprefix("E#"), SHARE_ENDED)
+            fail(company_id, shared, keys.evaluation_id_of(row.sk), SHARE_ENDED)
 
 
 def fail(company_id: str, shared: SharedSegment, evaluation_id: str, error: str) -> Evaluation | None:
     """Mark a RUNNING evaluation FAILED (conditioned on it still RUNNING); the pointer stays."""
     try:
-        row = EvaluationRow.get(_pk(company_id, shared), f"E#{evaluation_id}", consistent_read=True)
+        row = EvaluationRow.get(_pk(company_id, shared), keys.evaluation_sk(evaluation_id), consistent_read=True)
     except DoesNotExist:
         return None
     return _evaluation(shared.shared_segment_id, _mark_failed(row, error))
@@ -387,7 +376,7 @@ def _read(row: EvaluationRow) -> EvaluationRow:
 def get(company_id: str, shared: SharedSegment, evaluation_id: str) -> Evaluation | None:
     """One evaluation of the share's current generation, or None (also for an ended generation's)."""
     try:
-        row = EvaluationRow.get(_pk(company_id, shared), f"E#{evaluation_id}", consistent_read=True)
+        row = EvaluationRow.get(_pk(company_id, shared), keys.evaluation_sk(evaluation_id), consistent_read=True)
     except DoesNotExist:
         return None
     return _evaluation(shared.shared_segment_id, _read(row))
@@ -398,10 +387,10 @@ def listing(
 ) -> tuple[list[Evaluation], dict[str, Any] | None]:
     """The current generation's evaluations, latest startedAt first: (page, position after it or None)."""
     pk = _pk(company_id, shared)
-    start_key = {"pk": {"S": pk}, "sk": {"S": str(after["sk"])}} if after else None
+    start_key = keys.exclusive_start(pk, str(after["sk"])) if after else None
     result = EvaluationRow.query(
         pk,
-        EvaluationRow.sk.startswith("E#"),
+        EvaluationRow.sk.startswith(keys.EVALUATION_SK_PREFIX),
         scan_index_forward=False,
         limit=limit,
         last_evaluated_key=start_key,
@@ -415,11 +404,8 @@ def listing(
 
 def latest_succeeded(company_id: str, shared: SharedSegment) -> tuple[str, str] | None:
     """(evaluation id, result key) of the result in service: the SUCCEEDED run that started last."""
-    try:
-        row = LatestRow.get(_pk(company_id, shared), _LATEST, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return row.evaluation_id, row.result_key
+    latest = pointer(company_id, shared)
+    return (latest.evaluation_id, latest.result_key) if latest else None
 
 
 def in_service(company_id: str, shared: SharedSegment) -> Evaluation | None:
@@ -431,7 +417,7 @@ def in_service(company_id: str, shared: SharedSegment) -> Evaluation | None:
 def result_key_of(company_id: str, shared: SharedSegment, evaluation_id: str) -> str | None:
     """The result key of a SUCCEEDED evaluation of the current generation, or None."""
     try:
-        row = EvaluationRow.get(_pk(company_id, shared), f"E#{evaluation_id}", consistent_read=True)
+        row = EvaluationRow.get(_pk(company_id, shared), keys.evaluation_sk(evaluation_id), consistent_read=True)
     except DoesNotExist:
         return None
     return row.result_key if row.status == "SUCCEEDED" else None

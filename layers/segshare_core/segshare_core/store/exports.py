@@ -15,13 +15,14 @@ from pynamodb.transactions import TransactWrite
 
 from segshare_core import config
 from segshare_core.domain.clock import iso, now
-from segshare_core.domain.exports import EXPORT_TIMED_OUT, Export, Format, export_timed_out, new_export_id
+from segshare_core.domain.errors import ShareEnded
+from segshare_core.domain.exports import EXPORT_SHARE_ENDED, EXPORT_TIMED_OUT, Export, Format, export_timed_out, new_export_id
 from segshare_core.domain.filenames import content_disposition
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.domain.sharing import LEGACY_GENERATION
-from segshare_core.store import segments
-from segshare_core.store.errors import update_if
-from segshare_core.store.models import ExportRow, connection, project_pk
+from segshare_core.store import keys, segments
+from segshare_core.store.errors import failed_conditions, update_if
+from segshare_core.store.models import ExportRow, connection
 
 #: S3 parts are at least 5 MB (but the last); 8 MB keeps memory flat and requests few.
 PART_BYTES = 8 * 1024 * 1024
@@ -36,8 +37,8 @@ def _s3() -> Any:
 
 def _export(row: ExportRow) -> Export:
     return Export(
-        export_id=row.sk.removeprefix("EXP#"),
-        project_id=row.pk.rsplit("#P#", 1)[1],
+        export_id=keys.export_id_of(row.sk),
+        project_id=keys.project_of(row.pk)[1],
         shared_segment_id=row.shared_segment_id,
         status=row.status,  # type: ignore[arg-type]
         format=row.format,  # type: ignore[arg-type]
@@ -56,9 +57,8 @@ def _export(row: ExportRow) -> Export:
 def _read(row: ExportRow) -> ExportRow:
     """A PENDING or RUNNING export past its deadline is written FAILED (only from those) and read so."""
     if export_timed_out(row.status, row.created_at, now()):
-        export_id = row.sk.removeprefix("EXP#")
-        company_id, project_id = row.pk.removeprefix("C#").split("#P#", 1)
-        mark_failed(company_id, project_id, export_id, EXPORT_TIMED_OUT)
+        company_id, project_id = keys.project_of(row.pk)
+        mark_failed(company_id, project_id, keys.export_id_of(row.sk), EXPORT_TIMED_OUT)
         row.refresh(consistent_read=True)
     return row
 
@@ -80,8 +80,7 @@ def create(company_id: str, shared: SharedSegment, fmt: Format, attributes: list
     """Record a PENDING export of the share's current generation (it is served only under it)."""
     moment = now()
     row = ExportRow(
-        project_pk(company_id, shared.target_project_id),
-        f"EXP#{new_export_id(moment)}",
+        *keys.export_record(company_id, shared.target_project_id, new_export_id(moment)),
         shared_segment_id=shared.shared_segment_id,
         generation=shared.generation,
         status="PENDING",
@@ -97,13 +96,13 @@ def create(company_id: str, shared: SharedSegment, fmt: Format, attributes: list
 def enqueue(company_id: str, project_id: str, export_id: str) -> None:
     """Queue the export for the worker: one SendMessage to the URL the template passes (no lookup)."""
     body = json.dumps({"companyId": company_id, "projectId": project_id, "exportId": export_id})
-    boto3.client("sqs").send_message(QueueUrl=config.EXPORT_QUEUE_URL, MessageBody=body)
+    boto3.client("sqs").send_message(QueueUrl=config.require("EXPORT_QUEUE_URL"), MessageBody=body)
 
 
 def get(company_id: str, project_id: str, export_id: str) -> Export | None:
     """The export record as it stands (whatever its share's generation), or None."""
     try:
-        return _export(_read(ExportRow.get(project_pk(company_id, project_id), f"EXP#{export_id}", consistent_read=True)))
+        return _export(_read(ExportRow.get(*keys.export_record(company_id, project_id, export_id), consistent_read=True)))
     except DoesNotExist:
         return None
 
@@ -116,14 +115,13 @@ def _of_generation(generation: str) -> Condition:
 
 def list_for(company_id: str, shared: SharedSegment, limit: int = 20, after: str | None = None) -> tuple[list[Export], str | None]:
     """The share's exports of its current generation, newest first: (page, id to continue after, or None)."""
-    pk = project_pk(company_id, shared.target_project_id)
     rows = ExportRow.query(
-        pk,
-        ExportRow.sk.startswith("EXP#"),
+        keys.project_pk(company_id, shared.target_project_id),
+        ExportRow.sk.startswith(keys.EXPORT_SK_PREFIX),
         filter_condition=(ExportRow.shared_segment_id == shared.shared_segment_id) & _of_generation(shared.generation),
         scan_index_forward=False,
         consistent_read=True,
-        last_evaluated_key={"pk": {"S": pk}, "sk": {"S": f"EXP#{after}"}} if after else None,
+        last_evaluated_key=keys.exclusive_start(*keys.export_record(company_id, shared.target_project_id, after)) if after else None,
     )
     out: list[Export] = []
     for row in rows:
@@ -135,7 +133,7 @@ def list_for(company_id: str, shared: SharedSegment, limit: int = 20, after: str
 
 def _transition(company_id: str, project_id: str, export_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
     """Apply a status change only from the allowed states; False when the record was elsewhere."""
-    row = ExportRow(project_pk(company_id, project_id), f"EXP#{export_id}")
+    row = ExportRow(*keys.export_record(company_id, project_id, export_id))
     return update_if(row, actions, ExportRow.pk.exists() & ExportRow.status.is_in(*allowed))
 
 
@@ -162,17 +160,13 @@ def mark_failed(company_id: str, project_id: str, export_id: str, error: str) ->
     )
 
 
-class ShareEnded(Exception):
-    """The export's share generation was no longer current when READY was to be written."""
-
-
 def mark_ready(company_id: str, shared: SharedSegment, export_id: str, key: str, row_count: int, size: int) -> bool:
     """READY only from RUNNING, only for the object this export is writing, only while its share is current.
 
     One transaction with a ConditionCheck on the share item (API.md "Revoking and resharing");
     False when the export was elsewhere, ShareEnded when the share's generation ended.
     """
-    row = ExportRow(project_pk(company_id, shared.target_project_id), f"EXP#{export_id}")
+    row = ExportRow(*keys.export_record(company_id, shared.target_project_id, export_id))
     try:
         with TransactWrite(connection=connection()) as tx:
             segments.check_current(tx, company_id, shared)
@@ -187,11 +181,11 @@ def mark_ready(company_id: str, shared: SharedSegment, export_id: str, key: str,
                 condition=(ExportRow.status == "RUNNING") & (ExportRow.object_key == key),
             )
     except TransactWriteError as exc:
-        reasons = [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []]
+        reasons = failed_conditions(exc)
         if not any(reasons):
             raise
-        if reasons[0]:
-            raise ShareEnded from exc
+        if reasons[0]:  # the share check (condition checks come first)
+            raise ShareEnded(EXPORT_SHARE_ENDED) from exc
         return False
     return True
 

@@ -25,8 +25,9 @@ from segshare_core import config
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.filenames import content_disposition
 from segshare_core.domain.imports import Format, Import, new_import_id
+from segshare_core.store import keys
 from segshare_core.store.errors import update_if
-from segshare_core.store.models import ImportRow, project_pk
+from segshare_core.store.models import ImportRow
 
 UPLOADS = "imports/uploads/"
 #: API.md: the upload URL lives 15 minutes.
@@ -41,8 +42,8 @@ def _s3() -> Any:
 
 def _import(row: ImportRow) -> Import:
     return Import(
-        import_id=row.sk.removeprefix("IMP#"),
-        project_id=row.pk.rsplit("#P#", 1)[1],
+        import_id=keys.import_id_of(row.sk),
+        project_id=keys.project_of(row.pk)[1],
         status=row.status,  # type: ignore[arg-type]
         format=row.format,  # type: ignore[arg-type]
         created_at=iso(row.created_at),
@@ -82,8 +83,7 @@ def create(company_id: str, project_id: str, fmt: Format, user_id: str) -> Impor
     moment = now()
     import_id = new_import_id(moment)
     row = ImportRow(
-        project_pk(company_id, project_id),
-        f"IMP#{import_id}",
+        *keys.import_record(company_id, project_id, import_id),
         status="WAITING_FOR_UPLOAD",
         format=fmt,
         object_key=upload_key(company_id, project_id, import_id, fmt),
@@ -96,20 +96,19 @@ def create(company_id: str, project_id: str, fmt: Format, user_id: str) -> Impor
 
 def get(company_id: str, project_id: str, import_id: str) -> Import | None:
     try:
-        return _import(ImportRow.get(project_pk(company_id, project_id), f"IMP#{import_id}", consistent_read=True))
+        return _import(ImportRow.get(*keys.import_record(company_id, project_id, import_id), consistent_read=True))
     except DoesNotExist:
         return None
 
 
 def list_for(company_id: str, project_id: str, limit: int = 20, after: str | None = None) -> tuple[list[Import], str | None]:
     """The project's imports, newest first: (page, the id to continue after, or None at the end)."""
-    pk = project_pk(company_id, project_id)
     rows = ImportRow.query(
-        pk,
-        ImportRow.sk.startswith("IMP#"),
+        keys.project_pk(company_id, project_id),
+        ImportRow.sk.startswith(keys.IMPORT_SK_PREFIX),
         scan_index_forward=False,
         consistent_read=True,
-        last_evaluated_key={"pk": {"S": pk}, "sk": {"S": f"IMP#{after}"}} if after else None,
+        last_evaluated_key=keys.exclusive_start(*keys.import_record(company_id, project_id, after)) if after else None,
     )
     out: list[Import] = []
     for row in rows:
@@ -121,7 +120,7 @@ def list_for(company_id: str, project_id: str, limit: int = 20, after: str | Non
 
 def _transition(company_id: str, project_id: str, import_id: str, allowed: tuple[str, ...], actions: list[Any]) -> bool:
     """Apply a change only from the allowed states; False when the record was elsewhere (or absent)."""
-    row = ImportRow(project_pk(company_id, project_id), f"IMP#{import_id}")
+    row = ImportRow(*keys.import_record(company_id, project_id, import_id))
     return update_if(row, actions, ImportRow.pk.exists() & ImportRow.status.is_in(*allowed))
 
 
@@ -159,7 +158,7 @@ def start_execution(job: dict[str, Any]) -> bool:
     """
     client = boto3.client("stepfunctions")
     try:
-        client.start_execution(stateMachineArn=config.IMPORT_STATE_MACHINE_ARN, name=job["importId"], input=json.dumps(job))
+        client.start_execution(stateMachineArn=config.require("IMPORT_STATE_MACHINE_ARN"), name=job["importId"], input=json.dumps(job))
     except client.exceptions.ExecutionAlreadyExists:
         return False
     return True
@@ -168,7 +167,7 @@ def start_execution(job: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------ objects
 
 
-def upload_url(key: str, content_type: str) -> str:
+def upload_url(key: str) -> str:
     """A presigned PUT of the upload (15 minutes, API.md); S3 takes up to 5 GB in one PUT (AWS documented limit)."""
     params = {"Bucket": config.DATA_BUCKET, "Key": key}
     return str(_s3().generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_URL_SECONDS))

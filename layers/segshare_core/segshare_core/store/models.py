@@ -1,8 +1,9 @@
-"""pynamodb models. Every data key leads with the company (``C#<companyId>#...``).
+"""pynamodb models, one a kind of item; their keys are built and parsed in ``store.keys``.
 
-Two lookup items are deployment-wide because a request names them without a company:
-``USER#<sub>`` (the caller's grant: company, role, projects) and ``PROJECT#<projectId>``
-(project ids are unique across the deployment). They hold only those pointers.
+Every data key leads with the company (``C#<companyId>#...``). Two lookup items are
+deployment-wide because a request names them without a company: ``USER#<sub>`` (the caller's
+grant: company, role, projects) and ``PROJECT#<projectId>`` (project ids are unique across the
+deployment). They hold only those pointers.
 """
 
 from __future__ import annotations
@@ -33,41 +34,40 @@ def connection() -> Connection:
     return Connection()
 
 
-def company_pk(company_id: str) -> str:
-    return f"C#{company_id}"
+class _Item(Model):
+    """The key schema every table of the template shares: string ``pk`` and ``sk`` (layouts: ``store.keys``).
 
+    Each model names its table in its own ``Meta`` rather than inheriting it from a per-table
+    base: pynamodb caches a connection (holding the model's indexes) on the class that asks
+    first, and a subclass would reuse its base's for the same table, indexes and all.
+    """
 
-def project_pk(company_id: str, project_id: str) -> str:
-    return f"C#{company_id}#P#{project_id}"
-
-
-def index_pk(company_id: str, project_id: str, shard: int) -> str:
-    return f"C#{company_id}#P#{project_id}#S#{shard:03d}"
-
-
-def profile_pk(company_id: str, project_id: str, shard: int) -> str:
-    """One of a project's profile partitions (``domain.profiles.shard_of_profile`` picks it)."""
-    return f"C#{company_id}#P#{project_id}#S#{shard:03d}"
-
-
-#: Which shard a counter counts: a profile shard or a device-index shard.
-PROFILE_COUNTER, INDEX_COUNTER = "P", "I"
-
-
-def counter_pk(company_id: str, project_id: str, kind: str, shard: int) -> str:
-    """The counter item of one shard; each has its own partition key, so counters spread like the shards."""
-    return f"C#{company_id}#P#{project_id}#N#{kind}#{shard:03d}"
-
-
-class _DirectoryRow(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
 
-    class Meta:
-        table_name = config.DIRECTORY_TABLE
+
+class _MatchCounts:
+    """What an evaluation answered, as its record and the LATEST pointer both hold it."""
+
+    #: The inputs' fingerprint (``domain.evaluations.inputs_fingerprint``) a SUCCEEDED run answered.
+    inputs = UnicodeAttribute(null=True)
+    target_profiles = NumberAttribute(null=True)
+    matched_profiles = NumberAttribute(null=True)
+    matched_devices = NumberAttribute(null=True)
+    matched_by_platform = JSONAttribute(null=True)
 
 
-class CompanyRow(_DirectoryRow):
+class _Job:
+    """What an export and an import record both hold: state, format, who asked and when, why it failed."""
+
+    status = UnicodeAttribute()
+    format = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    error = UnicodeAttribute(null=True)
+
+
+class CompanyRow(_Item):
     """pk C#<companyId>, sk COMPANY."""
 
     class Meta:
@@ -79,7 +79,7 @@ class CompanyRow(_DirectoryRow):
     created_at = UTCDateTimeAttribute()
 
 
-class ProjectRow(_DirectoryRow):
+class ProjectRow(_Item):
     """pk C#<companyId>, sk P#<projectId>."""
 
     class Meta:
@@ -89,7 +89,7 @@ class ProjectRow(_DirectoryRow):
     created_at = UTCDateTimeAttribute()
 
 
-class ProjectIdRow(_DirectoryRow):
+class ProjectIdRow(_Item):
     """pk PROJECT#<projectId>, sk PROJECT: reserves the id deployment-wide, points at the company."""
 
     class Meta:
@@ -98,7 +98,7 @@ class ProjectIdRow(_DirectoryRow):
     company_id = UnicodeAttribute()
 
 
-class GrantRow(_DirectoryRow):
+class GrantRow(_Item):
     """pk USER#<userId>, sk GRANT: the user's one company, role and (project admins) projects."""
 
     class Meta:
@@ -109,14 +109,12 @@ class GrantRow(_DirectoryRow):
     project_ids = ListAttribute(of=UnicodeAttribute, default=list)
 
 
-class ProfileRow(Model):
+class ProfileRow(_Item):
     """pk C#<companyId>#P#<projectId>#S#<shard of the profile id>, sk the profile id."""
 
     class Meta:
         table_name = config.PROFILES_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     attributes = JSONAttribute()
     devices = JSONAttribute()
     tokens = ListAttribute(of=UnicodeAttribute, default=list)
@@ -124,7 +122,7 @@ class ProfileRow(Model):
     version = VersionAttribute()
 
 
-class DeviceIndexRow(Model):
+class DeviceIndexRow(_Item):
     """pk C#<companyId>#P#<projectId>#S#<shard>, sk a device token; the profiles holding it.
 
     A device can belong to several profiles of one project, hence a set. The entry is
@@ -135,13 +133,11 @@ class DeviceIndexRow(Model):
     class Meta:
         table_name = config.DEVICE_INDEX_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     platform = UnicodeAttribute()
     profiles = UnicodeSetAttribute(null=True)
 
 
-class CounterRow(Model):
+class CounterRow(_Item):
     """pk C#<companyId>#P#<projectId>#N#<P|I>#<shard>, sk N: the running totals of one shard.
 
     ``total`` counts the profiles of a profile shard (P) or the entries of an index shard
@@ -153,24 +149,21 @@ class CounterRow(Model):
     class Meta:
         table_name = config.PROFILES_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     total = NumberAttribute(default=0)
     seq = NumberAttribute(default=0)
 
 
-class SegmentRow(Model):
+class SegmentRow(_Item):
     """pk C#<companyId>#P#<projectId>, sk SEG#<segmentId>: a project's own segment and its shares.
 
     ``shared_with`` is the source of truth for shares; every change is a transaction
-    conditioned on ``share_version``, which moves with each accepted save.
+    conditioned on ``share_version``, which moves with each accepted save (a plain number, not
+    pynamodb's VersionAttribute: ``store.segments._at_share_version`` says why).
     """
 
     class Meta:
         table_name = config.SEGMENTS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
     kind = UnicodeAttribute()
     rule = JSONAttribute(null=True)
@@ -186,8 +179,8 @@ class SegmentRow(Model):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
-#: The GSI of live share items, and how many partition values it spreads over.
-LIVE_SHARES_INDEX, LIVE_PARTS = "live-shares", 4
+#: The GSI of live share items (its partition values: ``keys.live_part``).
+LIVE_SHARES_INDEX = "live-shares"
 
 
 class LiveSharesIndex(GlobalSecondaryIndex["SharedRow"]):  # type: ignore[no-untyped-call]
@@ -201,7 +194,7 @@ class LiveSharesIndex(GlobalSecondaryIndex["SharedRow"]):  # type: ignore[no-unt
     live_key = UnicodeAttribute(range_key=True)
 
 
-class SharedRow(Model):
+class SharedRow(_Item):
     """pk C#<companyId>#P#<targetProjectId>, sk SHARED#<sharedSegmentId>: a live share in the target.
 
     Written and deleted in the same transaction as the source segment's ``shared_with``. Its
@@ -212,8 +205,6 @@ class SharedRow(Model):
     class Meta:
         table_name = config.SEGMENTS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     source_project_id = UnicodeAttribute()
     segment_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -226,20 +217,18 @@ class SharedRow(Model):
     live_index = LiveSharesIndex()
 
 
-class HistoryRow(Model):
+class HistoryRow(_Item):
     """pk C#<companyId>#P#<projectId>#H#<segmentId>, sk <time>#<version>: one accepted sharing save."""
 
     class Meta:
         table_name = config.SEGMENTS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     user_id = UnicodeAttribute()
     added = ListAttribute(of=UnicodeAttribute, default=list)
     removed = ListAttribute(of=UnicodeAttribute, default=list)
 
 
-class EvaluationRow(Model):
+class EvaluationRow(_MatchCounts, _Item):
     """pk C#<companyId>#P#<targetProjectId>#X#<sharedSegmentId>#G#<generation>, sk E#<evaluationId>.
 
     The share's generation is part of the partition: a reshare starts an empty partition, so the
@@ -250,50 +239,35 @@ class EvaluationRow(Model):
     class Meta:
         table_name = config.EVALUATIONS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     trigger = UnicodeAttribute()
     status = UnicodeAttribute()
     started_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
     duration_ms = NumberAttribute(null=True)
-    target_profiles = NumberAttribute(null=True)
-    matched_profiles = NumberAttribute(null=True)
-    matched_devices = NumberAttribute(null=True)
-    matched_by_platform = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
     result_key = UnicodeAttribute(null=True)
-    #: The inputs' fingerprint (``domain.evaluations.inputs_fingerprint``) a SUCCEEDED run answered.
-    inputs = UnicodeAttribute(null=True)
     #: True when a scheduled run found its inputs unchanged and recorded the previous answer.
     reused = BooleanAttribute(null=True)
     #: Epoch seconds; the table's DynamoDB TTL attribute (EVALUATION_RETENTION_DAYS after the start).
     expires_at = NumberAttribute(null=True)
 
 
-class LatestRow(Model):
+class LatestRow(_MatchCounts, _Item):
     """pk as EvaluationRow (so per generation), sk LATEST: the SUCCEEDED evaluation that started last.
 
     It moves only after that evaluation's results are complete in S3, in the same transaction
-    that marks the evaluation SUCCEEDED; a failed run never moves it.
+    that marks the evaluation SUCCEEDED; a failed run never moves it. It holds the inputs and
+    counts too, so a reuse needs no read of the evaluation row (issue 15).
     """
 
     class Meta:
         table_name = config.EVALUATIONS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     evaluation_id = UnicodeAttribute()
     result_key = UnicodeAttribute()
-    # What a reuse needs without reading the evaluation row: its inputs and counts (issue 15).
-    inputs = UnicodeAttribute(null=True)
-    target_profiles = NumberAttribute(null=True)
-    matched_profiles = NumberAttribute(null=True)
-    matched_devices = NumberAttribute(null=True)
-    matched_by_platform = JSONAttribute(null=True)
 
 
-class TickClaimRow(Model):
+class TickClaimRow(_Item):
     """pk as EvaluationRow, sk TICK#<tick>: a schedule tick's claim on a share, naming its evaluation.
 
     Written with the evaluation in one transaction, conditioned on not existing: two executions
@@ -303,13 +277,11 @@ class TickClaimRow(Model):
     class Meta:
         table_name = config.EVALUATIONS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     evaluation_id = UnicodeAttribute()
     expires_at = NumberAttribute(null=True)  # the table's TTL attribute
 
 
-class LeaseRow(Model):
+class LeaseRow(_Item):
     """pk as EvaluationRow, sk LEASE: a scheduled run in flight on this share generation.
 
     Written with the run's RUNNING record, conditioned on no lease younger than RUNNING_DEADLINE,
@@ -320,54 +292,38 @@ class LeaseRow(Model):
     class Meta:
         table_name = config.EVALUATIONS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     evaluation_id = UnicodeAttribute()
     started_at = UTCDateTimeAttribute()
     expires_at = NumberAttribute(null=True)  # the table's TTL attribute
 
 
-class ExportRow(Model):
+class ExportRow(_Job, _Item):
     """pk C#<companyId>#P#<targetProjectId>, sk EXP#<exportId> (ids sort by time)."""
 
     class Meta:
         table_name = config.EXPORTS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     shared_segment_id = UnicodeAttribute()
-    status = UnicodeAttribute()
-    format = UnicodeAttribute()
     attributes = JSONAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
-    created_by = UnicodeAttribute()
     row_count = NumberAttribute(null=True)
     bytes = NumberAttribute(null=True)
     ready_at = UTCDateTimeAttribute(null=True)
-    error = UnicodeAttribute(null=True)
     evaluation_id = UnicodeAttribute(null=True)
     object_key = UnicodeAttribute(null=True)
     generation = UnicodeAttribute(null=True)  # the share's, at creation; null only before generations
 
 
-class ImportRow(Model):
+class ImportRow(_Job, _Item):
     """pk C#<companyId>#P#<projectId>, sk IMP#<importId> (ids sort by time): one bulk import and its counts."""
 
     class Meta:
         table_name = config.IMPORTS_TABLE
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    status = UnicodeAttribute()
-    format = UnicodeAttribute()
     object_key = UnicodeAttribute()
-    created_at = UTCDateTimeAttribute()
-    created_by = UnicodeAttribute()
     rows = NumberAttribute(null=True)
     upserted = NumberAttribute(null=True)
     rejected = NumberAttribute(null=True)
     finished_at = UTCDateTimeAttribute(null=True)
-    error = UnicodeAttribute(null=True)
     errors_key = UnicodeAttribute(null=True)
 
 

@@ -1,8 +1,8 @@
 """Profiles, the per-project device index and the shard counters, written together so none is ever half-updated.
 
 Layout: a project's profiles are spread over ``config.DEVICE_INDEX_SHARDS`` partitions by a
-hash of the profile id (``models.profile_pk``), its index over as many by the token
-(``models.index_pk``). Every profile shard and every index shard has a counter item
+hash of the profile id (``keys.profile``), its index over as many by the token
+(``keys.index_entry``). Every profile shard and every index shard has a counter item
 (``models.CounterRow``: total and change sequence). One profile write is one transaction
 holding its row, each index entry it adds or removes (an entry whose last profile leaves is
 deleted there, conditioned on still holding only that profile) and the ADDs to the
@@ -31,23 +31,12 @@ from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.profiles import Profile, shard_of_profile
-from segshare_core.store.models import (
-    INDEX_COUNTER,
-    PROFILE_COUNTER,
-    CounterRow,
-    DeviceIndexRow,
-    ProfileRow,
-    connection,
-    counter_pk,
-    index_pk,
-    profile_pk,
-)
+from segshare_core.store.errors import condition_failed
+from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, index_entry, profile, profile_pk
+from segshare_core.store.models import CounterRow, DeviceIndexRow, ProfileRow, connection
 
 #: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
-
-#: Sort key of every counter item.
-_COUNTER_SK = "N"
 
 #: Threads reading profile shards: requests wait on the network, so several overlap well even
 #: on one vCPU; botocore's connection pool holds 10.
@@ -83,16 +72,11 @@ def _tokens(company_key: bytes, profile: Profile) -> dict[str, str]:
 
 
 def _row_key(company_id: str, project_id: str, profile_id: str) -> tuple[str, str]:
-    return profile_pk(company_id, project_id, shard_of_profile(profile_id, _shards())), profile_id
+    return profile(company_id, project_id, profile_id, _shards())
 
 
 def _index_key(company_id: str, project_id: str, device_token: str) -> tuple[str, str]:
-    return index_pk(company_id, project_id, shard_of(device_token, _shards())), device_token
-
-
-def _is_conflict(exc: TransactWriteError) -> bool:
-    reasons = exc.cancellation_reasons or []
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return index_entry(company_id, project_id, device_token, _shards())
 
 
 #: DynamoDB allows 100 items and 4 MB a transaction; stay clear of both.
@@ -251,7 +235,7 @@ def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
                     move(INDEX_COUNTER, shard_of(device_token, shards), +1)
         for (kind, shard), (delta, steps) in moves.items():
             tx.update(
-                CounterRow(counter_pk(company_id, project_id, kind, shard), _COUNTER_SK),
+                CounterRow(*counter(company_id, project_id, kind, shard)),
                 actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
             )
 
@@ -280,7 +264,7 @@ def upsert_profiles(company_id: str, project_id: str, company_key: bytes, profil
         try:
             _commit(company_id, project_id, group)
         except TransactWriteError as exc:
-            if not _is_conflict(exc):
+            if not condition_failed(exc):
                 raise
             for change in group:
                 _write_alone(company_id, project_id, company_key, by_id[change.profile_id])
@@ -295,7 +279,7 @@ def _write_alone(company_id: str, project_id: str, company_key: bytes, profile: 
             _commit(company_id, project_id, [change])
             return
         except TransactWriteError as exc:
-            if not _is_conflict(exc):
+            if not condition_failed(exc):
                 raise
     raise RetryLater("profile is being written concurrently; retry")
 
@@ -319,7 +303,7 @@ def delete_profile(company_id: str, project_id: str, profile_id: str) -> None:
             _commit(company_id, project_id, [_deletion(row)])
             return
         except TransactWriteError as exc:
-            if not _is_conflict(exc):
+            if not condition_failed(exc):
                 raise
     raise RetryLater("profile is being written concurrently; retry")
 
@@ -450,20 +434,15 @@ def counts(company_id: str, project_id: str, *, consistent_read: bool = False) -
     reads of an evaluation are.
     """
     shards = _shards()
-    kinds = {counter_pk(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(shards)}
+    kinds = {counter(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(shards)}
     totals: defaultdict[str, int] = defaultdict(int)
     seq = 0
-    for row in CounterRow.batch_get([(pk, _COUNTER_SK) for pk in kinds], consistent_read=consistent_read):
-        kind = kinds[row.pk]
+    for row in CounterRow.batch_get(list(kinds), consistent_read=consistent_read):
+        kind = kinds[(row.pk, row.sk)]
         totals[kind] += int(row.total)
         if kind == PROFILE_COUNTER:
             seq += int(row.seq)
     return Counts(profiles=totals[PROFILE_COUNTER], index_entries=totals[INDEX_COUNTER], seq=seq)
-
-
-def count_profiles(company_id: str, project_id: str) -> int:
-    """The project's profile count, from its counters (see ``counts``)."""
-    return counts(company_id, project_id).profiles
 
 
 def list_page(

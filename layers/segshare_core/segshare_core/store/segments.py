@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -12,11 +11,12 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from segshare_core.domain.clock import iso, now
-from segshare_core.domain.errors import Conflict
+from segshare_core.domain.errors import AlreadyExists
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
 from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, new_generation
+from segshare_core.store import keys
 from segshare_core.store.errors import condition_failed
-from segshare_core.store.models import LIVE_PARTS, HistoryRow, SegmentRow, SharedRow, connection, project_pk
+from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connection
 
 
 class VersionMoved(Exception):
@@ -29,8 +29,8 @@ FIRST_VERSION = 1
 
 def _segment(row: SegmentRow) -> Segment:
     return Segment(
-        segment_id=row.sk.removeprefix("SEG#"),
-        project_id=row.pk.rsplit("#P#", 1)[1],
+        segment_id=keys.segment_id_of(row.sk),
+        project_id=keys.project_of(row.pk)[1],
         name=row.name,
         kind=row.kind,  # type: ignore[arg-type]
         rule=row.rule,
@@ -45,18 +45,14 @@ def _segment(row: SegmentRow) -> Segment:
 
 def _shared(row: SharedRow) -> SharedSegment:
     return SharedSegment(
-        shared_segment_id=row.sk.removeprefix("SHARED#"),
-        target_project_id=row.pk.rsplit("#P#", 1)[1],
+        shared_segment_id=keys.shared_id_of(row.sk),
+        target_project_id=keys.project_of(row.pk)[1],
         source_project_id=row.source_project_id,
         segment_id=row.segment_id,
         name=row.name,
         shared_at=iso(row.shared_at),
         generation=row.generation or LEGACY_GENERATION,
     )
-
-
-def _history_pk(company_id: str, project_id: str, segment_id: str) -> str:
-    return f"{project_pk(company_id, project_id)}#H#{segment_id}"
 
 
 def check_current(tx: TransactWrite, company_id: str, shared: SharedSegment) -> None:
@@ -68,8 +64,7 @@ def check_current(tx: TransactWrite, company_id: str, shared: SharedSegment) -> 
     """
     tx.condition_check(
         SharedRow,
-        project_pk(company_id, shared.target_project_id),
-        f"SHARED#{shared.shared_segment_id}",
+        *keys.shared(company_id, shared.target_project_id, shared.shared_segment_id),
         condition=_generation_is(shared.generation),
     )
 
@@ -81,8 +76,15 @@ def _generation_is(generation: str) -> Condition:
     return SharedRow.generation == generation
 
 
-def _cancelled_on_condition(exc: TransactWriteError) -> bool:
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
+def _at_share_version(segment: Segment) -> Condition:
+    """The condition of every write to a segment's shares (a save, a delete): its share version is still the one read.
+
+    Optimistic locking written out rather than pynamodb's VersionAttribute, which would also
+    condition and move on every other write of the row (an edit must not: it has its own
+    version), starts at 1 where the API's first version is 0, and allows one per model.
+    """
+    condition: Condition = SegmentRow.share_version == segment.share_version
+    return condition
 
 
 def create_segment(
@@ -97,8 +99,7 @@ def create_segment(
 ) -> Segment:
     moment = now()
     row = SegmentRow(
-        project_pk(company_id, project_id),
-        f"SEG#{segment_id}",
+        *keys.segment(company_id, project_id, segment_id),
         name=name,
         kind="rule" if rule is not None else "static",
         rule=rule,
@@ -114,20 +115,20 @@ def create_segment(
         row.save(condition=SegmentRow.pk.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            raise Conflict(f"segment {segment_id!r} already exists", code="ALREADY_EXISTS") from exc
+            raise AlreadyExists(f"segment {segment_id!r} already exists") from exc
         raise
     return _segment(row)
 
 
 def get_segment(company_id: str, project_id: str, segment_id: str) -> Segment | None:
     try:
-        return _segment(SegmentRow.get(project_pk(company_id, project_id), f"SEG#{segment_id}", consistent_read=True))
+        return _segment(SegmentRow.get(*keys.segment(company_id, project_id, segment_id), consistent_read=True))
     except DoesNotExist:
         return None
 
 
 def list_segments(company_id: str, project_id: str) -> list[Segment]:
-    rows = SegmentRow.query(project_pk(company_id, project_id), SegmentRow.sk.startswith("SEG#"), consistent_read=True)
+    rows = SegmentRow.query(keys.project_pk(company_id, project_id), SegmentRow.sk.startswith(keys.SEGMENT_SK_PREFIX), consistent_read=True)
     return [_segment(row) for row in rows]
 
 
@@ -163,7 +164,7 @@ def edit_segment(
         condition = SegmentRow.pk.exists() & (
             (SegmentRow.definition_version == FIRST_VERSION) | SegmentRow.definition_version.does_not_exist()
         )
-    row = SegmentRow(project_pk(company_id, segment.project_id), f"SEG#{segment.segment_id}")
+    row = SegmentRow(*keys.segment(company_id, segment.project_id, segment.segment_id))
     try:
         row.update(actions=actions, condition=condition)
     except UpdateError as exc:
@@ -181,24 +182,22 @@ def with_source_names(company_id: str, shares: Iterable[SharedSegment]) -> list[
     for all of them; a share whose source is gone (a race with a forced delete) keeps its name.
     """
     shares = list(shares)
-    keys = {(project_pk(company_id, s.source_project_id), f"SEG#{s.segment_id}") for s in shares}
-    names: dict[tuple[str, str], str] = {}
-    if keys:
-        for row in SegmentRow.batch_get(sorted(keys), consistent_read=True, attributes_to_get=["pk", "sk", "name"]):
+    sources = {s.shared_segment_id: keys.segment(company_id, s.source_project_id, s.segment_id) for s in shares}
+    names: dict[keys.Key, str] = {}
+    if sources:
+        for row in SegmentRow.batch_get(sorted(set(sources.values())), consistent_read=True, attributes_to_get=["pk", "sk", "name"]):
             names[(row.pk, row.sk)] = row.name
-    return [
-        dataclasses.replace(s, name=names.get((project_pk(company_id, s.source_project_id), f"SEG#{s.segment_id}"), s.name)) for s in shares
-    ]
+    return [dataclasses.replace(s, name=names.get(sources[s.shared_segment_id], s.name)) for s in shares]
 
 
 def list_shared_in(company_id: str, project_id: str) -> list[SharedSegment]:
-    rows = SharedRow.query(project_pk(company_id, project_id), SharedRow.sk.startswith("SHARED#"), consistent_read=True)
+    rows = SharedRow.query(keys.project_pk(company_id, project_id), SharedRow.sk.startswith(keys.SHARED_SK_PREFIX), consistent_read=True)
     return [_shared(row) for row in rows]
 
 
 def get_shared_in(company_id: str, project_id: str, shared_id: str) -> SharedSegment | None:
     try:
-        return _shared(SharedRow.get(project_pk(company_id, project_id), f"SHARED#{shared_id}", consistent_read=True))
+        return _shared(SharedRow.get(*keys.shared(company_id, project_id, shared_id), consistent_read=True))
     except DoesNotExist:
         return None
 
@@ -212,43 +211,41 @@ def save_sharing(company_id: str, segment: Segment, plan: SavePlan, user_id: str
     """
     moment = now()
     version = segment.share_version + 1
-    source_pk = project_pk(company_id, segment.project_id)
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.update(
-                SegmentRow(source_pk, f"SEG#{segment.segment_id}"),
+                SegmentRow(*keys.segment(company_id, segment.project_id, segment.segment_id)),
                 actions=[SegmentRow.shared_with.set(sorted(plan.shared_with)), SegmentRow.share_version.set(version)],  # type: ignore[arg-type]
-                condition=(SegmentRow.share_version == segment.share_version),
+                condition=_at_share_version(segment),
             )
             for target in sorted(plan.added):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
                 tx.save(
                     SharedRow(
-                        project_pk(company_id, target),
-                        f"SHARED#{shared_id}",
+                        *keys.shared(company_id, target, shared_id),
                         source_project_id=segment.project_id,
                         segment_id=segment.segment_id,
                         name=segment.name,
                         shared_at=moment,
                         generation=new_generation(moment),
-                        live_part=live_part(company_id),
-                        live_key=f"{company_id}#{target}#{shared_id}",
+                        live_part=keys.live_part(company_id),
+                        live_key=keys.live_key(company_id, target, shared_id),
                     )
                 )
             for target in sorted(plan.removed):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
-                tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
+                tx.delete(SharedRow(*keys.shared(company_id, target, shared_id)))
             tx.save(
                 HistoryRow(
-                    _history_pk(company_id, segment.project_id, segment.segment_id),
-                    f"{iso(moment)}#{version:010d}",
+                    keys.history_pk(company_id, segment.project_id, segment.segment_id),
+                    keys.history_sk(iso(moment), version),
                     user_id=user_id,
                     added=sorted(plan.added),
                     removed=sorted(plan.removed),
                 )
             )
     except TransactWriteError as exc:
-        if _cancelled_on_condition(exc):
+        if condition_failed(exc):
             raise VersionMoved from exc
         raise
     return dataclasses.replace(segment, shared_with=plan.shared_with, share_version=version)
@@ -259,14 +256,14 @@ def delete_segment(company_id: str, segment: Segment) -> None:
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.delete(
-                SegmentRow(project_pk(company_id, segment.project_id), f"SEG#{segment.segment_id}"),
-                condition=(SegmentRow.share_version == segment.share_version),
+                SegmentRow(*keys.segment(company_id, segment.project_id, segment.segment_id)),
+                condition=_at_share_version(segment),
             )
             for target in sorted(segment.shared_with):
                 shared_id = shared_segment_id(company_id, segment.project_id, segment.segment_id, target)
-                tx.delete(SharedRow(project_pk(company_id, target), f"SHARED#{shared_id}"))
+                tx.delete(SharedRow(*keys.shared(company_id, target, shared_id)))
     except TransactWriteError as exc:
-        if _cancelled_on_condition(exc):
+        if condition_failed(exc):
             raise VersionMoved from exc
         raise
 
@@ -275,12 +272,12 @@ def history(
     company_id: str, project_id: str, segment_id: str, limit: int, after: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Accepted saves, newest first: (entries, position after the last one or None at the end)."""
-    pk = _history_pk(company_id, project_id, segment_id)
-    start = {"pk": {"S": pk}, "sk": {"S": str(after["sk"])}} if after else None
+    pk = keys.history_pk(company_id, project_id, segment_id)
+    start = keys.exclusive_start(pk, str(after["sk"])) if after else None
     result = HistoryRow.query(pk, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit)
     entries = [
         {
-            "at": row.sk.split("#", 1)[0],
+            "at": keys.history_at_of(row.sk),
             "userId": row.user_id,
             "added": [str(p) for p in row.added or []],
             "removed": [str(p) for p in row.removed or []],
@@ -291,15 +288,6 @@ def history(
     return entries, ({"sk": last["sk"]["S"]} if last else None)
 
 
-def live_part(company_id: str) -> str:
-    """The ``live-shares`` GSI partition of a company's share items: ``LIVE#<0..LIVE_PARTS-1>``.
-
-    A company stays in one part (its shares come out together, sorted by ``live_key``), and the
-    parts spread the index's write load over a few partition values instead of one.
-    """
-    return f"LIVE#{zlib.crc32(company_id.encode()) % LIVE_PARTS}"
-
-
 def live_shares() -> Iterator[tuple[str, SharedSegment]]:
     """(company id, share) for every live share of the deployment: what the schedule re-evaluates.
 
@@ -308,6 +296,6 @@ def live_shares() -> Iterator[tuple[str, SharedSegment]]:
     Eventually consistent, as every GSI read is: a share granted a moment ago is picked up by
     the next tick. Raises what pynamodb raises (throttling included) for the caller to retry.
     """
-    for part in range(LIVE_PARTS):
-        for row in SharedRow.live_index.query(f"LIVE#{part}"):
-            yield row.pk.split("#", 2)[1], _shared(row)
+    for part in range(keys.LIVE_PARTS):
+        for row in SharedRow.live_index.query(keys.live_part_number(part)):
+            yield keys.company_of(row.pk), _shared(row)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from segshare_core.api import ProjectScope
 from segshare_core.domain.clock import iso, now
-from segshare_core.domain.imports import CONTENT_TYPES, Format, Import, Status
+from segshare_core.domain.imports import Format, Import, Status
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import imports
 
@@ -31,7 +31,7 @@ def create_import(scope: ProjectScope, fmt: Format) -> StartedImport:
     """
     record: Import = imports.create(scope.company_id, scope.project_id, fmt, scope.caller.user_id)
     key = imports.upload_key(scope.company_id, scope.project_id, record.import_id, fmt)
-    url = imports.upload_url(key, CONTENT_TYPES[fmt])
+    url = imports.upload_url(key)
     logger.info("import requested", import_id=record.import_id, format=fmt)
     metrics.add_metric(name="ImportsRequested", unit="Count", value=1)
     expires_at = iso(now() + timedelta(seconds=imports.UPLOAD_URL_SECONDS))

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from segshare_core import config
 from segshare_core.domain import match as matching
 from segshare_core.domain.devices import token
-from segshare_core.domain.errors import DomainError, RetryLater
+from segshare_core.domain.errors import DomainError, RetryLater, SourceGone
 from segshare_core.domain.evaluations import Evaluation, Trigger
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.profiles import Profile
@@ -20,10 +20,6 @@ from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
 from segshare_core.store.errors import is_retryable
-
-
-class SourceGone(DomainError):
-    code = "SOURCE_SEGMENT_GONE"
 
 
 def _source_members(company_id: str, segment: Segment) -> Iterable[Profile]:
@@ -54,7 +50,7 @@ def match_shared(company_id: str, shared: SharedSegment) -> tuple[MatchSummary, 
     elif plan.name == "probe":
         entries = device_index.probe(company_id, shared.target_project_id, tokens)
     else:
-        entries = list(device_index.scan(company_id, shared.target_project_id, config.DEVICE_INDEX_SHARDS))
+        entries = list(device_index.query_all_shards(company_id, shared.target_project_id, config.DEVICE_INDEX_SHARDS))
     result = matching.match(tokens, entries)
     summary = MatchSummary(
         target_profiles=target_profiles,

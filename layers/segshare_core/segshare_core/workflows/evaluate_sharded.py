@@ -43,14 +43,13 @@ from segshare_core import config
 from segshare_core.domain import match as matching
 from segshare_core.domain import scale
 from segshare_core.domain.devices import PLATFORMS, token
-from segshare_core.domain.errors import DomainError, NotFound
+from segshare_core.domain.errors import DomainError, NotFound, SourceGone
 from segshare_core.domain.evaluations import Evaluation, Trigger
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
-from segshare_core.workflows.evaluate_inline import SourceGone
 
 
 class IncompleteEvaluation(DomainError):
@@ -265,7 +264,7 @@ def match_shard(item: ShardItem) -> dict[str, int]:
             raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
         parts.append(body)
     source = matching.TokenSet.from_words(*matching.words_of(b"".join(parts)))
-    entries = device_index.scan_shard(context.companyId, context.projectId, shard) if len(source) else []
+    entries = device_index.query_shard(context.companyId, context.projectId, shard) if len(source) else []
     target = matching.TargetIndex.from_entries(entries)
     joined = matching.join(source, target)
     body = json.dumps(
@@ -355,7 +354,7 @@ def start(run: Run) -> str:
     (Step Functions refuses a second execution of one name).
     """
     response: dict[str, Any] = _sfn().start_execution(
-        stateMachineArn=config.EVALUATION_STATE_MACHINE_ARN, name=run.evaluationId, input=run.model_dump_json()
+        stateMachineArn=config.require("EVALUATION_STATE_MACHINE_ARN"), name=run.evaluationId, input=run.model_dump_json()
     )
     return str(response["executionArn"])
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from segshare_core.domain.errors import DomainError, RetryLater
+from segshare_core.domain.errors import DomainError, RetryLater, ShareEnded
 from segshare_core.domain.exports import CONTENT_TYPES, EXPORT_SHARE_ENDED, Export, columns, csv_lines, jsonl_lines
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import logger
@@ -117,9 +117,9 @@ def finalise(key: str) -> bool:
     shared = _current_share(company_id, record)
     try:
         if shared is None:
-            raise exports.ShareEnded
+            raise ShareEnded(EXPORT_SHARE_ENDED)
         ready = exports.mark_ready(company_id, shared, export_id, key, row_count, size)
-    except exports.ShareEnded:
+    except ShareEnded:
         if exports.mark_failed(company_id, project_id, export_id, EXPORT_SHARE_ENDED):
             logger.info("export failed: share ended", export_id=export_id)
         return False

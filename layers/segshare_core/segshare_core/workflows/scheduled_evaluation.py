@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 
 from segshare_core import config
-from segshare_core.domain.errors import DomainError
+from segshare_core.domain.errors import AlreadyExists, DomainError, InFlight, ShareEnded
 from segshare_core.domain.evaluations import inputs_fingerprint
 from segshare_core.domain.scheduling import fair_order
 from segshare_core.domain.segments import Segment, SharedSegment
@@ -151,12 +151,12 @@ def evaluate_scheduled(item: dict[str, Any], tick: str) -> dict[str, Any]:
 
 
 def _skipped(company_id: str, shared: SharedSegment, tick: str, exc: DomainError) -> dict[str, Any] | None:
-    if exc.code == "ALREADY_EXISTS":
+    if isinstance(exc, AlreadyExists):
         return {"evaluationId": evaluations.claimed_by_tick(company_id, shared, tick), "status": "DUPLICATE"}
-    if exc.code == "IN_FLIGHT":
+    if isinstance(exc, InFlight):
         logger.info("share skipped: an earlier tick is evaluating it", shared_segment_id=shared.shared_segment_id)
         return {"evaluationId": None, "status": "IN_FLIGHT"}
-    if exc.code == "SHARE_ENDED":
+    if isinstance(exc, ShareEnded):
         return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
     return None
 
