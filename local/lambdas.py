@@ -71,6 +71,33 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+#: sys.path and sys.modules are process-wide: one function folder is imported at a time.
+_IMPORTING = threading.Lock()
+
+
+def _exec_with_siblings(loader: Any, module: ModuleType, function: Function) -> None:
+    """Run the handler module with its folder first on the import path, as Lambda's task root is.
+
+    A handler imports the other files of its ``CodeUri`` folder by bare name (``import
+    evaluation_routes``), as it does deployed. Each load gets fresh copies of those files (a
+    container shares nothing with another), and they leave ``sys.modules`` afterwards, so a
+    same-named file of another folder, or an installed module of that name, is never mixed up
+    with them.
+    """
+    folder = str(function.code_dir)
+    siblings = [path.stem for path in function.code_dir.glob("*.py")]
+    with _IMPORTING:
+        hidden = {name: sys.modules.pop(name) for name in siblings if name in sys.modules}
+        sys.path.insert(0, folder)
+        try:
+            loader.exec_module(module)
+        finally:
+            sys.path.remove(folder)
+            for name in siblings:
+                sys.modules.pop(name, None)
+            sys.modules.update(hidden)
+
+
 def load_module(function: Function) -> ModuleType:
     """Import the function's handler module as a fresh copy (a "container").
 
@@ -85,7 +112,7 @@ def load_module(function: Function) -> ModuleType:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # as Lambda's runtime does; pydantic resolves annotations through it
-    spec.loader.exec_module(module)
+    _exec_with_siblings(spec.loader, module, function)
     handler = getattr(module, attr)
 
     @functools.wraps(handler)

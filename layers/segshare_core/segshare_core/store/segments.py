@@ -14,7 +14,7 @@ from pynamodb.transactions import TransactWrite
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import Conflict
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
-from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, new_generation
+from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, SharingChange, new_generation
 from segshare_core.store.errors import condition_failed
 from segshare_core.store.models import LIVE_PARTS, HistoryRow, SegmentRow, SharedRow, connection, project_pk
 
@@ -273,18 +273,18 @@ def delete_segment(company_id: str, segment: Segment) -> None:
 
 def history(
     company_id: str, project_id: str, segment_id: str, limit: int, after: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Accepted saves, newest first: (entries, position after the last one or None at the end)."""
+) -> tuple[list[SharingChange], dict[str, Any] | None]:
+    """Accepted saves, newest first: (changes, position after the last one or None at the end)."""
     pk = _history_pk(company_id, project_id, segment_id)
     start = {"pk": {"S": pk}, "sk": {"S": str(after["sk"])}} if after else None
     result = HistoryRow.query(pk, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit)
     entries = [
-        {
-            "at": row.sk.split("#", 1)[0],
-            "userId": row.user_id,
-            "added": [str(p) for p in row.added or []],
-            "removed": [str(p) for p in row.removed or []],
-        }
+        SharingChange(
+            at=row.sk.split("#", 1)[0],
+            user_id=row.user_id,
+            added=tuple(str(p) for p in row.added or []),
+            removed=tuple(str(p) for p in row.removed or []),
+        )
         for row in result
     ]
     last = result.last_evaluated_key
