@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from segshare_core.domain import sharing
 from segshare_core.store import segments as segment_store
-from tests.integration.conftest import OPERATOR, Response, assert_error
+from tests.integration.conftest import OPERATOR, ReadProbe, Response, assert_error
 from tests.integration.share_world import (
     ADMIN,
     GLOBEX_ADMIN,
@@ -756,6 +757,38 @@ def test_history_cursor_must_be_ours_and_of_this_listing(segment: World) -> None
 def test_history_limit_is_bounded(segment: World) -> None:
     for limit in ("0", "101", "ten"):
         assert_error(segment.history(ADMIN, limit=limit), 422, "VALIDATION_ERROR")
+
+
+@contextmanager
+def _company_row_reads() -> Iterator[list[str]]:
+    """The GetItems of a company's row (its feature flag and device-token key) made inside the block."""
+    reads: list[str] = []
+
+    def on_read(params: dict[str, Any], **_: Any) -> None:
+        if (params.get("Key") or {}).get("sk", {}).get("S") == "COMPANY":
+            reads.append(str((params["Key"].get("pk") or {}).get("S")))
+
+    emitters = ReadProbe._emitters()
+    for events in emitters:
+        events.register("before-parameter-build.dynamodb.GetItem", on_read, unique_id="company-row-reads")
+    try:
+        yield reads
+    finally:
+        for events in emitters:
+            events.unregister("before-parameter-build.dynamodb.GetItem", unique_id="company-row-reads")
+
+
+def test_a_history_page_reads_the_company_row_once(segment: World) -> None:
+    # Given a segment with history (the route needs the company's feature flag and, for its cursor, its key)
+    w = segment
+    _three_saves(w)
+    first = w.history(PAB, limit="1")
+    # When a later page is read
+    with _company_row_reads() as reads:
+        response = w.history(PAB, limit="1", cursor=first.json["nextCursor"])
+    # Then the company row was read once for both (issue 13: resolved once a request)
+    assert response.status == 200, response.json
+    assert reads == ["C#acme"]
 
 
 # ====================================================================== who sees what (404 / 403 / 401)

@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response, content_types
@@ -23,12 +24,12 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from segshare_core import config
-from segshare_core.domain import access
+from segshare_core.domain import access, sharing
+from segshare_core.domain.directory import Company
 from segshare_core.domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
-    FeatureDisabled,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -306,8 +307,7 @@ def principal(app: APIGatewayHttpResolver) -> access.Principal:
 
 def require_shared_segments(company_id: str) -> None:
     """Every sharing and shared-segment route answers 403 FEATURE_DISABLED while the feature is off."""
-    if not directory.shared_segments_on(company_id):
-        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
+    sharing.require_enabled(directory.shared_segments_on(company_id))
 
 
 def project_scope(caller: access.Principal, project_id: str) -> str:
@@ -360,9 +360,32 @@ def project_in_scope(request: Request, caller: Annotated[access.Principal, Depen
     return ProjectScope(caller=caller, company_id=company_id, project_id=project_id)
 
 
-def project_with_shared_segments(scope: Annotated[ProjectScope, Depends(project_in_scope)]) -> ProjectScope:
+@dataclass(frozen=True, slots=True)
+class ScopeCompany:
+    """The company of the path's project as stored: its settings and its device-token key (never logged)."""
+
+    company: Company
+    key: bytes = field(repr=False)
+
+
+def company_of_project(scope: Annotated[ProjectScope, Depends(project_in_scope)]) -> ScopeCompany:
+    """The scope's company row, read once a request for the feature flag and the key alike (404 if it is gone)."""
+    found = directory.company_and_key(scope.company_id)
+    if found is None:
+        raise NotFound(f"project {scope.project_id!r} not found")
+    return ScopeCompany(*found)
+
+
+#: ``def route(company: CompanyOfProject)``: the scope's company, from the same one read as ``InSharingProject``'s check.
+CompanyOfProject = Annotated[ScopeCompany, Depends(company_of_project)]
+
+
+def project_with_shared_segments(
+    scope: Annotated[ProjectScope, Depends(project_in_scope)],
+    company: Annotated[ScopeCompany, Depends(company_of_project)],
+) -> ProjectScope:
     """``project_in_scope`` for the sharing and shared-segment routes: 403 FEATURE_DISABLED while the feature is off."""
-    require_shared_segments(scope.company_id)
+    sharing.require_enabled(company.company.shared_segments_enabled)
     return scope
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
 
-from segshare_core.domain.errors import BadRequest, Forbidden
+from segshare_core.domain.errors import BadRequest, FeatureDisabled, Forbidden
 
 #: One save changes at most this many shares (a DynamoDB transaction holds 100 items).
 MAX_CHANGES = 45
@@ -32,6 +32,12 @@ def new_generation(moment: datetime) -> str:
     Unique (random part) and time-sortable (time first); nothing relies on the order today.
     """
     return f"g-{int(moment.timestamp() * 1000):011x}{secrets.token_hex(4)}"
+
+
+def require_enabled(enabled: bool) -> None:
+    """Sharing and shared segments answer 403 FEATURE_DISABLED while the company has the feature off (API.md, Errors)."""
+    if not enabled:
+        raise FeatureDisabled("shared segments are not enabled for this company; ask an operator to turn them on")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,16 @@ def plan_save(current: Set[str], visible: Set[str], requested: Iterable[str], so
 def can_force_delete(shared_with: Set[str], visible: Set[str]) -> bool:
     """A share is never removed by someone who cannot see it."""
     return set(shared_with) <= set(visible)
+
+
+@dataclass(frozen=True, slots=True)
+class SharingChange:
+    """One accepted save as recorded: when (ISO-8601 UTC), by whom, the projects it added and removed (sorted)."""
+
+    at: str
+    user_id: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

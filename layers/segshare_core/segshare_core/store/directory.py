@@ -73,6 +73,15 @@ def update_company(company_id: str, *, name: str | None, shared_segments_enabled
     return _company(row)
 
 
+def company_and_key(company_id: str) -> tuple[Company, bytes] | None:
+    """The company and its device-token key from one read of its row; None when there is no such company.
+
+    A request that needs both (the feature flag and a cursor or token key) reads the row once.
+    """
+    row = _company_row(company_id)
+    return (_company(row), bytes(row.device_key)) if row else None
+
+
 def shared_segments_on(company_id: str) -> bool:
     """Whether the company has the shared-segments feature turned on (off until an operator turns it on)."""
     company = get_company(company_id)

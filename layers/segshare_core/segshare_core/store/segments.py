@@ -13,7 +13,7 @@ from pynamodb.transactions import TransactWrite
 from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import AlreadyExists
 from segshare_core.domain.segments import Segment, SharedSegment, shared_segment_id
-from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, new_generation
+from segshare_core.domain.sharing import LEGACY_GENERATION, SavePlan, SharingChange, new_generation
 from segshare_core.store import keys
 from segshare_core.store.errors import condition_failed
 from segshare_core.store.models import HistoryRow, SegmentRow, SharedRow, connection
@@ -270,18 +270,18 @@ def delete_segment(company_id: str, segment: Segment) -> None:
 
 def history(
     company_id: str, project_id: str, segment_id: str, limit: int, after: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Accepted saves, newest first: (entries, position after the last one or None at the end)."""
+) -> tuple[list[SharingChange], dict[str, Any] | None]:
+    """Accepted saves, newest first: (changes, position after the last one or None at the end)."""
     pk = keys.history_pk(company_id, project_id, segment_id)
     start = keys.exclusive_start(pk, str(after["sk"])) if after else None
     result = HistoryRow.query(pk, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit)
     entries = [
-        {
-            "at": keys.history_at_of(row.sk),
-            "userId": row.user_id,
-            "added": [str(p) for p in row.added or []],
-            "removed": [str(p) for p in row.removed or []],
-        }
+        SharingChange(
+            at=keys.history_at_of(row.sk),
+            user_id=row.user_id,
+            added=tuple(str(p) for p in row.added or []),
+            removed=tuple(str(p) for p in row.removed or []),
+        )
         for row in result
     ]
     last = result.last_evaluated_key
