@@ -59,6 +59,11 @@ def counter_pk(company_id: str, project_id: str, kind: str, shard: int) -> str:
     return f"C#{company_id}#P#{project_id}#N#{kind}#{shard:03d}"
 
 
+def held_moves_pk(company_id: str, project_id: str) -> str:
+    """The partition of a project's held counter moves (``HeldMovesRow``), one item per writer holding some."""
+    return f"C#{company_id}#P#{project_id}#N#HELD"
+
+
 class _DirectoryRow(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -157,6 +162,25 @@ class CounterRow(Model):
     sk = UnicodeAttribute(range_key=True)
     total = NumberAttribute(default=0)
     seq = NumberAttribute(default=0)
+
+
+class HeldMovesRow(Model):
+    """pk C#<companyId>#P#<projectId>#N#HELD, sk the writer (an import batch): counter moves not applied yet.
+
+    A bulk import's batch writes its profiles without touching the shared counter items (so
+    concurrent batches never meet on them): each of its transactions rewrites this item with
+    the batch's running moves, conditioned on ``version``; at the batch's end one transaction
+    ADDs the moves to the counters and deletes this item (``store.profiles.release_moves``).
+    ``moves``: ``{"<P|I>#<shard>": [delta of total, steps of seq]}``.
+    """
+
+    class Meta:
+        table_name = config.PROFILES_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    moves = JSONAttribute()
+    version = NumberAttribute()
 
 
 class SegmentRow(Model):
@@ -378,6 +402,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     GrantRow,
     ProfileRow,
     CounterRow,
+    HeldMovesRow,
     DeviceIndexRow,
     SegmentRow,
     SharedRow,
