@@ -62,9 +62,15 @@ WRU_PRICE, RRU_PRICE = 0.625, 0.125
 #: entries sit under DEVICE_INDEX_SHARDS partition keys each; DynamoDB may split a hot key range
 #: further ("split for heat"), but does not promise when, so the bound below assumes no split.
 PARTITION_WCU = 1000
+#: DynamoDB's default table-level throughput quota for on-demand tables, write request units a
+#: second (adjustable through Service Quotas).
+TABLE_WRU_QUOTA = 40_000
 #: The split's vCPU share: ImportSplitFunction has 1,769 MB, one full vCPU (Lambda documents CPU
 #: in proportion to memory, a vCPU at 1,769 MB); assumed as fast as one core of this machine.
 SPLIT_VCPU = 1.0
+#: S3 throughput of the split's one stream (it reads the upload and writes the batch files in
+#: series), MB a second from a Lambda in the bucket's region (assumed).
+SPLIT_S3_MBPS = 75.0
 #: Bytes a row of the benchmark's shape takes in the upload (measured below, JSONL).
 TARGET_ROWS = 10_000_000
 
@@ -296,7 +302,8 @@ def _lines(
     # item (its moves are held in its own item), so workers do not wait on one another.
     rounds = math.ceil(batches / CONCURRENCY)
     batch_minutes = rounds * rows_per_batch / per_worker / 60
-    split_minutes = TARGET_ROWS * split_cpu_per_row / SPLIT_VCPU / 60
+    # The split parses (CPU) and moves the file twice through S3 (read the upload, write the batches).
+    split_minutes = (TARGET_ROWS * split_cpu_per_row / SPLIT_VCPU + 2 * TARGET_ROWS * row_bytes / 1e6 / SPLIT_S3_MBPS) / 60
     minutes_out["total"] = split_minutes + batch_minutes
     # Writes: transactional, 2 WRU an item of up to 1 KB. Items a row: measured (rows, index entries, held moves).
     items_per_row = worker["items"] / worker_rows
@@ -308,6 +315,10 @@ def _lines(
     bound_rows_per_second = shards * PARTITION_WCU / (2 * entries_per_row)
     minutes_out["partition_bound"] = TARGET_ROWS / bound_rows_per_second / 60
     needed_shards = math.ceil(TARGET_ROWS / (15 * 60) * 2 * entries_per_row / PARTITION_WCU)
+    # Table bound: the device-index table takes the most writes (2 entries a row, 2 WRU each).
+    quota_rows_per_second = TABLE_WRU_QUOTA / (2 * entries_per_row)
+    minutes_out["quota_bound"] = TARGET_ROWS / quota_rows_per_second / 60
+    needed_quota = TARGET_ROWS / (15 * 60) * 2 * entries_per_row
     # Reads a row costs: the upsert's BatchGet of the rows (0.5 RRU, eventually consistent) and
     # the consistent BatchGet of its 2 index entries (1 RRU each).
     rru = TARGET_ROWS * 2.5
@@ -317,8 +328,14 @@ def _lines(
         f"    measured: {per_tx:.1f} profiles and {worker['items_per_tx']:.0f} items per TransactWriteItems,"
         f" {items_per_row:.2f} items written a row; 1 counter transaction a batch (its held moves)"
     )
-    yield f"    assumed: {TX_MS:.0f} ms a transaction, {BATCH_GET_MS:.0f} ms a read, Map MaxConcurrency {CONCURRENCY}, on-demand"
-    yield f"    split: {split_cpu_per_row * 1e6:.1f} us CPU a row here -> {split_minutes:.1f} min for 10M at {SPLIT_VCPU:g} vCPU"
+    yield (
+        f"    assumed: {TX_MS:.0f} ms a transaction, {BATCH_GET_MS:.0f} ms a read, Map MaxConcurrency {CONCURRENCY},"
+        " on-demand tables warm enough for the rate (warm throughput or an earlier peak)"
+    )
+    yield (
+        f"    split: {split_cpu_per_row * 1e6:.1f} us CPU a row here, the file read and written once at {SPLIT_S3_MBPS:.0f} MB/s"
+        f" -> {split_minutes:.1f} min for 10M at {SPLIT_VCPU:g} vCPU"
+    )
     yield (
         f"    batches: one worker ~{per_worker:,.0f} rows/s; {CONCURRENCY} at a time, {rounds} rounds"
         f" -> {batch_minutes:.1f} min; total {minutes_out['total']:.1f} min (target 15)"
@@ -326,6 +343,10 @@ def _lines(
     yield (
         f"    partition bound at {shards} shards ({PARTITION_WCU} WCU a partition, no split for heat):"
         f" ~{bound_rows_per_second:,.0f} rows/s -> {minutes_out['partition_bound']:.0f} min; 15 min needs >= {needed_shards} shards"
+    )
+    yield (
+        f"    table bound: the index table at the default {TABLE_WRU_QUOTA:,} WRU/s quota takes ~{quota_rows_per_second:,.0f} rows/s"
+        f" -> {minutes_out['quota_bound']:.1f} min; 15 min needs a quota >= {needed_quota:,.0f} WRU/s"
     )
     yield f"    DynamoDB: {wru / 1e6:.0f}M WRU + {rru / 1e6:.0f}M RRU = ${wru / 1e6 * WRU_PRICE + rru / 1e6 * RRU_PRICE:,.0f} per 10M rows"
     yield f"    local stack for reference: jsonl {stack_rates.get('jsonl', 0):,.0f} rows/s, csv {stack_rates.get('csv', 0):,.0f} rows/s"
@@ -383,6 +404,7 @@ def run() -> None:
     print(
         f"import: jsonl {rates['jsonl']:,.0f} rows/s, csv {rates['csv']:,.0f} rows/s ({ROWS:,} rows, local stack);"
         f" batch worker peak ~{full_peak / 2**20:.0f} MiB a {bulk_import.BATCH_BYTES / 2**20:.0f} MiB batch;"
-        f" 10M on AWS (projected): {minutes['total']:.1f} min at {CONCURRENCY} workers (target 15),"
+        f" 10M on AWS (projected): {minutes['total']:.1f} min at {CONCURRENCY} workers (target 15);"
+        f" bounds: {minutes['quota_bound']:.1f} min at the default table quota,"
         f" {minutes['partition_bound']:.0f} min if the {config.DEVICE_INDEX_SHARDS} index partitions do not split for heat"
     )
