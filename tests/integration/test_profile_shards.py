@@ -424,3 +424,33 @@ def test_counters_equal_the_true_counts_after_import_batches_that_die_and_are_re
         counts = profiles.counts(COMPANY, project, consistent_read=True)
         assert held_totals(project) == (0, 0, 0)
         assert (counts.profiles, counts.index_entries, counts.seq) == (len(model), len(index_of(model)), seq)
+
+
+def test_held_moves_applied_by_a_sweep_while_the_batch_still_runs_are_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an import batch of 20 profiles that takes several transactions (8 items each)
+    monkeypatch.setattr(profiles, "_TX_ITEMS", 8)
+    project = new_project()
+    batch = [profile(f"u-{n:02d}", f"{n + 1:x}") for n in range(20)]
+    real = profiles._commit
+    commits = 0
+
+    def sweeping_commit(company_id: str, project_id: str, group: Any, held: Any = None) -> None:
+        nonlocal commits
+        real(company_id, project_id, group, held)
+        commits += 1
+        if commits == 2:
+            # the import's finish or Catch applies what the batch holds while the batch still runs
+            assert profiles.release_all_moves(COMPANY, project, "i-1#") == 1
+
+    monkeypatch.setattr(profiles, "_commit", sweeping_commit)
+    # When the batch writes them and then applies its moves
+    held = profiles.hold_moves(COMPANY, project, "i-1#00000")
+    written = profiles.upsert_profiles(COMPANY, project, KEY, batch, held=held, skip_unchanged=True)
+    profiles.release_moves(held)
+    # Then its transaction after the sweep lost the race on the held item and was redone on a
+    # fresh read, and every move reached the counters once: by the sweep or by the batch
+    assert written == 20
+    counts = profiles.counts(COMPANY, project, consistent_read=True)
+    assert (counts.profiles, counts.index_entries, counts.seq) == (20, 20, 20)
+    assert held_totals(project) == (0, 0, 0)
+    assert set(stored_rows(project)) == {p.profile_id for p in batch}
