@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import ValidationError
 
 from local import template as tpl
 from local.lambdas import LambdaContext, bridge_lambda_invoke, load_module
@@ -275,6 +276,18 @@ def test_an_import_run_twice_changes_nothing_more(world: World) -> None:
     assert twice == once
     again = got(world, record["importId"])
     assert (again["status"], again["rows"], again["upserted"], again["rejected"]) == ("SUCCEEDED", 30, 30, 0)
+
+
+@pytest.mark.parametrize("function", ["ImportSplitFunction", "ImportBatchFunction", "ImportFinishFunction", "ImportFailFunction"])
+def test_each_import_task_is_its_own_function_with_a_typed_input(world: World, function: str) -> None:
+    # Given the task's handler as the template declares it
+    declared = next(f for f in tpl.load().functions() if f.logical_id == function)
+    module = load_module(declared)
+    # When it gets the former shape (an action string and an untyped dict) or nothing of its model
+    for event_body in ({"action": "batch", "item": {"batch": 0}}, {}):
+        # Then its input model refuses it before any work
+        with pytest.raises(ValidationError):
+            module.lambda_handler(event_body, LambdaContext(function_name=function))
 
 
 def test_a_second_s3_event_starts_nothing(world: World) -> None:
