@@ -11,13 +11,16 @@
    1000 and 4000), its peak memory, extrapolated to a full ``bulk_import.BATCH_BYTES`` batch,
    and its DynamoDB requests (profiles and items per TransactWriteItems); and the split's
    peak memory at a tenth of the size and the full size (flat: rows go to files, not memory).
-3. The projection for 10M rows on AWS, from the measured profiles per transaction and the
-   stated assumptions (latency, concurrency, price); it is arithmetic, not a measurement.
+   The split's CPU seconds per row are measured too (untraced), for the projection.
+3. The projection for 10M rows on AWS, from the measured requests of one batch worker and
+   the split's CPU per row, and the stated assumptions (latency, concurrency, partition
+   throughput, price); it is arithmetic, not a measurement.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -36,7 +39,7 @@ from local import template as tpl
 from local.resources import create_all
 from local.tokens import mint
 from segshare_core import config
-from segshare_core.domain.imports import Row
+from segshare_core.domain.imports import Format, Row
 from segshare_core.store import directory, imports
 from segshare_core.store.models import ALL_MODELS, connection
 from segshare_core.workflows import bulk_import
@@ -48,12 +51,26 @@ ADMIN = mint("bench-admin")
 # ---- assumptions of the projection (not measured here)
 #: Median TransactWriteItems latency from a Lambda in the same region, ~100 items (assumed).
 TX_MS = 30.0
-#: BatchGetItem (the skip-unchanged read, 100 keys) latency (assumed).
+#: BatchGetItem / GetItem / Query latency (assumed).
 BATCH_GET_MS = 10.0
-#: The import Map's MaxConcurrency (statemachines/bulk_import.asl.json) and the raised value the target needs.
-CONCURRENCY = 8
+#: The import Map's MaxConcurrency (statemachines/bulk_import.asl.json; ImportBatchFunction's reserved concurrency).
+_MACHINE = json.loads((tpl.ROOT / "statemachines" / "bulk_import.asl.json").read_text())
+CONCURRENCY = int(_MACHINE["States"]["UpsertBatches"]["MaxConcurrency"])
 #: DynamoDB on-demand, us-east-1: USD per million write / read request units (AWS price list, 2025).
 WRU_PRICE, RRU_PRICE = 0.625, 0.125
+#: DynamoDB's documented per-partition ceiling: 1,000 WCU a second. A project's profiles and index
+#: entries sit under DEVICE_INDEX_SHARDS partition keys each; DynamoDB may split a hot key range
+#: further ("split for heat"), but does not promise when, so the bound below assumes no split.
+PARTITION_WCU = 1000
+#: DynamoDB's default table-level throughput quota for on-demand tables, write request units a
+#: second (adjustable through Service Quotas).
+TABLE_WRU_QUOTA = 40_000
+#: The split's vCPU share: ImportSplitFunction has 1,769 MB, one full vCPU (Lambda documents CPU
+#: in proportion to memory, a vCPU at 1,769 MB); assumed as fast as one core of this machine.
+SPLIT_VCPU = 1.0
+#: S3 throughput of the split's one stream (it reads the upload and writes the batch files in
+#: series), MB a second from a Lambda in the bucket's region (assumed).
+SPLIT_S3_MBPS = 75.0
 #: Bytes a row of the benchmark's shape takes in the upload (measured below, JSONL).
 TARGET_ROWS = 10_000_000
 
@@ -114,14 +131,20 @@ def _call(base: str, method: str, path: str, token: str, body: Any = None) -> An
 
 
 def through_stack(base: str, project: str, fmt: str, body: bytes) -> tuple[float, dict[str, Any]]:
-    """(seconds from the start of the PUT to SUCCEEDED, the import as read)."""
+    """(seconds from the start of the PUT to SUCCEEDED, the import as read).
+
+    A poll answered 500/503 is polled again: the local stack runs one DynamoDB request at a
+    time, and under the import's load a read can pass botocore's timeout (README, Limitations).
+    """
     started = _call(base, "POST", f"/v1/projects/{project}/imports", ADMIN, {"format": fmt})
     begin = time.perf_counter()
     assert requests.put(started["uploadUrl"], data=body, timeout=300).status_code == 200
+    path = f"/v1/projects/{project}/imports/{started['importId']}"
     while True:
-        record = _call(base, "GET", f"/v1/projects/{project}/imports/{started['importId']}", ADMIN)
-        if record["status"] in ("SUCCEEDED", "FAILED"):
-            return time.perf_counter() - begin, record
+        response = requests.get(base + path, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120)
+        assert response.status_code in (200, 500, 503), response.text
+        if response.status_code == 200 and response.json()["status"] in ("SUCCEEDED", "FAILED"):
+            return time.perf_counter() - begin, response.json()
         time.sleep(0.5)
 
 
@@ -151,7 +174,7 @@ def _one_batch(project: str, rows: int, traced: bool) -> dict[str, float]:
     key = imports.work_prefix("bench", project, "i-bench") + "batch-00000.jsonl"
     body = "".join(Row(n + 1, _row(n)).to_json() for n in range(rows)).encode()
     imports.put_file(key, body, "application/x-ndjson")
-    item = {"companyId": "bench", "projectId": project, "importId": "i-bench", "batch": 0, "key": key}
+    item = bulk_import.BatchItem(companyId="bench", projectId=project, importId="i-bench", batch=0, key=key)
     sent, items = _count_requests()
     if traced:
         tracemalloc.start()
@@ -167,8 +190,10 @@ def _one_batch(project: str, rows: int, traced: bool) -> dict[str, float]:
         "peak": peak,
         "seconds": seconds,
         "transactions": sent["TransactWriteItems"],
+        "items": sum(items),
         "items_per_tx": sum(items) / max(1, len(items)),
         "batch_gets": sent["BatchGetItem"],
+        "other_reads": sent["GetItem"] + sent["Query"],
         "bytes": len(body),
     }
 
@@ -218,11 +243,13 @@ def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
         process.wait(timeout=10)
 
 
-def split_peak(sizes: list[int], fmt: str) -> dict[int, int]:
+def split_peak(sizes: list[int], fmt: Format, cpu_out: dict[int, float]) -> dict[int, int]:
     """Peak bytes of the split over uploads of these row counts, against moto's server in another process.
 
     The rows go to batch files in /tmp, not memory; moto keeps the objects in its own process,
     so tracemalloc counts the split alone. A small untraced split first builds the client.
+    ``cpu_out`` gets, per size, the CPU seconds of an untraced split of it (this process only:
+    moto's work is in its own).
     """
     process, endpoint = _moto_server_with_fixes()
     previous = os.environ.get("AWS_ENDPOINT_URL")
@@ -232,9 +259,14 @@ def split_peak(sizes: list[int], fmt: str) -> dict[int, int]:
     try:
         boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
         for n in [100, *sizes]:
-            key = imports.upload_key("bench", "proj", f"i-split-{n}", fmt)  # type: ignore[arg-type]
+            key = imports.upload_key("bench", "proj", f"i-split-{n}", fmt)
             imports.put_file(key, jsonl_file(n) if fmt == "jsonl" else csv_file(n), "text/plain")
-            job = {"companyId": "bench", "projectId": "proj", "importId": f"i-split-{n}", "format": fmt, "key": key}
+            job = bulk_import.Job(
+                companyId="bench", projectId="proj", importId=f"i-split-{n}", format=fmt, bucket=config.DATA_BUCKET, key=key
+            )
+            cpu = time.process_time()
+            bulk_import.split(job)
+            cpu_out[n] = time.process_time() - cpu
             tracemalloc.start()
             try:
                 bulk_import.split(job)
@@ -253,32 +285,69 @@ def split_peak(sizes: list[int], fmt: str) -> dict[int, int]:
 
 
 def _lines(
-    stack_rates: dict[str, float], worker: dict[str, float], worker_rows: int, row_bytes: float, minutes_out: dict[str, float]
+    stack_rates: dict[str, float],
+    worker: dict[str, float],
+    worker_rows: int,
+    row_bytes: float,
+    split_cpu_per_row: float,
+    minutes_out: dict[str, float],
 ) -> Iterator[str]:
+    batches = min(bulk_import.MAX_BATCHES, math.ceil(TARGET_ROWS * row_bytes / bulk_import.BATCH_BYTES))
+    rows_per_batch = TARGET_ROWS / batches
     per_tx = worker_rows / max(1, worker["transactions"])
-    batch_rows = bulk_import.BATCH_BYTES / row_bytes
-    batches = min(bulk_import.MAX_BATCHES, TARGET_ROWS * row_bytes / bulk_import.BATCH_BYTES)
     # One worker sends its requests in series: the measured requests at the assumed latencies.
-    per_worker = worker_rows / ((worker["transactions"] * TX_MS + worker["batch_gets"] * BATCH_GET_MS) / 1000)
-    unconstrained = per_worker * CONCURRENCY
-    # Every transaction ADDs to the counters of the shards it touches; DynamoDB cancels a transaction
-    # that meets another one on an item (TransactionConflict), so a counter item takes about one
-    # transaction at a time: 1000 / TX_MS transactions a second a project, whatever the concurrency.
-    counter_bound = per_tx * 1000 / TX_MS
-    minutes_out["unconstrained"] = TARGET_ROWS / unconstrained / 60
-    minutes_out["counter_bound"] = TARGET_ROWS / counter_bound / 60
-    wru = TARGET_ROWS * (2 * worker["items_per_tx"] / per_tx)  # transactional writes: 2 WRU per item of <= 1 KB
-    # Reads a row costs: skip-unchanged and the upsert's own BatchGet (0.5 RRU each, eventually
-    # consistent) and the consistent BatchGet of its 2 index entries (1 RRU each).
-    rru = TARGET_ROWS * 3.0
+    worker_seconds = (worker["transactions"] * TX_MS + (worker["batch_gets"] + worker["other_reads"]) * BATCH_GET_MS) / 1000
+    per_worker = worker_rows / worker_seconds
+    # The Map runs CONCURRENCY batches at a time; a batch's profile transactions touch no counter
+    # item (its moves are held in its own item), so workers do not wait on one another.
+    rounds = math.ceil(batches / CONCURRENCY)
+    batch_minutes = rounds * rows_per_batch / per_worker / 60
+    # The split parses (CPU) and moves the file twice through S3 (read the upload, write the batches).
+    split_minutes = (TARGET_ROWS * split_cpu_per_row / SPLIT_VCPU + 2 * TARGET_ROWS * row_bytes / 1e6 / SPLIT_S3_MBPS) / 60
+    minutes_out["total"] = split_minutes + batch_minutes
+    # Writes: transactional, 2 WRU an item of up to 1 KB. Items a row: measured (rows, index entries, held moves).
+    items_per_row = worker["items"] / worker_rows
+    wru = TARGET_ROWS * 2 * items_per_row
+    # Partition bound: index entries (2 a row here) are the busiest; each of the project's
+    # DEVICE_INDEX_SHARDS index partitions takes PARTITION_WCU, 2 WCU an entry.
+    shards = config.DEVICE_INDEX_SHARDS
+    entries_per_row = 2
+    bound_rows_per_second = shards * PARTITION_WCU / (2 * entries_per_row)
+    minutes_out["partition_bound"] = TARGET_ROWS / bound_rows_per_second / 60
+    needed_shards = math.ceil(TARGET_ROWS / (15 * 60) * 2 * entries_per_row / PARTITION_WCU)
+    # Table bound: the device-index table takes the most writes (2 entries a row, 2 WRU each).
+    quota_rows_per_second = TABLE_WRU_QUOTA / (2 * entries_per_row)
+    minutes_out["quota_bound"] = TARGET_ROWS / quota_rows_per_second / 60
+    needed_quota = TARGET_ROWS / (15 * 60) * 2 * entries_per_row
+    # Reads a row costs: the upsert's BatchGet of the rows (0.5 RRU, eventually consistent) and
+    # the consistent BatchGet of its 2 index entries (1 RRU each).
+    rru = TARGET_ROWS * 2.5
     size = TARGET_ROWS * row_bytes / 1e9
-    yield f"    10M rows of this shape ({row_bytes:.0f} B a JSONL row, {size:.1f} GB): {batches:.0f} batches of ~{batch_rows:,.0f} rows"
-    yield f"    measured: {per_tx:.1f} profiles and {worker['items_per_tx']:.0f} items per TransactWriteItems (counters included)"
-    yield f"    assumed: {TX_MS:.0f} ms a transaction, {BATCH_GET_MS:.0f} ms a BatchGet, Map MaxConcurrency {CONCURRENCY}, on-demand"
-    minutes = TARGET_ROWS / unconstrained / 60
-    yield f"    one worker ~{per_worker:,.0f} rows/s; {CONCURRENCY} workers ~{unconstrained:,.0f} rows/s -> {minutes:.0f} min"
-    yield f"    but every transaction moves shard counters: at ~1 transaction at a time per counter item, ~{counter_bound:,.0f} rows/s"
-    yield f"    -> {TARGET_ROWS / counter_bound / 60:.0f} min for 10M (target 15 min needs {TARGET_ROWS / 900:,.0f} rows/s)"
+    yield f"    10M rows of this shape ({row_bytes:.0f} B a JSONL row, {size:.1f} GB): {batches} batches of ~{rows_per_batch:,.0f} rows"
+    yield (
+        f"    measured: {per_tx:.1f} profiles and {worker['items_per_tx']:.0f} items per TransactWriteItems,"
+        f" {items_per_row:.2f} items written a row; 1 counter transaction a batch (its held moves)"
+    )
+    yield (
+        f"    assumed: {TX_MS:.0f} ms a transaction, {BATCH_GET_MS:.0f} ms a read, Map MaxConcurrency {CONCURRENCY},"
+        " on-demand tables warm enough for the rate (warm throughput or an earlier peak)"
+    )
+    yield (
+        f"    split: {split_cpu_per_row * 1e6:.1f} us CPU a row here, the file read and written once at {SPLIT_S3_MBPS:.0f} MB/s"
+        f" -> {split_minutes:.1f} min for 10M at {SPLIT_VCPU:g} vCPU"
+    )
+    yield (
+        f"    batches: one worker ~{per_worker:,.0f} rows/s; {CONCURRENCY} at a time, {rounds} rounds"
+        f" -> {batch_minutes:.1f} min; total {minutes_out['total']:.1f} min (target 15)"
+    )
+    yield (
+        f"    partition bound at {shards} shards ({PARTITION_WCU} WCU a partition, no split for heat):"
+        f" ~{bound_rows_per_second:,.0f} rows/s -> {minutes_out['partition_bound']:.0f} min; 15 min needs >= {needed_shards} shards"
+    )
+    yield (
+        f"    table bound: the index table at the default {TABLE_WRU_QUOTA:,} WRU/s quota takes ~{quota_rows_per_second:,.0f} rows/s"
+        f" -> {minutes_out['quota_bound']:.1f} min; 15 min needs a quota >= {needed_quota:,.0f} WRU/s"
+    )
     yield f"    DynamoDB: {wru / 1e6:.0f}M WRU + {rru / 1e6:.0f}M RRU = ${wru / 1e6 * WRU_PRICE + rru / 1e6 * RRU_PRICE:,.0f} per 10M rows"
     yield f"    local stack for reference: jsonl {stack_rates.get('jsonl', 0):,.0f} rows/s, csv {stack_rates.get('csv', 0):,.0f} rows/s"
 
@@ -323,14 +392,19 @@ def run() -> None:
     worker = runs[large_n]
     worker_rows = large_n
     small, large = max(1000, ROWS // 10), ROWS
-    peaks = split_peak([small, large], "csv")
-    print(f"    split (csv): peak {peaks[small] / 2**20:.1f} MiB at {small:,} rows, {peaks[large] / 2**20:.1f} MiB at {large:,} rows")
+    split_cpu: dict[int, float] = {}
+    peaks = split_peak([small, large], "csv", split_cpu)
+    print(
+        f"    split (csv): peak {peaks[small] / 2**20:.1f} MiB at {small:,} rows, {peaks[large] / 2**20:.1f} MiB at {large:,} rows;"
+        f" {split_cpu[large]:.1f} s CPU at {large:,} rows"
+    )
     minutes: dict[str, float] = {}
-    for line in _lines(rates, worker, worker_rows, row_bytes, minutes):
+    for line in _lines(rates, worker, worker_rows, row_bytes, split_cpu[large] / large, minutes):
         print(line)
     print(
         f"import: jsonl {rates['jsonl']:,.0f} rows/s, csv {rates['csv']:,.0f} rows/s ({ROWS:,} rows, local stack);"
         f" batch worker peak ~{full_peak / 2**20:.0f} MiB a {bulk_import.BATCH_BYTES / 2**20:.0f} MiB batch;"
-        f" 10M on AWS (projected): {minutes['unconstrained']:.0f} min at {CONCURRENCY} workers,"
-        f" {minutes['counter_bound']:.0f} min bound by counter conflicts (target 15)"
+        f" 10M on AWS (projected): {minutes['total']:.1f} min at {CONCURRENCY} workers (target 15);"
+        f" bounds: {minutes['quota_bound']:.1f} min at the default table quota,"
+        f" {minutes['partition_bound']:.0f} min if the {config.DEVICE_INDEX_SHARDS} index partitions do not split for heat"
     )

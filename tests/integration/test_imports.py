@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import ValidationError
 
 from local import template as tpl
 from local.lambdas import LambdaContext, bridge_lambda_invoke, load_module
@@ -24,6 +25,8 @@ from local.resources import create_all
 from local.schedule import create_state_machines
 from segshare_core import config
 from segshare_core.store import imports, profiles
+from segshare_core.store.keys import held_moves_pk
+from segshare_core.store.models import ALL_MODELS, HeldMovesRow, connection
 from segshare_core.workflows import bulk_import
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
 
@@ -150,6 +153,103 @@ def test_a_batch_that_fails_once_is_retried_and_upserts_each_row_once(world: Wor
     assert errors_file(record) == [["line", "profileId", "code", "message"], ["42", "bad", "INVALID_DEVICE_ID", errors_file(record)[1][3]]]
 
 
+def profile_rows(n: int) -> list[dict[str, Any]]:
+    return [
+        {"profileId": f"u-{i:03d}", "attributes": {"n": str(i)}, "devices": [{"platform": "android", "id": android(i)}]} for i in range(n)
+    ]
+
+
+def counter_transactions() -> tuple[list[int], Any]:
+    """Collects, per TransactWriteItems sent, how many of its items are shard counters; returns (list, unhook)."""
+    touched: list[int] = []
+
+    def on_call(params: dict[str, Any], **_: Any) -> None:
+        # Each item is {"Put"|"Update"|"Delete"|"ConditionCheck": {..., "Item" or "Key": {"pk": {"S": ...}}}}.
+        actions = [next(iter(item.values())) for item in params["TransactItems"]]
+        keys = [(action.get("Key") or action["Item"])["pk"]["S"] for action in actions]
+        touched.append(sum(1 for pk in keys if "#N#P#" in pk or "#N#I#" in pk))
+
+    clients = {id(c): c for c in [m._get_connection().connection.client for m in ALL_MODELS] + [connection().client]}
+    for client in clients.values():
+        client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", on_call)
+
+    def unhook() -> None:
+        for client in clients.values():
+            client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", on_call)
+
+    return touched, unhook
+
+
+def test_an_imports_batches_move_the_shared_counters_once_each(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given batch files of ~8 KB, so that 300 profiles make several batches run side by side
+    monkeypatch.setattr(bulk_import, "BATCH_BYTES", 8 * 1024)
+    body = jsonl(*profile_rows(300))
+    batches = bulk_import._batch_count(len(body))
+    assert batches > 3
+    touched, unhook = counter_transactions()
+    try:
+        # When they are imported
+        record = run(world, body)
+    finally:
+        unhook()
+    # Then each batch moved the project's counters in one transaction (its held moves, applied
+    # once), and none of its profile transactions touched a counter item that other batches share
+    assert record["status"] == "SUCCEEDED", record
+    assert len(touched) > batches
+    assert len([n for n in touched if n]) == batches
+    # And the counters are exact: 300 profiles, 300 index entries, one step of seq each
+    counts = profiles.counts("acme", "proj-a", consistent_read=True)
+    assert (counts.profiles, counts.index_entries, counts.seq) == (300, 300, 300)
+    assert list(HeldMovesRow.query(held_moves_pk("acme", "proj-a"))) == []
+
+
+def test_a_batch_that_dies_after_writing_and_before_applying_its_moves_applies_them_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = profiles.release_moves
+    calls: list[int] = []
+
+    def dies_once(held: profiles.HeldMoves) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected: the batch's Lambda died after its profiles were written")
+        real(held)
+
+    monkeypatch.setattr(profiles, "release_moves", dies_once)
+    # When the only batch writes its 40 profiles, dies before applying its counter moves, and is retried
+    record = run(world, jsonl(*profile_rows(40)))
+    # Then the retry wrote no profile again and applied the moves the first attempt held, once
+    assert record["status"] == "SUCCEEDED", record
+    assert len(calls) == 2
+    counts = profiles.counts("acme", "proj-a", consistent_read=True)
+    assert (counts.profiles, counts.index_entries, counts.seq) == (40, 40, 40)
+    assert list(HeldMovesRow.query(held_moves_pk("acme", "proj-a"))) == []
+
+
+def test_a_batch_that_fails_every_attempt_fails_the_import_and_its_written_profiles_are_counted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = profiles.release_moves
+    calls: list[int] = []
+
+    def dies_four_times(held: profiles.HeldMoves) -> None:
+        calls.append(1)
+        if len(calls) <= 4:
+            raise RuntimeError("injected: the counters cannot be reached")
+        real(held)
+
+    monkeypatch.setattr(profiles, "release_moves", dies_four_times)
+    # When the batch fails all 3 attempts after writing, and the finish step cannot apply the moves either
+    record = run(world, jsonl(*profile_rows(25)))
+    # Then the import is FAILED, and its Catch applied the moves held back: the counters count the 25 profiles written
+    assert record["status"] == "FAILED", record
+    assert len(calls) == 5
+    assert len(profiles.get_profiles("acme", "proj-a", [f"u-{i:03d}" for i in range(25)])) == 25
+    counts = profiles.counts("acme", "proj-a", consistent_read=True)
+    assert (counts.profiles, counts.index_entries, counts.seq) == (25, 25, 25)
+    assert list(HeldMovesRow.query(held_moves_pk("acme", "proj-a"))) == []
+
+
 def test_an_import_run_twice_changes_nothing_more(world: World) -> None:
     rows = [{"profileId": f"u-{n}", "attributes": {"a": "b"}, "devices": [{"platform": "ios", "id": IDFV}]} for n in range(30)]
     record = run(world, jsonl(*rows))
@@ -177,6 +277,18 @@ def test_an_import_run_twice_changes_nothing_more(world: World) -> None:
     assert twice == once
     again = got(world, record["importId"])
     assert (again["status"], again["rows"], again["upserted"], again["rejected"]) == ("SUCCEEDED", 30, 30, 0)
+
+
+@pytest.mark.parametrize("function", ["ImportSplitFunction", "ImportBatchFunction", "ImportFinishFunction", "ImportFailFunction"])
+def test_each_import_task_is_its_own_function_with_a_typed_input(world: World, function: str) -> None:
+    # Given the task's handler as the template declares it
+    declared = next(f for f in tpl.load().functions() if f.logical_id == function)
+    module = load_module(declared)
+    # When it gets the former shape (an action string and an untyped dict) or nothing of its model
+    for event_body in ({"action": "batch", "item": {"batch": 0}}, {}):
+        # Then its input model refuses it before any work
+        with pytest.raises(ValidationError):
+            module.lambda_handler(event_body, LambdaContext(function_name=function))
 
 
 def test_a_second_s3_event_starts_nothing(world: World) -> None:

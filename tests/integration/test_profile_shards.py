@@ -304,3 +304,155 @@ def test_an_entry_changed_since_it_was_read_cancels_the_write_and_it_is_retried(
     assert stored_index(project) == held
     counts = profiles.counts(COMPANY, project, consistent_read=True)
     assert (counts.profiles, counts.index_entries) == (2, len(held))
+
+
+# --- Import batches hold their counter moves and apply them once (issue 16) -----------------
+
+
+class Crash(Exception):
+    """An import batch's Lambda dying between two of its transactions."""
+
+
+def dying_commit(real: Any, dies_after: int | None, committed: list[str]) -> Any:
+    """``profiles._commit`` that commits ``dies_after`` groups (all when None), noting their profiles, then raises Crash."""
+    commits = 0
+
+    def commit(company_id: str, project_id: str, group: Any, held: Any = None) -> None:
+        nonlocal commits
+        if dies_after is not None and commits == dies_after:
+            raise Crash()
+        real(company_id, project_id, group, held)
+        commits += 1
+        committed.extend(change.profile_id for change in group)
+
+    return commit
+
+
+def held_totals(project_id: str) -> tuple[int, int, int]:
+    """(profiles, index entries, seq) the project's held-moves items still hold back from the counters."""
+    from segshare_core.store.keys import held_moves_pk
+    from segshare_core.store.models import HeldMovesRow
+
+    totals = {"P": [0, 0], "I": [0, 0]}
+    for row in HeldMovesRow.query(held_moves_pk(COMPANY, project_id), consistent_read=True):
+        for name, (delta, steps) in row.moves.items():
+            totals[name.split("#")[0]][0] += delta
+            totals[name.split("#")[0]][1] += steps
+    return totals["P"][0], totals["I"][0], totals["P"][1]
+
+
+def index_of(model: dict[str, set[str]]) -> dict[str, set[str]]:
+    """token -> profiles, as the index should hold them for these profiles' devices (placeholders never indexed)."""
+    expected: dict[str, set[str]] = {}
+    for pid, devices in model.items():
+        for device in devices - {"9774d56d682e549c"}:
+            expected.setdefault(token(KEY, normalise("android", device)), set()).add(pid)
+    return expected
+
+
+batches = st.tuples(
+    st.lists(
+        st.tuples(st.sampled_from(PROFILE_POOL), st.lists(st.sampled_from(DEVICE_POOL), max_size=4, unique=True)),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda p: p[0],
+    ),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=3)),  # the batch dies after this many transactions, or not
+).map(lambda batch: ("import", batch))
+retries = st.just(("retry", None))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=st.lists(st.one_of(upserts, deletes, batches, retries), min_size=1, max_size=8))
+def test_counters_equal_the_true_counts_after_import_batches_that_die_and_are_retried(operations: list[tuple[str, Any]]) -> None:
+    # Given a fresh project over 3 shards, and transactions small enough that a batch takes several
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(config, "DEVICE_INDEX_SHARDS", 3)
+        patch.setattr(profiles, "_TX_ITEMS", 8)
+        project = new_project()
+        model: dict[str, set[str]] = {}
+        seq = profiles.counts(COMPANY, project, consistent_read=True).seq
+        dead: list[tuple[str, list[tuple[str, list[str]]]]] = []  # batches that died, to be retried
+        real_commit = profiles._commit
+        committed: list[str] = []
+        for number, (kind, arg) in enumerate(operations):
+            written = 0
+            # When profiles are upserted or deleted alone, or an import batch runs (holding its moves) and maybe dies
+            if kind == "upsert":
+                profiles.upsert_profiles(COMPANY, project, KEY, [profile(pid, *devices) for pid, devices in arg])
+                model.update({pid: set(devices) for pid, devices in arg})
+                written = len(arg)
+            elif kind == "delete":
+                if arg in model:
+                    profiles.delete_profile(COMPANY, project, arg)
+                    del model[arg]
+                    written = 1
+            else:
+                if kind == "import":
+                    rows, dies_after = arg
+                    owner = f"i-{number}#00000"
+                else:
+                    if not dead:
+                        continue
+                    owner, rows = dead.pop(0)
+                    dies_after = None
+                committed.clear()
+                patch.setattr(profiles, "_commit", dying_commit(real_commit, dies_after, committed))
+                held = profiles.hold_moves(COMPANY, project, owner)
+                try:
+                    profiles.upsert_profiles(
+                        COMPANY, project, KEY, [profile(pid, *devices) for pid, devices in rows], held=held, skip_unchanged=True
+                    )
+                    profiles.release_moves(held)
+                except Crash:
+                    dead.append((owner, rows))
+                finally:
+                    patch.setattr(profiles, "_commit", real_commit)
+                wanted = dict(rows)
+                model.update({pid: set(wanted[pid]) for pid in committed})
+                written = len(committed)
+            # Then the counters plus what batches hold are the true counts, at every step
+            counts = profiles.counts(COMPANY, project, consistent_read=True)
+            held_profiles, held_entries, held_seq = held_totals(project)
+            expected_index = index_of(model)
+            assert set(stored_rows(project)) == set(model)
+            assert stored_index(project) == expected_index
+            assert counts.profiles + held_profiles == len(model)
+            assert counts.index_entries + held_entries == len(expected_index)
+            assert counts.seq + held_seq == seq + written
+            seq += written
+        # And once every dead batch was retried (or its import ended), nothing is held: the counters alone are exact
+        profiles.release_all_moves(COMPANY, project, "i-")
+        counts = profiles.counts(COMPANY, project, consistent_read=True)
+        assert held_totals(project) == (0, 0, 0)
+        assert (counts.profiles, counts.index_entries, counts.seq) == (len(model), len(index_of(model)), seq)
+
+
+def test_held_moves_applied_by_a_sweep_while_the_batch_still_runs_are_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an import batch of 20 profiles that takes several transactions (8 items each)
+    monkeypatch.setattr(profiles, "_TX_ITEMS", 8)
+    project = new_project()
+    batch = [profile(f"u-{n:02d}", f"{n + 1:x}") for n in range(20)]
+    real = profiles._commit
+    commits = 0
+
+    def sweeping_commit(company_id: str, project_id: str, group: Any, held: Any = None) -> None:
+        nonlocal commits
+        real(company_id, project_id, group, held)
+        commits += 1
+        if commits == 2:
+            # the import's finish or Catch applies what the batch holds while the batch still runs
+            assert profiles.release_all_moves(COMPANY, project, "i-1#") == 1
+
+    monkeypatch.setattr(profiles, "_commit", sweeping_commit)
+    # When the batch writes them and then applies its moves
+    held = profiles.hold_moves(COMPANY, project, "i-1#00000")
+    written = profiles.upsert_profiles(COMPANY, project, KEY, batch, held=held, skip_unchanged=True)
+    profiles.release_moves(held)
+    # Then its transaction after the sweep lost the race on the held item and was redone on a
+    # fresh read, and every move reached the counters once: by the sweep or by the batch
+    assert written == 20
+    counts = profiles.counts(COMPANY, project, consistent_read=True)
+    assert (counts.profiles, counts.index_entries, counts.seq) == (20, 20, 20)
+    assert held_totals(project) == (0, 0, 0)
+    assert set(stored_rows(project)) == {p.profile_id for p in batch}

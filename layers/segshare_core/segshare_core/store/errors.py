@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -69,6 +71,23 @@ def failed_conditions(exc: PynamoDBException) -> list[bool]:
     """
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+
+
+@contextmanager
+def retry_later_when_busy() -> Iterator[None]:
+    """Raise RetryLater (by that name, which a state machine's Retry backs off on) in place of a retryable failure.
+
+    Throttling, a transient service fault, a cancelled transaction worth retrying, a timeout
+    (``is_retryable``); anything else, domain errors included, passes unchanged.
+    """
+    try:
+        yield
+    except DomainError:
+        raise
+    except Exception as exc:
+        if is_retryable(exc):
+            raise RetryLater("a dependency is busy") from exc
+        raise
 
 
 def condition_failed(exc: PynamoDBException) -> bool:

@@ -18,6 +18,8 @@ Profiles table:
   (the shard: ``domain.profiles.shard_of_profile``)
 - shard counter: pk ``C#<companyId>#P#<projectId>#N#<P|I>#<shard>``, sk ``N``
   (``P`` counts a profile shard, ``I`` an index shard)
+- counter moves held by a writer (an import batch): pk ``C#<companyId>#P#<projectId>#N#HELD``,
+  sk the writer (``<importId>#<batch>``)
 
 Device index table:
 
@@ -174,6 +176,16 @@ def index_entry(company_id: str, project_id: str, device_token: str, shards: int
 def counter(company_id: str, project_id: str, kind: str, shard: int) -> Key:
     """The counter item of one shard; each has its own partition, so counters spread like the shards."""
     return f"{project_pk(company_id, project_id)}#N#{kind}#{shard:03d}", COUNTER_SK
+
+
+def held_moves_pk(company_id: str, project_id: str) -> str:
+    """The partition of a project's held counter moves, one item per writer holding some."""
+    return f"{project_pk(company_id, project_id)}#N#HELD"
+
+
+def held_moves(company_id: str, project_id: str, owner: str) -> Key:
+    """The item holding one writer's counter moves not applied yet (``store.profiles.HeldMoves``)."""
+    return held_moves_pk(company_id, project_id), owner
 
 
 # ---------------------------------------------------------------- segments, shares, history

@@ -153,6 +153,23 @@ class CounterRow(_Item):
     seq = NumberAttribute(default=0)
 
 
+class HeldMovesRow(_Item):
+    """Keys ``store.keys.held_moves``: a writer's (an import batch's): counter moves not applied yet.
+
+    A bulk import's batch writes its profiles without touching the shared counter items (so
+    concurrent batches never meet on them): each of its transactions rewrites this item with
+    the batch's running moves, conditioned on ``version``; at the batch's end one transaction
+    ADDs the moves to the counters and deletes this item (``store.profiles.release_moves``).
+    ``moves``: ``{"<P|I>#<shard>": [delta of total, steps of seq]}``.
+    """
+
+    class Meta:
+        table_name = config.PROFILES_TABLE
+
+    moves = JSONAttribute()
+    version = NumberAttribute()
+
+
 class SegmentRow(_Item):
     """pk C#<companyId>#P#<projectId>, sk SEG#<segmentId>: a project's own segment and its shares.
 
@@ -334,6 +351,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     GrantRow,
     ProfileRow,
     CounterRow,
+    HeldMovesRow,
     DeviceIndexRow,
     SegmentRow,
     SharedRow,

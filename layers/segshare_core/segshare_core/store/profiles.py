@@ -7,6 +7,13 @@ hash of the profile id (``keys.profile``), its index over as many by the token
 holding its row, each index entry it adds or removes (an entry whose last profile leaves is
 deleted there, conditioned on still holding only that profile) and the ADDs to the
 counters it moves, so the counters are always the exact counts (issue 14).
+
+A bulk import's batch holds its counter moves back instead (``HeldMoves``, issue 16): each of
+its transactions rewrites one item of its own with the batch's running moves (conditioned on
+that item's version), and ``release_moves`` applies them in one transaction at the batch's
+end, deleting the item. Concurrent batches then never meet on a counter item; the counters
+plus the held items are the exact counts at every commit, and the counters alone once every
+batch has released (a retried batch finds its moves held and applies them once).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,9 +39,9 @@ from segshare_core.domain.clock import now
 from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.profiles import Profile, shard_of_profile
-from segshare_core.store.errors import condition_failed
-from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, index_entry, profile, profile_pk
-from segshare_core.store.models import CounterRow, DeviceIndexRow, ProfileRow, connection
+from segshare_core.store.errors import condition_failed, is_retryable
+from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, held_moves, index_entry, profile, profile_pk
+from segshare_core.store.models import CounterRow, DeviceIndexRow, HeldMovesRow, ProfileRow, connection
 
 #: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
@@ -110,6 +118,56 @@ class _Change:
         return {(PROFILE_COUNTER, self.shard)} | {(INDEX_COUNTER, shard_of(t, shards)) for t in self.tokens}
 
 
+#: (kind, shard) -> [delta of total, steps of seq]: what one or more transactions move on the counters.
+Moves = dict[tuple[str, int], list[int]]
+
+
+@dataclass
+class HeldMoves:
+    """The counter moves one writer (an import batch) holds back from the shared counter items.
+
+    ``moves``: every transaction of the writer committed and not released yet, summed per
+    counter; ``version``: its ``HeldMovesRow`` as last written or read (None: no such item).
+    Made by ``hold_moves``, carried by ``upsert_profiles(held=...)``, applied by ``release_moves``.
+    """
+
+    company_id: str
+    project_id: str
+    owner: str
+    moves: Moves
+    version: int | None
+
+    def reread(self) -> None:
+        """Take the item's moves and version as stored (after a lost race on it)."""
+        try:
+            row = HeldMovesRow.get(*held_moves(self.company_id, self.project_id, self.owner), consistent_read=True)
+        except DoesNotExist:
+            self.moves, self.version = {}, None
+            return
+        self.moves, self.version = _decode_moves(row.moves), int(row.version)
+
+
+def _encode_moves(moves: Moves) -> dict[str, list[int]]:
+    return {f"{kind}#{shard}": [delta, steps] for (kind, shard), (delta, steps) in sorted(moves.items())}
+
+
+def _decode_moves(stored: dict[str, list[int]]) -> Moves:
+    moves: Moves = {}
+    for name, (delta, steps) in stored.items():
+        kind, shard = name.split("#")
+        moves[(kind, int(shard))] = [int(delta), int(steps)]
+    return moves
+
+
+def _added(held: Moves, moves: Moves) -> Moves:
+    total = {key: list(value) for key, value in held.items()}
+    for key, (delta, steps) in moves.items():
+        entry = total.setdefault(key, [0, 0])
+        entry[0] += delta
+        entry[1] += steps
+    return total
+
+
 def _change(company_id: str, project_id: str, company_key: bytes, profile: Profile, current: ProfileRow | None) -> _Change:
     new_tokens = _tokens(company_key, profile)
     old_tokens = set(_row_tokens(current)) if current is not None else set()
@@ -149,12 +207,13 @@ def _deletion(current: ProfileRow) -> _Change:
     )
 
 
-def _groups(changes: list[_Change]) -> list[list[_Change]]:
+def _groups(changes: list[_Change], held: bool = False) -> list[list[_Change]]:
     """Pack whole changes into transactions within the item and size limits.
 
     A transaction may not touch one item twice: no profile and no index entry appears twice
     in a group, and each counter is one item however many changes move it (its deltas are
-    summed in ``_commit``), so counters are counted once per group against the item limit.
+    summed in ``_commit``), so counters are counted once per group against the item limit;
+    with ``held`` the group's counters are the one held-moves item.
     """
     shards = _shards()
     groups: list[list[_Change]] = []
@@ -165,7 +224,7 @@ def _groups(changes: list[_Change]) -> list[list[_Change]]:
     for change in changes:
         change_keys = change.tokens | {f"profile:{change.profile_id}"}
         change_counters = change.counters(shards)
-        items = rows + 1 + len(change.tokens) + len(counters | change_counters)
+        items = rows + 1 + len(change.tokens) + (1 if held else len(counters | change_counters))
         if group and (items > _TX_ITEMS or size + change.size > _TX_BYTES or change_keys & keys):
             groups.append(group)
             group, rows, size, keys, counters = [], 0, 0, set(), set()
@@ -188,12 +247,14 @@ def _holders(company_id: str, project_id: str, tokens: Iterable[str]) -> dict[st
     return {row.sk: set(row.profiles) for row in rows if row.profiles}
 
 
-def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
+def _commit(company_id: str, project_id: str, group: list[_Change], held: HeldMoves | None = None) -> None:
     """Write a group of profile changes in one transaction: each profile lands whole or not at all.
 
     Every index write is conditioned on the entry's state as read just before (present or
     absent; holding this profile alone or with others), so a concurrent writer of the same
     entry cancels the transaction (ConditionalCheckFailed) instead of skewing a counter.
+    The counter moves are ADDed to the counter items, or with ``held`` written into the
+    writer's held-moves item, conditioned on its version (and ``held`` then takes them).
     """
     shards = _shards()
     holders = _holders(company_id, project_id, (t for change in group for t in change.tokens))
@@ -213,11 +274,11 @@ def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
                 tx.delete(change.current)
             move(PROFILE_COUNTER, change.shard, change.profile_delta)
             for device_token in change.removed:
-                held = holders.get(device_token, set())
-                if change.profile_id not in held:
+                holding = holders.get(device_token, set())
+                if change.profile_id not in holding:
                     continue  # nothing of this profile to take out
                 entry = DeviceIndexRow(*_index_key(company_id, project_id, device_token))
-                if held == {change.profile_id}:
+                if holding == {change.profile_id}:
                     tx.delete(entry, condition=profiles.contains(change.profile_id) & _size_is(profiles, "==", 1))
                     move(INDEX_COUNTER, shard_of(device_token, shards), -1)
                 else:
@@ -233,11 +294,28 @@ def _commit(company_id: str, project_id: str, group: list[_Change]) -> None:
                 else:
                     tx.save(DeviceIndexRow(pk, sk, platform=platform, profiles={change.profile_id}), condition=profiles.does_not_exist())
                     move(INDEX_COUNTER, shard_of(device_token, shards), +1)
-        for (kind, shard), (delta, steps) in moves.items():
-            tx.update(
-                CounterRow(*counter(company_id, project_id, kind, shard)),
-                actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
-            )
+        if held is None:
+            for (kind, shard), (delta, steps) in moves.items():
+                tx.update(
+                    CounterRow(*counter(company_id, project_id, kind, shard)),
+                    actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
+                )
+        else:
+            running = _added(held.moves, moves)
+            tx.save(_held_row(held, running, (held.version or 0) + 1), condition=_held_as_read(held))
+    if held is not None:  # committed: the item now holds the running moves
+        held.moves, held.version = running, (held.version or 0) + 1
+
+
+def _held_row(held: HeldMoves, moves: Moves, version: int) -> HeldMovesRow:
+    return HeldMovesRow(*held_moves(held.company_id, held.project_id, held.owner), moves=_encode_moves(moves), version=version)
+
+
+def _held_as_read(held: HeldMoves) -> Condition:
+    """The held-moves item is as ``held`` last saw it (absent when its version is None)."""
+    if held.version is None:
+        return HeldMovesRow.pk.does_not_exist()
+    return HeldMovesRow.version == held.version  # type: ignore[no-any-return]
 
 
 def _get_row(company_id: str, project_id: str, profile_id: str) -> ProfileRow | None:
@@ -247,41 +325,148 @@ def _get_row(company_id: str, project_id: str, profile_id: str) -> ProfileRow | 
         return None
 
 
-def upsert_profiles(company_id: str, project_id: str, company_key: bytes, profiles: list[Profile]) -> int:
-    """Replace each profile whole (attributes, devices, index entries, counters); return how many landed.
+def upsert_profiles(
+    company_id: str,
+    project_id: str,
+    company_key: bytes,
+    profiles: list[Profile],
+    *,
+    held: HeldMoves | None = None,
+    skip_unchanged: bool = False,
+) -> int:
+    """Replace each profile whole (attributes, devices, index entries, counters); return how many were written.
 
     Profiles are packed into as few transactions as the limits allow (100 items, 4 MB:
     DynamoDB's documented TransactWriteItems limits). Every profile is either stored as sent
     or left as it was; when a concurrent writer changed one (its version or one of its index
     entries moved), that group is retried profile by profile on freshly read state, and
     RetryLater is raised when a profile still loses after a few attempts.
+
+    ``held``: the counter moves go to that writer's held-moves item instead of the counter
+    items (``release_moves`` applies them). ``skip_unchanged``: a profile already stored
+    exactly as sent is not written (nor counted), so a retried import batch writes nothing again.
     """
     keys = [_row_key(company_id, project_id, p.profile_id) for p in profiles]
     existing = {row.sk: row for row in ProfileRow.batch_get(keys)} if keys else {}
+    if skip_unchanged:
+        profiles = [p for p in profiles if not _stored_as(existing.get(p.profile_id), p)]
     by_id = {p.profile_id: p for p in profiles}
     changes = [_change(company_id, project_id, company_key, p, existing.get(p.profile_id)) for p in profiles]
-    for group in _groups(changes):
+    written = 0
+    for group in _groups(changes, held=held is not None):
         try:
-            _commit(company_id, project_id, group)
+            _commit(company_id, project_id, group, held)
+            written += len(group)
         except TransactWriteError as exc:
             if not condition_failed(exc):
                 raise
+            if held is not None:
+                held.reread()
             for change in group:
-                _write_alone(company_id, project_id, company_key, by_id[change.profile_id])
-    return len(profiles)
+                written += _write_alone(company_id, project_id, company_key, by_id[change.profile_id], held, skip_unchanged)
+    return written
 
 
-def _write_alone(company_id: str, project_id: str, company_key: bytes, profile: Profile) -> None:
-    """One profile on its own transaction, re-reading its row and entries on a concurrent change."""
+def _stored_as(row: ProfileRow | None, profile: Profile) -> bool:
+    """Whether the row holds exactly this profile (False for no row)."""
+    return row is not None and _profile(row) == profile
+
+
+def _write_alone(
+    company_id: str, project_id: str, company_key: bytes, profile: Profile, held: HeldMoves | None = None, skip_unchanged: bool = False
+) -> bool:
+    """One profile on its own transaction, re-reading its row and entries on a concurrent change; whether it was written."""
     for _attempt in range(_WRITE_ATTEMPTS):
-        change = _change(company_id, project_id, company_key, profile, _get_row(company_id, project_id, profile.profile_id))
+        current = _get_row(company_id, project_id, profile.profile_id)
+        if skip_unchanged and _stored_as(current, profile):
+            return False
         try:
-            _commit(company_id, project_id, [change])
+            _commit(company_id, project_id, [_change(company_id, project_id, company_key, profile, current)], held)
+            return True
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise
+            if held is not None:
+                held.reread()
+    raise RetryLater("profile is being written concurrently; retry")
+
+
+#: Attempts at applying held moves when other transactions keep meeting the counters (TransactionConflict).
+_RELEASE_ATTEMPTS = 8
+_RELEASE_BACKOFF_SECONDS = 0.05
+
+
+def hold_moves(company_id: str, project_id: str, owner: str) -> HeldMoves:
+    """The counter moves ``owner`` holds (none, or those a failed attempt of it left), read consistently.
+
+    ``owner`` names the writer within the project (an import batch: ``<importId>#<batch>``);
+    pass the result to ``upsert_profiles(held=...)`` and then to ``release_moves``.
+    """
+    held = HeldMoves(company_id, project_id, owner, {}, None)
+    held.reread()
+    return held
+
+
+def release_moves(held: HeldMoves) -> None:
+    """ADD the held moves to the counter items and delete the held item, exactly once.
+
+    Each transaction carries up to 99 counters and rewrites (or, with the last counters,
+    deletes) the held item conditioned on its version, so the moves reach the counters once
+    whatever fails in between; a lost race re-reads the item. Raises RetryLater when other
+    writers' transactions keep meeting the counters (TransactionConflict) or the item keeps
+    moving.
+    """
+    for attempt in range(_RELEASE_ATTEMPTS):
+        if held.version is None:
+            return
+        try:
+            while held.version is not None:
+                _release_some(held)
             return
         except TransactWriteError as exc:
-            if not condition_failed(exc):
+            if condition_failed(exc):
+                held.reread()
+            elif is_retryable(exc):
+                time.sleep(_RELEASE_BACKOFF_SECONDS * 2**attempt)
+            else:
                 raise
-    raise RetryLater("profile is being written concurrently; retry")
+    raise RetryLater("the project's counters are busy; retry")
+
+
+def _release_some(held: HeldMoves) -> None:
+    """One transaction: up to 99 of the held moves onto the counters, the rest left held (or the item deleted)."""
+    pending = sorted(held.moves.items())
+    now_applied, rest = pending[: _TX_ITEMS - 1], dict(pending[_TX_ITEMS - 1 :])
+    pk, _ = held_moves(held.company_id, held.project_id, held.owner)
+    with TransactWrite(connection=connection()) as tx:
+        for (kind, shard), (delta, steps) in now_applied:
+            tx.update(
+                CounterRow(*counter(held.company_id, held.project_id, kind, shard)),
+                actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
+            )
+        if rest:
+            tx.save(_held_row(held, rest, (held.version or 0) + 1), condition=_held_as_read(held))
+        else:
+            tx.delete(HeldMovesRow(pk, held.owner), condition=_held_as_read(held))
+    if rest:
+        held.moves, held.version = rest, (held.version or 0) + 1
+    else:
+        held.moves, held.version = {}, None
+
+
+def release_all_moves(company_id: str, project_id: str, owner_prefix: str) -> int:
+    """Release every held item of the project whose owner starts with ``owner_prefix`` (an import's leftovers); how many.
+
+    An import's finish and its failure call this, so moves a batch could not release (it
+    failed every attempt) still reach the counters once.
+    """
+    released = 0
+    query = HeldMovesRow.query(held_moves(company_id, project_id, "")[0], HeldMovesRow.sk.startswith(owner_prefix), consistent_read=True)
+    for row in query:
+        held = HeldMoves(company_id, project_id, row.sk, _decode_moves(row.moves), int(row.version))
+        release_moves(held)
+        released += 1
+    return released
 
 
 def get_profile(company_id: str, project_id: str, profile_id: str) -> Profile | None:

@@ -1,0 +1,21 @@
+"""The import state machine's Catch: apply the counter moves its batches still hold, then the import is FAILED."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from segshare_core.observability import logger, metrics, tracer
+from segshare_core.store.errors import retry_later_when_busy
+from segshare_core.workflows import bulk_import
+
+
+@logger.inject_lambda_context(correlation_id_path="importId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
+    metrics.add_metric(name="ImportsFailed", unit="Count", value=1)
+    with retry_later_when_busy():
+        return bulk_import.fail(parse(event=event, model=bulk_import.Failure))
