@@ -29,7 +29,7 @@ from segshare_core.idempotency import IdempotencyKey, IdempotentOperation
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import directory, evaluations, segments
 from segshare_core.usecases import audiences
-from segshare_core.workflows import evaluate_inline, evaluate_sharded
+from segshare_core.workflows import evaluate_inline, handoff
 
 app = make_resolver()
 _evaluate_once = IdempotentOperation("evaluate.create_evaluation")
@@ -116,7 +116,7 @@ def create_evaluation(projectId: Id, sharedSegmentId: Id, idempotency_key: Idemp
 
     def work() -> dict[str, Any]:
         # API.md: 201 with the finished evaluation, or 202 RUNNING when the cost model hands it to the workflow.
-        running = evaluate_sharded.hand_off(company_id, shared, "manual")
+        running = handoff.hand_off(company_id, shared, "manual")
         if running is not None:
             metrics.add_metric(name="EvaluationsHandedOff", unit="Count", value=1)
             return {"status": 202, "evaluation": running.to_api()}

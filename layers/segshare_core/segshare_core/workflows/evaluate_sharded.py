@@ -41,10 +41,9 @@ from pydantic import BaseModel, ConfigDict
 
 from segshare_core import config
 from segshare_core.domain import match as matching
-from segshare_core.domain import scale
 from segshare_core.domain.devices import PLATFORMS, token
 from segshare_core.domain.errors import DomainError, NotFound
-from segshare_core.domain.evaluations import Evaluation, Trigger
+from segshare_core.domain.evaluations import Trigger
 from segshare_core.domain.match_summary import MatchSummary
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.domain.segments import Segment, SharedSegment
@@ -69,6 +68,12 @@ class Run(BaseModel):
     evaluationId: str
     #: The share generation the evaluation belongs to (its records are keyed by it, its commit checks it).
     generation: str
+    #: What started the evaluation (recorded on it already): a scheduled run frees its tick's lease at the end.
+    trigger: Trigger = "manual"
+    #: A scheduled run's inputs fingerprint, recorded with the result so a later unchanged tick reuses it.
+    inputs: str | None = None
+    #: The export waiting for this evaluation: the workflow queues it again when the evaluation ends.
+    exportId: str | None = None
 
     def share(self) -> SharedSegment:
         """The share as the evaluations store keys it: target, shared id and generation (names unused)."""
@@ -312,7 +317,12 @@ def merge(context: Context) -> dict[str, Any]:
         matched_devices=devices,
         matched_by_platform=dict(by_platform),
     )
-    done = evaluations.succeed(context.companyId, context.share(), running, summary, key)
+    scheduled = context.trigger == "schedule"
+    # Recorded as the in-Lambda path records a run of the same trigger (evaluate_inline.finish):
+    # only the schedule stores the fingerprint and retires the result the pointer leaves.
+    done = evaluations.succeed(context.companyId, context.share(), running, summary, key, inputs=context.inputs, retire=scheduled)
+    if scheduled:
+        evaluations.release(context.companyId, context.share(), context.evaluationId)
     logger.info("evaluation merged", evaluation_id=context.evaluationId, matched=len(matched), status=done.status)
     return {"evaluationId": done.evaluation_id, "status": done.status}
 
@@ -337,57 +347,6 @@ def record_failure(failure: Failure) -> dict[str, Any]:
     message = _MESSAGES.get(name, "the evaluation failed; see the logs")
     logger.warning("evaluation workflow failed", evaluation_id=failure.evaluationId, error_type=name[:100])
     failed = evaluations.fail(failure.companyId, failure.share(), failure.evaluationId, message)
+    if failure.trigger == "schedule":
+        evaluations.release(failure.companyId, failure.share(), failure.evaluationId)
     return {"evaluationId": failure.evaluationId, "status": failed.status if failed else "NOT_STARTED"}
-
-
-# ---------------------------------------------------------------- starting a run
-
-
-@cache
-def _sfn() -> Any:
-    return boto3.client("stepfunctions")
-
-
-def start(run: Run) -> str:
-    """Start the workflow for an evaluation recorded RUNNING; the execution's ARN.
-
-    The execution is named after the evaluation, so one evaluation can never run twice
-    (Step Functions refuses a second execution of one name).
-    """
-    response: dict[str, Any] = _sfn().start_execution(
-        stateMachineArn=config.EVALUATION_STATE_MACHINE_ARN, name=run.evaluationId, input=run.model_dump_json()
-    )
-    return str(response["executionArn"])
-
-
-def predict(company_id: str, shared: SharedSegment) -> scale.Prediction:
-    """The in-request time the cost model predicts for this share, from both projects' counters."""
-    source = profiles.counts(company_id, shared.source_project_id)
-    target = profiles.counts(company_id, shared.target_project_id)
-    return scale.predict_in_request(source.profiles, source.index_entries, target.index_entries, shards=config.DEVICE_INDEX_SHARDS)
-
-
-def hand_off(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluation | None:
-    """Start the workflow when the in-request path is predicted too slow; the RUNNING evaluation, else None.
-
-    Too slow: above ``config.EVALUATION_INLINE_SECONDS`` (API.md: an evaluation too large to
-    finish well inside API Gateway's 29 s is always handed off). When the execution cannot
-    be started, the evaluation is recorded FAILED and the error re-raised.
-    """
-    predicted = predict(company_id, shared)
-    if predicted.seconds <= config.EVALUATION_INLINE_SECONDS:
-        return None
-    target, shared_id = shared.target_project_id, shared.shared_segment_id
-    running = evaluations.start(company_id, shared, trigger)
-    run = Run(
-        companyId=company_id, projectId=target, sharedSegmentId=shared_id, evaluationId=running.evaluation_id, generation=shared.generation
-    )
-    try:
-        start(run)
-    except Exception:
-        logger.exception("evaluation workflow not started", evaluation_id=running.evaluation_id)
-        evaluations.fail(company_id, shared, running.evaluation_id, "the evaluation could not be started; retry")
-        raise
-    seconds = round(predicted.seconds, 2)
-    logger.info("evaluation handed off", evaluation_id=running.evaluation_id, predicted_seconds=seconds, plan=predicted.plan)
-    return running
