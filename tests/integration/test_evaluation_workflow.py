@@ -311,3 +311,29 @@ def test_a_large_share_in_a_scheduled_tick_starts_the_workflow_and_is_recorded_s
         ("schedule", "SUCCEEDED", None),
     ]
     assert listed[0]["matchedProfiles"] == first["matchedProfiles"]
+
+
+def test_the_workflows_fast_reads_give_what_the_store_reads_give(world: World) -> None:
+    from segshare_core.domain import match as matching
+    from segshare_core.domain.devices import token
+    from segshare_core.store import device_index, directory, profiles
+
+    key = directory.company_key(COMPANY)
+    for shard in range(SHARDS):
+        # When one profile shard is read for a resolve (low-level Query, items decoded by json, stored tokens)
+        fast = list(profiles.iter_profile_shard_tokens(COMPANY, "proj-a", shard))
+        # Then it holds the shard's profiles as the pynamodb read gives them, each with its matchable devices' tokens
+        assert [p for p, _tokens in fast] == list(profiles.iter_profile_shard(COMPANY, "proj-a", shard))
+        assert all(sorted(tokens) == sorted(token(key, d) for d in p.matchable_devices()) for p, tokens in fast)
+        # And one index shard read into columns is the index the entries give
+        columns = device_index.scan_shard_index(COMPANY, "proj-b", shard)
+        expected = matching.TargetIndex.from_entries(device_index.scan_shard(COMPANY, "proj-b", shard))
+        assert len(columns) == len(expected) > 0
+
+        def rows(index: matching.TargetIndex) -> list[tuple[int, int, int, str]]:
+            """(token words, platform, holder id) of every row, in token order; a token's holders in any order."""
+            ids = index.ids(index.profile.astype("intp"))
+            return sorted(zip(index.hi.tolist(), index.lo.tolist(), index.platform.tolist(), ids, strict=True))
+
+        assert rows(columns) == rows(expected)
+        assert int(columns.first.sum()) == int(expected.first.sum())  # each device counts once

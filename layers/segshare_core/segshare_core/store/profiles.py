@@ -42,6 +42,7 @@ from segshare_core.store.models import (
     index_pk,
     profile_pk,
 )
+from segshare_core.store.pages import query_pages
 
 #: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
@@ -328,6 +329,33 @@ def iter_profile_shard(company_id: str, project_id: str, shard: int) -> Iterator
     """The profiles of one shard (0 to DEVICE_INDEX_SHARDS - 1), in id order: one Query stream, 1 MB a page."""
     for row in ProfileRow.query(profile_pk(company_id, project_id, shard)):
         yield _profile(row)
+
+
+def iter_profile_shard_tokens(company_id: str, project_id: str, shard: int) -> Iterator[tuple[Profile, list[str]]]:
+    """(profile, its stored device tokens) of one shard, in id order: the evaluation workflow's source read.
+
+    The tokens are those the profile's last write indexed (``token`` of each matchable device,
+    32 hex digits), so a reader needs no company key and no HMAC. Read by a low-level Query
+    that leaves out what a resolve never uses (read units are billed on whole items either way,
+    but less is parsed), pages fetched ahead while the last one is worked on (``pages``).
+    """
+    row = ProfileRow
+    names = {"#i": row.sk.attr_name, "#a": row.attributes.attr_name, "#d": row.devices.attr_name, "#t": row.tokens.attr_name}
+    params = {
+        "TableName": row.Meta.table_name,
+        "KeyConditionExpression": "#k = :pk",
+        "ProjectionExpression": "#i, #a, #d, #t",
+        "ExpressionAttributeNames": {**names, "#k": row.pk.attr_name},
+        "ExpressionAttributeValues": {":pk": {"S": profile_pk(company_id, project_id, shard)}},
+    }
+    id_name, attributes_name, devices_name, tokens_name = names.values()
+    for items in query_pages(params):
+        for item in items:
+            devices = tuple(Device(platform, device_id) for platform, device_id in json.loads(item[devices_name]["S"]))
+            raw_attributes = item.get(attributes_name)
+            attributes = json.loads(raw_attributes["S"]) if raw_attributes else {}
+            profile = Profile(profile_id=item[id_name]["S"], attributes=attributes or {}, devices=devices)
+            yield profile, [t["S"] for t in item.get(tokens_name, {}).get("L", [])]
 
 
 def iter_profiles(company_id: str, project_id: str) -> Generator[Profile, None, None]:
