@@ -48,7 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     The event is parsed into ``scheduled_evaluation.ScheduleTask`` (Powertools parser): an
     unknown action or a malformed item fails the task with a validation error.
     """
-    task = parse(event=event, model=scheduled_evaluation.ScheduleTask)
+    task = parse(event=event, model=scheduled_evaluation.ScheduleTask).root
     if isinstance(task, scheduled_evaluation.ListTask):
         return _list(task)
     if isinstance(task, scheduled_evaluation.FailTask):

@@ -22,7 +22,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from segshare_core import config
 from segshare_core.domain.errors import DomainError
@@ -81,8 +81,8 @@ class FailTask(BaseModel):
     error: dict[str, Any] | None = None
 
 
-#: What the scheduled state machine sends its Lambda task, told apart by ``action``.
-ScheduleTask = Annotated[ListTask | EvaluateTask | FailTask, Field(discriminator="action")]
+class ScheduleTask(RootModel[Annotated[ListTask | EvaluateTask | FailTask, Field(discriminator="action")]]):
+    """What the scheduled state machine sends its Lambda task (``root``), told apart by ``action``."""
 
 
 # ---------------------------------------------------------------- the list step
