@@ -24,6 +24,7 @@ an assumption; requests, read units and the price of one evaluation come from th
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -34,6 +35,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,9 @@ S3_BYTES_PER_SECOND = 80e6
 #: A partition serves 3,000 read units a second (DynamoDB's documented per-partition limit);
 #: eventually consistent reads cost half a unit per 4 KB, so 6,000 x 4 KB a second.
 PARTITION_BYTES_PER_SECOND = 6_000 * 4096
-#: Lambda cold start with numpy, pydantic, pynamodb and Powertools imported (each stage's children start cold).
+#: Lambda cold start with numpy, pydantic, pynamodb and Powertools imported: the plan, the resolve
+#: stage's children and the merge start cold; the match stage's children reuse the resolve stage's
+#: warm containers (the same function), so they do not.
 COLD_START_SECONDS = 1.5
 #: A Distributed Map run starting its child executions, and a state transition.
 MAP_START_SECONDS = 1.0
@@ -99,6 +103,8 @@ def _item_bytes(item: dict[str, Any]) -> int:
         total += len(name)
         if kind in ("S", "N"):
             total += len(str(v).encode())
+        elif kind == "B":
+            total += len(base64.b64decode(v))
         elif kind == "SS":
             total += sum(len(s.encode()) for s in v)
         elif kind == "L":
@@ -148,8 +154,20 @@ def _pages(path: str) -> Iterator[bytes]:
             yield fh.read(struct.unpack(">I", head)[0])
 
 
+def _wire(row: Any) -> dict[str, Any]:
+    """A pynamodb row as DynamoDB's JSON wire form has it: the store's own layout (names, types), binary as base64."""
+    item: dict[str, Any] = row.serialize()
+    for value in item.values():
+        if "B" in value:
+            value["B"] = base64.b64encode(value["B"]).decode()
+    return item
+
+
 def _profile_items(profiles: int, shard: int, rng: random.Random) -> Iterator[dict[str, Any]]:
+    from segshare_core.store.models import ProfileRow
+
     pk = f"C#{COMPANY}#P#{SOURCE}#S#{shard:03d}"
+    updated = datetime(2026, 11, 29, 10, tzinfo=UTC)
     for i in range(profiles):
         devices = []
         for _ in range(2 if i % 3 == 0 else 1):  # four devices per three profiles
@@ -157,28 +175,42 @@ def _profile_items(profiles: int, shard: int, rng: random.Random) -> Iterator[di
                 devices.append(["ios", str(rng.randbytes(16).hex()[:8] + "-0000-4000-8000-" + rng.randbytes(6).hex())])
             else:
                 devices.append(["android", rng.randbytes(8).hex().lstrip("0") or "0"])
-        yield {
-            "pk": {"S": pk},
-            "sk": {"S": f"u-{shard:03d}-{i:09d}"},
-            "attributes": {"S": json.dumps({"country": "IE", "level": rng.randrange(60)}, separators=(",", ":"))},
-            "devices": {"S": json.dumps(devices, separators=(",", ":"))},
-            "tokens": {"L": [{"S": rng.randbytes(16).hex()} for _ in devices]},
-            "updated_at": {"S": "2026-11-29T10:00:00.000000+0000"},
-            "version": {"N": "1"},
-        }
+        row = ProfileRow(
+            pk,
+            f"u-{shard:03d}-{i:09d}",
+            attributes={"country": "IE", "level": rng.randrange(60)},
+            devices=devices,
+            tokens=sorted(rng.randbytes(16).hex() for _ in devices),
+            updated_at=updated,
+            version=1,
+        )
+        yield _wire(row)
 
 
 def _index_items(tokens: np.ndarray, rng: random.Random) -> Iterator[dict[str, Any]]:
+    from segshare_core.store.models import DeviceIndexRow
+
     pk = f"C#{COMPANY}#P#{TARGET}#S#000"
     order = np.argsort(tokens.view("S16").ravel())  # a Query returns a shard in token order
     for n, i in enumerate(order.tolist()):
         owner = i * 3 // 4
-        yield {
-            "pk": {"S": pk},
-            "sk": {"S": tokens[i].tobytes().hex()},
-            "platform": {"S": "ios" if rng.random() < 0.6 else "android"},
-            "profiles": {"SS": [f"u-{owner:09d}", f"u-{owner + 1:09d}"] if n % 100 == 0 else [f"u-{owner:09d}"]},
-        }
+        holders = {f"u-{owner:09d}", f"u-{owner + 1:09d}"} if n % 100 == 0 else {f"u-{owner:09d}"}
+        platform = "ios" if rng.random() < 0.6 else "android"
+        yield _wire(DeviceIndexRow(pk, tokens[i].tobytes().hex(), platform=platform, profiles=holders))
+
+
+def _profile_projection() -> set[str]:
+    """The stored names of what ``store.profiles.iter_profile_shard_tokens`` projects."""
+    from segshare_core.store.models import ProfileRow
+
+    return {ProfileRow.sk.attr_name, ProfileRow.attributes.attr_name, ProfileRow.devices.attr_name, ProfileRow.tokens.attr_name}
+
+
+def _index_projection() -> set[str]:
+    """The stored names of what ``store.device_index.scan_shard_index`` projects."""
+    from segshare_core.store.models import DeviceIndexRow
+
+    return {DeviceIndexRow.sk.attr_name, DeviceIndexRow.platform.attr_name, DeviceIndexRow.profiles.attr_name}
 
 
 # ------------------------------------------------------------------ one child, in its own process
@@ -271,11 +303,11 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
                 s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.tokens_key(context, s), Body=body)
 
             def call() -> Any:
-                return evaluate_sharded.match_shard(evaluate_sharded.ShardItem(context=context, shard=0))
+                return evaluate_sharded.match_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage=stage))
         elif stage == "resolve":
 
             def call() -> Any:
-                return evaluate_sharded.resolve_shard(evaluate_sharded.ShardItem(context=context, shard=0))
+                return evaluate_sharded.resolve_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage=stage))
         else:
             for s in range(shards):
                 body = Path(work, f"matched-{s:03d}.json").read_bytes()
@@ -318,7 +350,7 @@ def measure(stage: str, profiles: int, shards: int) -> Measured:
         items = pages = item_bytes = 0
         if stage == "resolve":
             items, pages, item_bytes = _write_pages(
-                Path(work, "pages.bin"), _profile_items(profiles // shards, 0, rng), {"sk", "attributes", "devices", "tokens"}
+                Path(work, "pages.bin"), _profile_items(profiles // shards, 0, rng), _profile_projection()
             )
         elif stage == "match":
             entries = round(profiles * DEVICE_PER_SHARD_FACTOR / shards)
@@ -330,7 +362,7 @@ def measure(stage: str, profiles: int, shards: int) -> Measured:
             for s, part in enumerate(np.array_split(source, shards)):
                 ordered = part[np.lexsort((part[:, 1], part[:, 0]))]
                 Path(work, f"tokens-{s:03d}.bin").write_bytes(ordered.astype(">u8").tobytes())
-            items, pages, item_bytes = _write_pages(Path(work, "pages.bin"), _index_items(target, rng), {"sk", "platform", "profiles"})
+            items, pages, item_bytes = _write_pages(Path(work, "pages.bin"), _index_items(target, rng), _index_projection())
         else:
             # Each target shard's matched ids: about 1 - (1 - OVERLAP)^(4/3) of its profiles.
             per_shard = round(profiles / shards * (1 - (1 - OVERLAP) ** DEVICES_PER_PROFILE))
@@ -383,7 +415,8 @@ def run_projection() -> None:
     shards = _shards()
     print(f"projection: one evaluation on AWS from measured children, {shards} shards, all of a stage's children in parallel")
     print(
-        f"    assumptions: cold start {COLD_START_SECONDS} s per stage, Map run start {MAP_START_SECONDS} s, transition "
+        f"    assumptions: cold start {COLD_START_SECONDS} s (plan, resolve stage, merge; match reuses resolve's warm containers), "
+        f"Map run start {MAP_START_SECONDS} s, transition "
         f"{TRANSITION_SECONDS} s, Query page {PAGE_SECONDS} s, S3 request {S3_SECONDS} s, S3 stream {S3_BYTES_PER_SECOND / 1e6:.0f} MB/s,"
     )
     per_partition = PARTITION_BYTES_PER_SECOND / 1e6
@@ -414,7 +447,9 @@ def run_projection() -> None:
         merge_wall = merge.cpu + math.ceil(shards / S3_THREADS) * S3_SECONDS + merge.extra["resultBytes"] / S3_BYTES_PER_SECOND
         plan_wall = 0.3
         transitions_parent = 6
-        fixed = transitions_parent * TRANSITION_SECONDS + 4 * COLD_START_SECONDS + plan_wall + 2 * MAP_START_SECONDS
+        # Cold starts: the plan, the resolve stage and the merge; the match stage runs on the
+        # containers the resolve stage warmed (one function for both Maps, EvaluationShardFunction).
+        fixed = transitions_parent * TRANSITION_SECONDS + 3 * COLD_START_SECONDS + plan_wall + 2 * MAP_START_SECONDS
         wall = fixed + resolve_wall + match_wall + merge_wall
         # Requests and units: every shard's pages, both sides; counters (2 x shards items, twice) by BatchGet.
         pages = shards * (resolve.pages + match.pages)
@@ -426,7 +461,7 @@ def run_projection() -> None:
         s3_gets = 2 + 2 * shards * shards + shards
         transitions = transitions_parent + 2 * shards * 2
         gb_seconds = (
-            shards * (resolve_wall + match_wall + 2 * COLD_START_SECONDS) * CHILD_MEMORY_GB
+            shards * (resolve_wall + match_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB
             + (plan_wall + COLD_START_SECONDS) * PLAN_MEMORY_GB
             + (merge_wall + COLD_START_SECONDS) * MERGE_MEMORY_GB
         )
@@ -445,7 +480,7 @@ def run_projection() -> None:
             print(f"             -> {projected:.2f} s on AWS with its network wait")
         print(f"    wall {wall:.1f} s (target {TARGET_WALL[name]:.0f} s)")
         print(
-            f"    where the time goes: fixed {fixed:.1f} s (4 cold starts {4 * COLD_START_SECONDS:.1f}, 2 Map starts "
+            f"    where the time goes: fixed {fixed:.1f} s (3 cold starts {3 * COLD_START_SECONDS:.1f}, 2 Map starts "
             f"{2 * MAP_START_SECONDS:.1f}, plan and transitions {plan_wall + transitions_parent * TRANSITION_SECONDS:.1f}), "
             f"resolve {resolve_wall:.1f} s, match {match_wall:.1f} s, merge {merge_wall:.1f} s"
         )
@@ -458,7 +493,7 @@ def run_projection() -> None:
             f"    where the money goes: DynamoDB source rows ${source_units * PRICE_READ_UNIT:.4f} ({profile_bytes:.0f} B an item), "
             f"target index ${target_units * PRICE_READ_UNIT:.4f} ({entry_bytes:.0f} B an entry); Lambda "
             f"{shards * (resolve_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB:.0f} GB-s resolve, "
-            f"{shards * (match_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB:.0f} GB-s match"
+            f"{shards * match_wall * CHILD_MEMORY_GB:.0f} GB-s match"
         )
         summary.append(f"{name} ({shards} shards{', scaled' if scaled else ''}) {wall:.0f} s ${total:.3f}")
     targets = f"targets: 1M x 1M 10 s, 10M x 10M 60 s and ${TARGET_PRICE}"

@@ -31,7 +31,7 @@ MAX_SCAN_THREADS = 8
 
 #: Only what an entry needs: the hash key is known, and less to parse is faster (read units
 #: are charged on the whole item either way).
-_ATTRIBUTES = ["sk", "platform", "profiles"]
+_ATTRIBUTES = ["sk", DeviceIndexRow.platform.attr_name, DeviceIndexRow.profiles.attr_name]
 
 #: DynamoDB counts every attribute name of an item in its size.
 _NAME_BYTES = sum(len(name) for name in ("pk", *_ATTRIBUTES))

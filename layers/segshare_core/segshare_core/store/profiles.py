@@ -11,6 +11,7 @@ counters it moves, so the counters are always the exact counts (issue 14).
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -201,7 +202,7 @@ def _holders(company_id: str, project_id: str, tokens: Iterable[str]) -> dict[st
     keys = {_index_key(company_id, project_id, t) for t in tokens}
     if not keys:
         return {}
-    rows = DeviceIndexRow.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk", "profiles"])
+    rows = DeviceIndexRow.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk", DeviceIndexRow.profiles.attr_name])
     return {row.sk: set(row.profiles) for row in rows if row.profiles}
 
 
@@ -331,13 +332,14 @@ def iter_profile_shard(company_id: str, project_id: str, shard: int) -> Iterator
         yield _profile(row)
 
 
-def iter_profile_shard_tokens(company_id: str, project_id: str, shard: int) -> Iterator[tuple[Profile, list[str]]]:
+def iter_profile_shard_tokens(company_id: str, project_id: str, shard: int) -> Iterator[tuple[Profile, bytes]]:
     """(profile, its stored device tokens) of one shard, in id order: the evaluation workflow's source read.
 
-    The tokens are those the profile's last write indexed (``token`` of each matchable device,
-    32 hex digits), so a reader needs no company key and no HMAC. Read by a low-level Query
-    that leaves out what a resolve never uses (read units are billed on whole items either way,
-    but less is parsed), pages fetched ahead while the last one is worked on (``pages``).
+    The tokens are those the profile's last write indexed (``token`` of each matchable device)
+    as stored: 16 binary bytes each, concatenated (``models.TokensAttribute``), so a reader
+    needs no company key and no HMAC. Read by a low-level Query that leaves out what a resolve
+    never uses (read units are billed on whole items either way, but less is decoded), pages
+    fetched ahead and decoded by ``json`` (``store.pages``).
     """
     row = ProfileRow
     names = {"#i": row.sk.attr_name, "#a": row.attributes.attr_name, "#d": row.devices.attr_name, "#t": row.tokens.attr_name}
@@ -355,7 +357,9 @@ def iter_profile_shard_tokens(company_id: str, project_id: str, shard: int) -> I
             raw_attributes = item.get(attributes_name)
             attributes = json.loads(raw_attributes["S"]) if raw_attributes else {}
             profile = Profile(profile_id=item[id_name]["S"], attributes=attributes or {}, devices=devices)
-            yield profile, [t["S"] for t in item.get(tokens_name, {}).get("L", [])]
+            # Binary values come as the wire's base64 text (store.pages decodes items with json).
+            stored = item.get(tokens_name)
+            yield profile, base64.b64decode(stored["B"]) if stored else b""
 
 
 def iter_profiles(company_id: str, project_id: str) -> Generator[Profile, None, None]:

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import numpy as np
@@ -106,11 +106,13 @@ class Context(Run):
 
 
 class ShardItem(BaseModel):
-    """One Map child's input: the context and one shard (``ItemSelector``)."""
+    """One Map child's input (``ItemSelector``): the context, one shard and the Map's stage."""
 
     model_config = ConfigDict(extra="ignore")
     context: Context
     shard: int
+    #: Which Map: resolve a source profile shard, or match a target index shard (one function runs both).
+    stage: Literal["resolve", "match"]
 
 
 class Failure(Run):
@@ -223,8 +225,8 @@ def plan(run: Run) -> Context:
 # ---------------------------------------------------------------- 2. resolve one source shard
 
 
-def _member_tokens(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[list[str]]:
-    """The device tokens of each current member of the segment whose row lives in this profile shard, as read.
+def _member_tokens(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[bytes]:
+    """The device tokens (16 binary bytes each, concatenated) of each current member whose row lives in this shard, as read.
 
     A rule segment reads the shard whole with the tokens its rows store; a static one (at most
     5,000 ids) reads its members by id and keys their devices here.
@@ -233,7 +235,7 @@ def _member_tokens(company_id: str, segment: Segment, shard: int, shards: int) -
         mine = [p for p in segment.profile_ids if shard_of_profile(p, shards) == shard]
         key = directory.company_key(company_id)
         for profile in profiles.get_profiles(company_id, segment.project_id, mine).values():
-            yield [token(key, device) for device in profile.matchable_devices()]
+            yield bytes.fromhex("".join(token(key, device) for device in profile.matchable_devices()))
         return
     for profile, tokens in profiles.iter_profile_shard_tokens(company_id, segment.project_id, shard):
         if segment.contains(profile):
@@ -264,14 +266,13 @@ def resolve_shard(item: ShardItem) -> dict[str, int]:
     """
     context = item.context
     _source, segment = _segment(context.companyId, context.projectId, context.sharedSegmentId, context.generation)
-    # Tokens are gathered as hex while the pages stream past (memory holds tokens, not
-    # profiles) and turned into bytes once: one fromhex of the lot is cheaper than one a token.
-    gathered: list[str] = []
+    # Tokens are gathered as bytes while the pages stream past: memory holds tokens, not profiles.
+    gathered = bytearray()
     members = 0
     for tokens in _member_tokens(context.companyId, segment, item.shard, context.shards):
         members += 1
         gathered += tokens
-    parts = partition_tokens(bytes.fromhex("".join(gathered)), context.shards)
+    parts = partition_tokens(gathered, context.shards)
     _put(tokens_key(context, item.shard), pack_parts(parts), "application/octet-stream")
     written = sum(len(b) for b in parts) // 16
     logger.info("source shard resolved", evaluation_id=context.evaluationId, shard=item.shard, members=members, tokens=written)
