@@ -271,6 +271,41 @@ def test_a_large_export_is_evaluated_by_the_workflow_and_its_file_is_the_brute_f
     assert got.json["rowCount"] == len(expected)
 
 
+def test_a_large_export_whose_workflow_fails_is_failed_with_the_evaluations_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.events import Pump
+    from segshare_core.workflows import evaluate_sharded
+
+    # Given the cost model calls every evaluation large, and one target shard's child fails
+    monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
+    real = evaluate_sharded.match_shard
+
+    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
+        if item.shard == 1:
+            raise RuntimeError("injected failure")
+        return real(item)
+
+    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
+    pump = Pump(tpl.load())
+    export_fn = handler_for("ExportFunction")
+    path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}
+    export_id = export_fn(event("create_export", path=path, body={"format": "csv"}, claims=ADMIN)).json["exportId"]
+    # When the worker hands it to the workflow, the workflow fails, and the queue delivers what it sends at its end
+    pump.drain()
+    executions = _wait_for_executions(world)
+    pump.drain()
+    # Then the workflow failed, and the export is FAILED with the evaluation's error and no object
+    assert [d["status"] for d in executions.values()] == ["FAILED"]
+    got = export_fn(event("get_export", path={"projectId": "proj-b", "exportId": export_id}, claims=ADMIN)).json
+    assert (got["status"], got["downloadUrl"]) == ("FAILED", None), got
+    from segshare_core.store import exports
+
+    record = exports.get(COMPANY, "proj-b", export_id)
+    assert record is not None
+    assert record.error == "the evaluation failed: a shard of the evaluation failed; the previous result stays in service"
+    s3 = boto3.client("s3")
+    assert s3.list_objects_v2(Bucket=config.DATA_BUCKET, Prefix="exports/").get("KeyCount", 0) == 0
+
+
 def test_a_large_share_in_a_scheduled_tick_starts_the_workflow_and_is_recorded_succeeded(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -78,7 +78,10 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
                 return record
         elif handoff.is_large(handoff.predict(company_id, shared)):
             running = evaluations.start(company_id, shared, "export")
-            exports.mark_running(company_id, project_id, export_id, running.evaluation_id)
+            if not exports.mark_running(company_id, project_id, export_id, running.evaluation_id):
+                # The export ended meanwhile (dead-lettered, expired): its evaluation is not worth running.
+                evaluations.fail(company_id, shared, running.evaluation_id, "the export ended before its evaluation started")
+                return exports.get(company_id, project_id, export_id)
             handoff.start_running(company_id, shared, running, export_id=export_id)
             logger.info("export evaluation handed off", export_id=export_id, evaluation_id=running.evaluation_id)
         else:
