@@ -388,7 +388,7 @@ def _line(m: Measured) -> str:
 def run_child() -> None:
     shards = _shards()
     profiles = SHAPES["10M x 10M"]
-    print(f"child: one shard's work at 10M x 10M with {shards} shards (pages parsed by botocore + pynamodb, S3 moto in-process)")
+    print(f"child: one shard's work at 10M x 10M with {shards} shards (pages decoded as the store decodes them, S3 moto in-process)")
     found = [measure(stage, profiles, shards) for stage in ("resolve", "match")]
     for m in found:
         print(_line(m))
