@@ -26,6 +26,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -37,6 +38,7 @@ from segshare_core.domain.exports import CONTENT_TYPES, columns, csv_lines
 from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.store import exports, profiles, results
 from segshare_core.store.keys import profile_pk
+from segshare_core.store.models import ProfileRow
 from segshare_core.workflows import export_file
 
 SIZES = (10_000, 50_000, 100_000)
@@ -118,6 +120,7 @@ def _moto_server() -> tuple[subprocess.Popen[bytes], str]:
 #: Rows of the read-stage figure: every profile is written to moto's DynamoDB first (batch writes).
 READ_SIZES = (25_000, 100_000)
 _COMPANY, _PROJECT = "bench", "target"
+_UPDATED = datetime(2026, 11, 28, 17, tzinfo=UTC)
 
 
 def _profiles_table() -> dict[str, Any]:
@@ -134,17 +137,9 @@ def _seed_profiles(count: int) -> str:
     items = []
     for profile_id, attributes in rows(count):
         pk = profile_pk(_COMPANY, _PROJECT, shard_of_profile(profile_id, shards))
-        items.append(
-            {
-                "pk": {"S": pk},
-                "sk": {"S": profile_id},
-                "attributes": {"S": json.dumps(attributes)},
-                "devices": {"S": "[]"},
-                "tokens": {"L": []},
-                "updated_at": {"S": "2026-11-28T17:00:00.000000+0000"},
-                "version": {"N": "1"},
-            }
-        )
+        # The store's own item layout (stored names and types), as its writes leave it.
+        row = ProfileRow(pk, profile_id, attributes=attributes, devices=[], tokens=[], updated_at=_UPDATED, version=1)
+        items.append(row.serialize())
         if len(items) == 25:
             client.batch_write_item(RequestItems={config.PROFILES_TABLE: [{"PutRequest": {"Item": i}} for i in items]})
             items = []

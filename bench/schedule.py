@@ -151,7 +151,7 @@ def _tick(items: list[dict[str, Any]], tick: str) -> tuple[list[int], Counter[st
     per_share, outcomes = [], Counter[str]()
     for item in items:
         with _reads() as sent:
-            result = scheduled_evaluation.evaluate_scheduled(item, tick)
+            result = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), tick)
         per_share.append(sum(sent.values()))
         outcomes["reused" if result.get("reused") else str(result["status"]).lower()] += 1
     return per_share, outcomes

@@ -26,7 +26,7 @@ from local.resources import create_all
 from local.schedule import create_state_machines
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.store import evaluations, results
-from segshare_core.workflows import evaluate_inline, evaluate_sharded
+from segshare_core.workflows import evaluate_inline, evaluate_sharded, handoff
 
 INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 COMPANY, SOURCE_PROJECT, TARGET_PROJECT = end_to_end.COMPANY, end_to_end.SOURCE_PROJECT, end_to_end.TARGET_PROJECT
@@ -52,7 +52,7 @@ def _workflow(arn: str, shared: SharedSegment) -> tuple[str, list[str]]:
         evaluationId=running.evaluation_id,
         generation=shared.generation,
     )
-    execution = evaluate_sharded.start(run)
+    execution = handoff.start(run)
     sfn = boto3.client("stepfunctions")
     while True:
         described: dict[str, Any] = sfn.describe_execution(executionArn=execution)

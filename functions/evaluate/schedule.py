@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from segshare_core.domain.clock import iso, now
@@ -20,9 +21,9 @@ class RetryLaterError(Exception):
 RetryLaterError.__name__ = "RetryLater"
 
 
-def _list(event: dict[str, Any]) -> dict[str, Any]:
+def _list(task: scheduled_evaluation.ListTask) -> dict[str, Any]:
     # The tick is the schedule's event time, so two executions for one tick share it.
-    tick = str((event.get("input") or {}).get("time") or event.get("startTime") or iso(now()))
+    tick = str(task.input.get("time") or task.startTime or iso(now()))
     try:
         listed = scheduled_evaluation.write_due_list(tick)
     except Exception as exc:
@@ -42,19 +43,23 @@ def _list(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """``action`` list -> the due list's place in S3; evaluate / fail -> one share's outcome (see ``scheduling``)."""
-    action = event.get("action")
-    if action == "list":
-        return _list(event)
-    if action == "evaluate":
-        try:
-            result = scheduled_evaluation.evaluate_scheduled(event["item"], str(event["tick"]))
-        except RetryLater as exc:
-            raise RetryLaterError(exc.message) from exc
-        metrics.add_metric(name="ScheduledEvaluations", unit="Count", value=1)
-        if result.get("reused"):
-            metrics.add_metric(name="ScheduledEvaluationsReused", unit="Count", value=1)
-        return result
-    if action == "fail":
-        return scheduled_evaluation.record_scheduled_failure(event["item"], str(event["tick"]), event.get("error"))
-    raise ValueError(f"unknown action {str(action)[:40]!r}")
+    """``action`` list -> the due list's place in S3; evaluate / fail -> one share's outcome (see ``scheduled_evaluation``).
+
+    The event is parsed into ``scheduled_evaluation.ScheduleTask`` (Powertools parser): an
+    unknown action or a malformed item fails the task with a validation error.
+    """
+    task = parse(event=event, model=scheduled_evaluation.ScheduleTask).root
+    if isinstance(task, scheduled_evaluation.ListTask):
+        return _list(task)
+    if isinstance(task, scheduled_evaluation.FailTask):
+        return scheduled_evaluation.record_scheduled_failure(task.item, task.tick, task.error)
+    try:
+        result = scheduled_evaluation.evaluate_scheduled(task.item, task.tick)
+    except RetryLater as exc:
+        raise RetryLaterError(exc.message) from exc
+    metrics.add_metric(name="ScheduledEvaluations", unit="Count", value=1)
+    if result.get("reused"):
+        metrics.add_metric(name="ScheduledEvaluationsReused", unit="Count", value=1)
+    if result.get("handedOff"):
+        metrics.add_metric(name="ScheduledEvaluationsHandedOff", unit="Count", value=1)
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -90,7 +91,7 @@ def _brute_force(w: World) -> set[str]:
 def _run(w: World) -> tuple[dict[str, Any], Any]:
     """Record a RUNNING manual evaluation, run the workflow on it to its end: (execution, evaluation)."""
     from segshare_core.store import evaluations, segments
-    from segshare_core.workflows import evaluate_sharded
+    from segshare_core.workflows import evaluate_sharded, handoff
 
     shared = segments.get_shared_in(COMPANY, "proj-b", w.shared_id)
     assert shared is not None
@@ -98,7 +99,7 @@ def _run(w: World) -> tuple[dict[str, Any], Any]:
     run = evaluate_sharded.Run(
         companyId=COMPANY, projectId="proj-b", sharedSegmentId=w.shared_id, evaluationId=running.evaluation_id, generation=shared.generation
     )
-    execution = evaluate_sharded.start(run)
+    execution = handoff.start(run)
     sfn = boto3.client("stepfunctions")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -215,3 +216,161 @@ def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(world: W
     assert execution["status"] == "SUCCEEDED", execution
     assert done.matched_profiles == len(expected)
     assert _members(static) == (done.evaluation_id, sorted(expected))
+
+
+# ---------------------------------------------------------------- export and schedule at any size (issue 14 leftovers)
+
+
+def _executions(w: World) -> dict[str, dict[str, Any]]:
+    """Execution name (the evaluation id) -> its description, of every run of the evaluation workflow."""
+    sfn = boto3.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=w.arn)["executions"]
+    return {e["name"]: sfn.describe_execution(executionArn=e["executionArn"]) for e in listed}
+
+
+def _wait_for_executions(w: World, timeout: float = 120) -> dict[str, dict[str, Any]]:
+    """Every run of the evaluation workflow once all have ended (status and output or error both there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _executions(w)
+        if found and all(d["status"] != "RUNNING" and ("output" in d or "error" in d) for d in found.values()):
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"the evaluation workflow did not end in {timeout} s")
+
+
+def test_a_large_export_is_evaluated_by_the_workflow_and_its_file_is_the_brute_force(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    from local.events import Pump
+
+    # Given the cost model calls every evaluation large (the template's EVALUATION_INLINE_SECONDS, forced down)
+    monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
+    pump = Pump(tpl.load())  # subscribes the bucket's ObjectCreated events before any export object lands
+    export_fn, evaluate_fn = handler_for("ExportFunction"), handler_for("EvaluateFunction")
+    path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}
+    created = export_fn(event("create_export", path=path, body={"format": "jsonl", "attributes": ["country"]}, claims=ADMIN))
+    assert created.status == 202, created.json
+    export_id = created.json["exportId"]
+    # When the queue hands the export to the worker, the workflow runs, and the queue delivers what it sends at its end
+    pump.drain()
+    executions = _wait_for_executions(world)
+    pump.drain()
+    # Then the export's evaluation ran on the workflow (an execution named after it) and SUCCEEDED with trigger export
+    evaluations = evaluate_fn(event("list_evaluations", path=path, claims=ADMIN)).json["evaluations"]
+    assert [(e["trigger"], e["status"]) for e in evaluations] == [("export", "SUCCEEDED")]
+    assert executions[evaluations[0]["evaluationId"]]["status"] == "SUCCEEDED"
+    # And the export is READY with one row per brute-force match, in id order, the target's own attributes only
+    got = export_fn(event("get_export", path={"projectId": "proj-b", "exportId": export_id}, claims=ADMIN))
+    assert got.json["status"] == "READY", got.json
+    lines = requests.get(got.json["downloadUrl"], timeout=10).content.decode().splitlines()
+    rows = [json.loads(line) for line in lines]
+    expected = sorted(_brute_force(world))
+    assert [r["profileId"] for r in rows] == expected
+    assert all(r["attributes"] == {"country": "IE"} for r in rows)
+    assert got.json["rowCount"] == len(expected)
+
+
+def test_a_large_export_whose_workflow_fails_is_failed_with_the_evaluations_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.events import Pump
+    from segshare_core.workflows import evaluate_sharded
+
+    # Given the cost model calls every evaluation large, and one target shard's child fails
+    monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
+    real = evaluate_sharded.match_shard
+
+    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
+        if item.shard == 1:
+            raise RuntimeError("injected failure")
+        return real(item)
+
+    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
+    pump = Pump(tpl.load())
+    export_fn = handler_for("ExportFunction")
+    path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}
+    export_id = export_fn(event("create_export", path=path, body={"format": "csv"}, claims=ADMIN)).json["exportId"]
+    # When the worker hands it to the workflow, the workflow fails, and the queue delivers what it sends at its end
+    pump.drain()
+    executions = _wait_for_executions(world)
+    pump.drain()
+    # Then the workflow failed, and the export is FAILED with the evaluation's error and no object
+    assert [d["status"] for d in executions.values()] == ["FAILED"]
+    got = export_fn(event("get_export", path={"projectId": "proj-b", "exportId": export_id}, claims=ADMIN)).json
+    assert (got["status"], got["downloadUrl"]) == ("FAILED", None), got
+    from segshare_core.store import exports
+
+    record = exports.get(COMPANY, "proj-b", export_id)
+    assert record is not None
+    assert record.error == "the evaluation failed: a shard of the evaluation failed; the previous result stays in service"
+    s3 = boto3.client("s3")
+    assert s3.list_objects_v2(Bucket=config.DATA_BUCKET, Prefix="exports/").get("KeyCount", 0) == 0
+
+
+def test_a_large_share_in_a_scheduled_tick_starts_the_workflow_and_is_recorded_succeeded(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.schedule import create_state_machines, start_tick
+
+    # Given the cost model calls every evaluation large, and the scheduled state machine
+    monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
+    schedule_arn = create_state_machines(tpl.load())["ScheduledEvaluationStateMachine"]
+    sfn = boto3.client("stepfunctions")
+    path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}
+    evaluate_fn = handler_for("EvaluateFunction")
+
+    def tick(moment: str) -> dict[str, Any]:
+        execution = start_tick(schedule_arn, moment)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING" and ("output" in described or "error" in described):
+                return described
+            time.sleep(0.2)
+        raise AssertionError("the tick did not end in 120 s")
+
+    # When a tick runs: it starts the workflow on the share and does not wait for it
+    assert tick("2026-11-29T10:00:00Z")["status"] == "SUCCEEDED"
+    executions = _wait_for_executions(world)
+    # Then the workflow evaluated it: SUCCEEDED with trigger schedule and the brute force's members, in service
+    listed = evaluate_fn(event("list_evaluations", path=path, claims=ADMIN)).json["evaluations"]
+    assert [(e["trigger"], e["status"]) for e in listed] == [("schedule", "SUCCEEDED")], listed
+    first = listed[0]
+    assert executions[first["evaluationId"]]["status"] == "SUCCEEDED"
+    assert first["matchedProfiles"] == len(_brute_force(world))
+    assert _members(world) == (first["evaluationId"], sorted(_brute_force(world)))
+    # And it was recorded as a scheduled run is: the next unchanged tick reuses it (its inputs were stored, its lease freed)
+    assert tick("2026-11-29T10:15:00Z")["status"] == "SUCCEEDED"
+    listed = evaluate_fn(event("list_evaluations", path=path, claims=ADMIN)).json["evaluations"]
+    assert [(e["trigger"], e["status"], e.get("reused")) for e in listed] == [
+        ("schedule", "SUCCEEDED", True),
+        ("schedule", "SUCCEEDED", None),
+    ]
+    assert listed[0]["matchedProfiles"] == first["matchedProfiles"]
+
+
+def test_the_workflows_fast_reads_give_what_the_store_reads_give(world: World) -> None:
+    from segshare_core.domain import match as matching
+    from segshare_core.domain.devices import token
+    from segshare_core.store import device_index, directory, profiles
+
+    key = directory.company_key(COMPANY)
+    for shard in range(SHARDS):
+        # When one profile shard is read for a resolve (low-level Query, items decoded by json, stored tokens)
+        fast = list(profiles.iter_profile_shard_tokens(COMPANY, "proj-a", shard))
+        # Then it holds the shard's profiles as the pynamodb read gives them, each with its matchable devices' tokens
+        assert [p for p, _tokens in fast] == list(profiles.iter_profile_shard(COMPANY, "proj-a", shard))
+        for profile, tokens in fast:
+            stored = [tokens[i : i + 16].hex() for i in range(0, len(tokens), 16)]
+            assert sorted(stored) == sorted(token(key, d) for d in profile.matchable_devices())
+        # And one index shard read into columns is the index the entries give
+        columns = device_index.query_shard_columns(COMPANY, "proj-b", shard)
+        expected = matching.TargetIndex.from_entries(device_index.query_shard(COMPANY, "proj-b", shard))
+        assert len(columns) == len(expected) > 0
+
+        def rows(index: matching.TargetIndex) -> list[tuple[int, int, int, str]]:
+            """(token words, platform, holder id) of every row, in token order; a token's holders in any order."""
+            ids = index.ids(index.profile.astype("intp"))
+            return sorted(zip(index.hi.tolist(), index.lo.tolist(), index.platform.tolist(), ids, strict=True))
+
+        assert rows(columns) == rows(expected)
+        assert int(columns.first.sum()) == int(expected.first.sum())  # each device counts once

@@ -273,12 +273,12 @@ def test_an_unchanged_share_is_reused_with_the_same_counts_in_at_most_five_reads
     _, evaluate = machine
     item = _item("proj-b")
     # Given a first scheduled evaluation (in full)
-    first = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
+    first = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:00:00Z")
     assert (first["status"], first["reused"]) == ("SUCCEEDED", False)
     objects = _result_objects()
     # When the next tick finds nothing changed
     with _dynamodb_requests() as sent:
-        second = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+        second = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:15:00Z")
     # Then it is recorded SUCCEEDED and reused, in at most 5 read requests, with no second result object
     assert (second["status"], second["reused"]) == ("SUCCEEDED", True)
     assert sum(n for op, n in sent.items() if op in READS) <= 5, sent
@@ -336,18 +336,18 @@ def test_any_changed_input_evaluates_in_full_with_the_new_answer(machine: tuple[
     # Given proj-b also holds a profile with device beef, which the source does not have yet
     _upsert("proj-b", "u-2", "beef")
     item = _item("proj-b")
-    first = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
+    first = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:00:00Z")
     assert first["status"] == "SUCCEEDED"
     # When one input changes before the next tick
     make_change()
-    second = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+    second = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:15:00Z")
     # Then that tick evaluates in full and records the new answer
     assert (second["status"], second["reused"]) == ("SUCCEEDED", False)
     path = {"projectId": "proj-b", "sharedSegmentId": item["sharedSegmentId"]}
     latest = handler_for("EvaluateFunction")(event("get_evaluation", path={**path, "evaluationId": second["evaluationId"]}, claims=ADMIN))
     assert (latest.json.get("reused"), latest.json["matchedProfiles"]) == (None, matched)
     # And a third tick with nothing changed reuses that new answer
-    third = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
+    third = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:30:00Z")
     assert third["reused"] is True
 
 
@@ -439,8 +439,8 @@ def test_retention_records_expire_after_90_days_and_a_replaced_result_is_retired
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName="EvaluationsTable")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     # When a scheduled evaluation runs, then an unchanged tick reuses it, then a change makes a new result
-    first = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:00:00Z")
-    scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:15:00Z")
+    first = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:00:00Z")
+    scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:15:00Z")
     shared = store_segments.get_shared_in("acme", "proj-b", item["sharedSegmentId"])
     assert shared is not None
     first_key = store_evaluations.result_key_of("acme", shared, first["evaluationId"])
@@ -454,7 +454,7 @@ def test_retention_records_expire_after_90_days_and_a_replaced_result_is_retired
 
     assert tags(first_key) == []  # still in service (the reuse points at it)
     _upsert("proj-b", "u-3", "abc")
-    third = scheduled_evaluation.evaluate_scheduled(item, "2026-11-28T18:30:00Z")
+    third = scheduled_evaluation.evaluate_scheduled(scheduled_evaluation.DueShare.model_validate(item), "2026-11-28T18:30:00Z")
     # Then the record expires 90 days after its start
     row = EvaluationRow.get(f"C#acme#P#proj-b#X#{item['sharedSegmentId']}#G#{item['generation']}", f"E#{third['evaluationId']}")
     assert row.expires_at is not None

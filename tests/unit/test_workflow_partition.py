@@ -1,4 +1,4 @@
-"""The resolve step's token files: each token in the index shard the store puts it in, sorted, once."""
+"""The resolve step's token object: each token in the index shard the store puts it in, sorted, once; the parts behind an offset table."""
 
 from __future__ import annotations
 
@@ -24,3 +24,18 @@ def test_tokens_are_split_by_index_shard_sorted_and_without_repeats() -> None:
 
 def test_no_tokens_give_empty_parts() -> None:
     assert partition_tokens(b"", 3) == [b"", b"", b""]
+
+
+def test_one_object_holds_every_part_behind_an_offset_table() -> None:
+    import numpy as np
+
+    from segshare_core.workflows.evaluate_sharded import pack_parts
+
+    # Given parts of different lengths, some empty
+    parts = [b"a" * 16, b"", b"b" * 48, b"", b"c" * 32]
+    # When they are packed into one object
+    body = pack_parts(parts)
+    # Then its first len(parts) + 1 big-endian offsets frame each part, read back as a ranged GET would
+    offsets = np.frombuffer(body[: 8 * (len(parts) + 1)], dtype=">u8").tolist()
+    assert offsets[0] == 8 * (len(parts) + 1) and offsets[-1] == len(body)
+    assert [body[offsets[i] : offsets[i + 1]] for i in range(len(parts))] == parts

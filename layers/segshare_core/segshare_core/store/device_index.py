@@ -18,11 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from segshare_core import config
-from segshare_core.domain.devices import Platform
-from segshare_core.domain.match import IndexEntry
+from segshare_core.domain.devices import PLATFORMS, Platform
+from segshare_core.domain.match import IndexEntry, TargetIndex, hex_words
 from segshare_core.store.keys import index_entry, index_pk
 from segshare_core.store.models import DeviceIndexRow
+from segshare_core.store.pages import query_pages
 
 #: Threads querying shards: requests wait on the network, so a few overlap well even on one vCPU;
 #: botocore's connection pool holds 10.
@@ -30,7 +33,7 @@ MAX_QUERY_THREADS = 8
 
 #: Only what an entry needs: the hash key is known, and less to parse is faster (read units
 #: are charged on the whole item either way).
-_ATTRIBUTES = ["sk", "platform", "profiles"]
+_ATTRIBUTES = ["sk", DeviceIndexRow.platform.attr_name, DeviceIndexRow.profiles.attr_name]
 
 #: DynamoDB counts every attribute name of an item in its size.
 _NAME_BYTES = sum(len(name) for name in ("pk", *_ATTRIBUTES))
@@ -69,6 +72,43 @@ def _read_shard(pk: str, consistent_read: bool) -> list[IndexEntry]:
 def query_shard(company_id: str, project_id: str, shard: int, *, consistent_read: bool = False) -> list[IndexEntry]:
     """The entries of one index shard (0 to DEVICE_INDEX_SHARDS - 1) in token order: one Query per 1 MB page."""
     return _read_shard(index_pk(company_id, project_id, shard), consistent_read)
+
+
+def query_shard_columns(company_id: str, project_id: str, shard: int) -> TargetIndex:
+    """One index shard as the match core's columns (``domain.match.TargetIndex``): the workflow's match read.
+
+    The same entries as ``query_shard`` (eventually consistent, entries without profiles
+    skipped), read by a low-level Query whose pages are fetched ahead while the last one is
+    turned into columns, with no ``IndexEntry`` object in between (issue 14: the conversion,
+    not the join, is the cost of a shard).
+    """
+    row = DeviceIndexRow
+    names = {"#t": row.sk.attr_name, "#p": row.platform.attr_name, "#h": row.profiles.attr_name}
+    params = {
+        "TableName": row.Meta.table_name,
+        "KeyConditionExpression": "#k = :pk",
+        "ProjectionExpression": "#t, #p, #h",
+        "ExpressionAttributeNames": {**names, "#k": row.pk.attr_name},
+        "ExpressionAttributeValues": {":pk": {"S": index_pk(company_id, project_id, shard)}},
+    }
+    token_name, platform_name, holders_name = names.values()
+    codes = {platform: code for code, platform in enumerate(PLATFORMS)}
+    tokens: list[str] = []
+    platforms: list[int] = []
+    holders: list[int] = []
+    position: dict[str, int] = {}
+    for items in query_pages(params):
+        for item in items:
+            held = item.get(holders_name, {}).get("SS", ())
+            code = codes[item[platform_name]["S"]]
+            token = item[token_name]["S"]
+            # One row per (token, holder): the core counts a device once by its first row.
+            for profile_id in held:
+                tokens.append(token)
+                platforms.append(code)
+                holders.append(position.setdefault(profile_id, len(position)))
+    hi, lo = hex_words(tokens)
+    return TargetIndex.from_rows(hi, lo, np.array(platforms, dtype=np.uint8), np.array(holders, dtype=np.int32), list(position))
 
 
 def query_all_shards(company_id: str, project_id: str, shards: int | None = None, *, consistent_read: bool = False) -> list[IndexEntry]:

@@ -18,6 +18,7 @@ batch has released (a retried batch finds its moves held and applies them once).
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -40,8 +41,9 @@ from segshare_core.domain.devices import Device, shard_of, token
 from segshare_core.domain.errors import NotFound, RetryLater
 from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.store.errors import condition_failed, is_retryable
-from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, held_moves, index_entry, profile, profile_pk
+from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, held_moves, held_moves_pk, index_entry, profile, profile_pk
 from segshare_core.store.models import CounterRow, DeviceIndexRow, HeldMovesRow, ProfileRow, connection
+from segshare_core.store.pages import query_pages
 
 #: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
@@ -243,7 +245,7 @@ def _holders(company_id: str, project_id: str, tokens: Iterable[str]) -> dict[st
     keys = {_index_key(company_id, project_id, t) for t in tokens}
     if not keys:
         return {}
-    rows = DeviceIndexRow.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk", "profiles"])
+    rows = DeviceIndexRow.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk", DeviceIndexRow.profiles.attr_name])
     return {row.sk: set(row.profiles) for row in rows if row.profiles}
 
 
@@ -461,7 +463,7 @@ def release_all_moves(company_id: str, project_id: str, owner_prefix: str) -> in
     failed every attempt) still reach the counters once.
     """
     released = 0
-    query = HeldMovesRow.query(held_moves(company_id, project_id, "")[0], HeldMovesRow.sk.startswith(owner_prefix), consistent_read=True)
+    query = HeldMovesRow.query(held_moves_pk(company_id, project_id), HeldMovesRow.sk.startswith(owner_prefix), consistent_read=True)
     for row in query:
         held = HeldMoves(company_id, project_id, row.sk, _decode_moves(row.moves), int(row.version))
         release_moves(held)
@@ -497,6 +499,36 @@ def iter_profile_shard(company_id: str, project_id: str, shard: int) -> Iterator
     """The profiles of one shard (0 to DEVICE_INDEX_SHARDS - 1), in id order: one Query stream, 1 MB a page."""
     for row in ProfileRow.query(profile_pk(company_id, project_id, shard)):
         yield _profile(row)
+
+
+def iter_profile_shard_tokens(company_id: str, project_id: str, shard: int) -> Iterator[tuple[Profile, bytes]]:
+    """(profile, its stored device tokens) of one shard, in id order: the evaluation workflow's source read.
+
+    The tokens are those the profile's last write indexed (``token`` of each matchable device)
+    as stored: 16 binary bytes each, concatenated (``models.TokensAttribute``), so a reader
+    needs no company key and no HMAC. Read by a low-level Query that leaves out what a resolve
+    never uses (read units are billed on whole items either way, but less is decoded), pages
+    fetched ahead and decoded by ``json`` (``store.pages``).
+    """
+    row = ProfileRow
+    names = {"#i": row.sk.attr_name, "#a": row.attributes.attr_name, "#d": row.devices.attr_name, "#t": row.tokens.attr_name}
+    params = {
+        "TableName": row.Meta.table_name,
+        "KeyConditionExpression": "#k = :pk",
+        "ProjectionExpression": "#i, #a, #d, #t",
+        "ExpressionAttributeNames": {**names, "#k": row.pk.attr_name},
+        "ExpressionAttributeValues": {":pk": {"S": profile_pk(company_id, project_id, shard)}},
+    }
+    id_name, attributes_name, devices_name, tokens_name = names.values()
+    for items in query_pages(params):
+        for item in items:
+            devices = tuple(Device(platform, device_id) for platform, device_id in json.loads(item[devices_name]["S"]))
+            raw_attributes = item.get(attributes_name)
+            attributes = json.loads(raw_attributes["S"]) if raw_attributes else {}
+            profile = Profile(profile_id=item[id_name]["S"], attributes=attributes or {}, devices=devices)
+            # Binary values come as the wire's base64 text (store.pages decodes items with json).
+            stored = item.get(tokens_name)
+            yield profile, base64.b64decode(stored["B"]) if stored else b""
 
 
 def iter_profiles(company_id: str, project_id: str) -> Generator[Profile, None, None]:

@@ -16,7 +16,7 @@ from segshare_core.api import SharedSegmentScope
 from segshare_core.domain.evaluations import Evaluation
 from segshare_core.idempotency import IdempotentOperation
 from segshare_core.observability import metrics, tracer
-from segshare_core.workflows import evaluate_inline, evaluate_sharded
+from segshare_core.workflows import evaluate_inline, handoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def create_evaluation(scope: SharedSegmentScope, idempotency_key: str | None) ->
     shared = scope.shared
 
     def work() -> CreatedEvaluation:
-        running = evaluate_sharded.hand_off(scope.company_id, shared, "manual")
+        running = handoff.hand_off(scope.company_id, shared, "manual")
         if running is not None:
             metrics.add_metric(name="EvaluationsHandedOff", unit="Count", value=1)
             return CreatedEvaluation(running, handed_off=True)

@@ -75,6 +75,15 @@ def evaluate(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: 
     return finish(company_id, shared, begin(company_id, shared, trigger, tick=tick))
 
 
+def evaluate_with_members(company_id: str, shared: SharedSegment, trigger: Trigger) -> tuple[Evaluation, list[str] | None]:
+    """As ``evaluate``, handing back the sorted matched ids it stored as well (None unless it SUCCEEDED).
+
+    For a caller that goes on to use them (the export file): the ids are in hand, so neither
+    the evaluation row nor the result object is read back (issue 13 item 4).
+    """
+    return _finish(company_id, shared, begin(company_id, shared, trigger))
+
+
 def begin(company_id: str, shared: SharedSegment, trigger: Trigger, *, tick: str | None = None) -> Evaluation:
     """Record the RUNNING evaluation (claiming ``tick`` first when given): the first half of ``evaluate``."""
     if tick is None:
@@ -89,18 +98,26 @@ def finish(company_id: str, shared: SharedSegment, running: Evaluation, *, input
     is still the live one. ``inputs``, the inputs' fingerprint taken before matching (the
     schedule's, ``scheduling``), is recorded with the result so a later unchanged tick reuses it.
     """
+    return _finish(company_id, shared, running, inputs=inputs)[0]
+
+
+def _finish(
+    company_id: str, shared: SharedSegment, running: Evaluation, *, inputs: str | None = None
+) -> tuple[Evaluation, list[str] | None]:
+    """``finish``, with the matched ids it stored when the evaluation SUCCEEDED (else None)."""
     target = shared.target_project_id
     try:
         summary, matched = match_shared(company_id, shared)
         key = results.result_key(company_id, target, shared.shared_segment_id, running.evaluation_id)
         results.put(key, matched)
         # Only the schedule retires results: its role may tag them, and it is what piles them up.
-        return evaluations.succeed(company_id, shared, running, summary, key, inputs=inputs, retire=inputs is not None)
+        done = evaluations.succeed(company_id, shared, running, summary, key, inputs=inputs, retire=inputs is not None)
+        return done, matched if done.status == "SUCCEEDED" else None
     except DomainError as exc:
         failed = evaluations.fail(company_id, shared, running.evaluation_id, exc.message)
         if isinstance(exc, RetryLater):
             raise
-        return failed or running
+        return failed or running, None
     except Exception as exc:
         retryable = is_retryable(exc)
         message = "a dependency was busy; the evaluation can be retried" if retryable else "the evaluation failed; see the logs"
@@ -108,7 +125,7 @@ def finish(company_id: str, shared: SharedSegment, running: Evaluation, *, input
         failed = evaluations.fail(company_id, shared, running.evaluation_id, message)
         if retryable:
             raise RetryLater() from exc
-        return failed or running
+        return failed or running, None
 
 
 def members_of_latest(company_id: str, shared: SharedSegment) -> tuple[str, list[str]] | None:

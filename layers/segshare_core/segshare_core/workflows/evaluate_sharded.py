@@ -6,13 +6,16 @@ The steps, one Lambda task each (``statemachines/evaluation.asl.json``):
    Maps read (ItemReader ``s3:getObject``, JSON) and returns a small context: no list of
    any length travels in a state (Step Functions' 256 KB limit).
 2. ``resolve_shard`` (Map over the source's profile shards): resolves the source segment on
-   one shard into device tokens and writes them partitioned by target index shard, sorted,
-   16 binary bytes a token: ``tokens/<target shard>/<source shard>.bin``. Every partition is
-   written, empty or not, so a missing object always means a failed child.
-3. ``match_shard`` (Map over the target's index shards): reads its index shard and the
-   shard's token files from every source shard, joins them with the numpy core
-   (``domain.match.join``) and writes ``matched/<shard>.json``: the matched profile ids and
-   the device counts by platform.
+   one shard into device tokens (the tokens each profile row stores, so no key and no HMAC)
+   and writes one object, ``tokens/<source shard>.bin``: an offset table, then the tokens
+   partitioned by target index shard, each part sorted, 16 binary bytes a token
+   (``pack_parts``). One PUT a child rather than one a (source, target) pair: S3 bills a PUT
+   12.5 times a GET. The object is written whatever it holds, so a missing one always means
+   a failed child.
+3. ``match_shard`` (Map over the target's index shards): reads its index shard (straight into
+   the core's columns) and its part of every source shard's object (two ranged GETs: the
+   offsets, then the part), joins them with the numpy core (``domain.match.join``) and writes
+   ``matched/<shard>.json``: the matched profile ids and the device counts by platform.
 4. ``merge``: checks that every shard's result is there (a missing one fails the
    evaluation: moto's interpreter lets a Map succeed with a failed child, AWS fails it),
    unions the ids (a profile whose devices fall in two shards counts once; a device lives in
@@ -31,8 +34,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import numpy as np
@@ -41,12 +45,11 @@ from pydantic import BaseModel, ConfigDict
 
 from segshare_core import config
 from segshare_core.domain import match as matching
-from segshare_core.domain import scale
 from segshare_core.domain.devices import PLATFORMS, token
 from segshare_core.domain.errors import DomainError, NotFound, SourceGone
-from segshare_core.domain.evaluations import Evaluation, Trigger
+from segshare_core.domain.evaluations import Trigger
 from segshare_core.domain.match_summary import MatchSummary
-from segshare_core.domain.profiles import Profile, shard_of_profile
+from segshare_core.domain.profiles import shard_of_profile
 from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import device_index, directory, evaluations, profiles, results, segments
@@ -68,6 +71,12 @@ class Run(BaseModel):
     evaluationId: str
     #: The share generation the evaluation belongs to (its records are keyed by it, its commit checks it).
     generation: str
+    #: What started the evaluation (recorded on it already): a scheduled run frees its tick's lease at the end.
+    trigger: Trigger = "manual"
+    #: A scheduled run's inputs fingerprint, recorded with the result so a later unchanged tick reuses it.
+    inputs: str | None = None
+    #: The export waiting for this evaluation: the workflow queues it again when the evaluation ends.
+    exportId: str | None = None
 
     def share(self) -> SharedSegment:
         """The share as the evaluations store keys it: target, shared id and generation (names unused)."""
@@ -96,17 +105,23 @@ class Context(Run):
 
 
 class ShardItem(BaseModel):
-    """One Map child's input: the context and one shard (``ItemSelector``)."""
+    """One Map child's input (``ItemSelector``): the context, one shard and the Map's stage."""
 
     model_config = ConfigDict(extra="ignore")
     context: Context
     shard: int
+    #: Which Map: resolve a source profile shard, or match a target index shard (one function runs both).
+    stage: Literal["resolve", "match"]
 
 
 class Failure(Run):
     """The Catch's input: the run and Step Functions' error (``{"Error", "Cause"}``)."""
 
     error: dict[str, Any] = {}
+
+
+#: S3 requests a match or merge child keeps in flight (each waits on the network; botocore's pool holds 10).
+S3_THREADS = 8
 
 
 @cache
@@ -119,8 +134,24 @@ def work_prefix(run: Run) -> str:
     return f"work/{run.companyId}/{run.projectId}/{run.sharedSegmentId}/{run.evaluationId}/"
 
 
-def tokens_key(context: Context, target_shard: int, source_shard: int) -> str:
-    return f"{context.prefix}tokens/{target_shard:03d}/{source_shard:03d}.bin"
+def tokens_key(context: Context, source_shard: int) -> str:
+    """The one object a resolve child writes: its tokens for every target shard (``pack_parts``)."""
+    return f"{context.prefix}tokens/{source_shard:03d}.bin"
+
+
+#: An offset in a token object's table: 8 bytes, big-endian.
+_OFFSET = np.dtype(">u8")
+
+
+def pack_parts(parts: list[bytes]) -> bytes:
+    """One object of ``len(parts)`` parts: ``len(parts) + 1`` offsets (from the object's start), then the parts.
+
+    Part ``i`` is bytes ``offsets[i]`` to ``offsets[i + 1]`` (exclusive), so a reader takes the
+    table with one ranged GET and its part with another, however many parts there are.
+    """
+    header = _OFFSET.itemsize * (len(parts) + 1)
+    offsets = np.cumsum([header, *map(len, parts)], dtype=np.uint64).astype(_OFFSET)
+    return offsets.tobytes() + b"".join(parts)
 
 
 def matched_key(context: Context, target_shard: int) -> str:
@@ -131,15 +162,16 @@ def _put(key: str, body: bytes, content_type: str) -> None:
     _s3().put_object(Bucket=config.DATA_BUCKET, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256")
 
 
-def _get(key: str) -> bytes | None:
-    """The object's bytes, or None when it does not exist.
+def _get(key: str, first: int | None = None, last: int | None = None) -> bytes | None:
+    """The object's bytes (``first`` to ``last`` inclusive when given: a ranged GET), or None when it does not exist.
 
     S3 answers a GET of a missing key with 403 AccessDenied, not 404, to a role without
     s3:ListBucket on the bucket (S3 user guide, GetObject permissions); the functions have
     s3:GetObject on ``work/*`` alone, so both answers mean "not there".
     """
+    ranged = {"Range": f"bytes={first}-{last}"} if first is not None else {}
     try:
-        body: bytes = _s3().get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read()
+        body: bytes = _s3().get_object(Bucket=config.DATA_BUCKET, Key=key, **ranged)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "AccessDenied"):
             return None
@@ -192,13 +224,21 @@ def plan(run: Run) -> Context:
 # ---------------------------------------------------------------- 2. resolve one source shard
 
 
-def _members(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[Profile]:
-    """The segment's current members whose rows live in this profile shard, streamed as read."""
+def _member_tokens(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[bytes]:
+    """The device tokens (16 binary bytes each, concatenated) of each current member whose row lives in this shard, as read.
+
+    A rule segment reads the shard whole with the tokens its rows store; a static one (at most
+    5,000 ids) reads its members by id and keys their devices here.
+    """
     if segment.kind == "static":
         mine = [p for p in segment.profile_ids if shard_of_profile(p, shards) == shard]
-        yield from profiles.get_profiles(company_id, segment.project_id, mine).values()
+        key = directory.company_key(company_id)
+        for profile in profiles.get_profiles(company_id, segment.project_id, mine).values():
+            yield bytes.fromhex("".join(token(key, device) for device in profile.matchable_devices()))
         return
-    yield from (p for p in profiles.iter_profile_shard(company_id, segment.project_id, shard) if segment.contains(p))
+    for profile, tokens in profiles.iter_profile_shard_tokens(company_id, segment.project_id, shard):
+        if segment.contains(profile):
+            yield tokens
 
 
 def partition_tokens(raw: bytes | bytearray, shards: int) -> list[bytes]:
@@ -218,24 +258,21 @@ def partition_tokens(raw: bytes | bytearray, shards: int) -> list[bytes]:
 
 
 def resolve_shard(item: ShardItem) -> dict[str, int]:
-    """Resolve the source segment on one profile shard; write its tokens for every target shard.
+    """Resolve the source segment on one profile shard; write its tokens for every target shard in one object.
 
     Returns ``{"shard", "tokens"}`` (tokens written, all partitions). Raises SourceGone when
     the segment went away since the plan.
     """
     context = item.context
     _source, segment = _segment(context.companyId, context.projectId, context.sharedSegmentId, context.generation)
-    key = directory.company_key(context.companyId)
-    # Tokens are gathered as 16-byte strings while the pages stream past: memory holds tokens, not profiles.
-    raw = bytearray()
+    # Tokens are gathered as bytes while the pages stream past: memory holds tokens, not profiles.
+    gathered = bytearray()
     members = 0
-    for profile in _members(context.companyId, segment, item.shard, context.shards):
+    for tokens in _member_tokens(context.companyId, segment, item.shard, context.shards):
         members += 1
-        for device in profile.matchable_devices():
-            raw += bytes.fromhex(token(key, device))
-    parts = partition_tokens(raw, context.shards)
-    for target_shard, body in enumerate(parts):
-        _put(tokens_key(context, target_shard, item.shard), body, "application/octet-stream")
+        gathered += tokens
+    parts = partition_tokens(gathered, context.shards)
+    _put(tokens_key(context, item.shard), pack_parts(parts), "application/octet-stream")
     written = sum(len(b) for b in parts) // 16
     logger.info("source shard resolved", evaluation_id=context.evaluationId, shard=item.shard, members=members, tokens=written)
     return {"shard": item.shard, "tokens": written}
@@ -250,6 +287,22 @@ class MissingTokens(DomainError):
     code = "INCOMPLETE_EVALUATION"
 
 
+def _part(context: Context, source_shard: int, target_shard: int) -> bytes:
+    """The tokens a source shard resolved for one target shard: two ranged GETs (offsets, part); MissingTokens when absent."""
+    key = tokens_key(context, source_shard)
+    table = _get(key, 0, _OFFSET.itemsize * (context.shards + 1) - 1)
+    if table is None:
+        raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
+    offsets = np.frombuffer(table, dtype=_OFFSET)
+    start, end = int(offsets[target_shard]), int(offsets[target_shard + 1])
+    if start == end:
+        return b""
+    body = _get(key, start, end - 1)
+    if body is None:
+        raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
+    return body
+
+
 def match_shard(item: ShardItem) -> dict[str, int]:
     """Join one target index shard with the source tokens of that shard; write ``matched/<shard>.json``.
 
@@ -257,15 +310,14 @@ def match_shard(item: ShardItem) -> dict[str, int]:
     {platform: n}}``. Raises MissingTokens when a source shard's token file is absent.
     """
     context, shard = item.context, item.shard
-    parts = []
-    for source_shard in range(context.shards):
-        body = _get(tokens_key(context, shard, source_shard))
-        if body is None:
-            raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
-        parts.append(body)
+    # S3 requests wait on the network: several in flight (map keeps the source shards' order).
+    with ThreadPoolExecutor(max_workers=S3_THREADS, thread_name_prefix="token-parts") as pool:
+        parts = list(pool.map(lambda source_shard: _part(context, source_shard, shard), range(context.shards)))
     source = matching.TokenSet.from_words(*matching.words_of(b"".join(parts)))
-    entries = device_index.query_shard(context.companyId, context.projectId, shard) if len(source) else []
-    target = matching.TargetIndex.from_entries(entries)
+    if len(source):
+        target = device_index.query_shard_columns(context.companyId, context.projectId, shard)
+    else:
+        target = matching.TargetIndex.from_entries([])
     joined = matching.join(source, target)
     body = json.dumps(
         {
@@ -292,14 +344,16 @@ def merge(context: Context) -> dict[str, Any]:
     matched: set[str] = set()
     by_platform: Counter[str] = Counter(dict.fromkeys(PLATFORMS, 0))
     devices = 0
-    for shard in range(context.shards):
-        body = _get(matched_key(context, shard))
-        if body is None:
-            raise IncompleteEvaluation(f"the result of target shard {shard} is missing")
-        part = json.loads(body)
-        matched.update(part["profiles"])
-        devices += int(part["matchedDevices"])
-        by_platform.update({p: int(n) for p, n in part["matchedByPlatform"].items()})
+    with ThreadPoolExecutor(max_workers=S3_THREADS, thread_name_prefix="shard-results") as pool:
+        # Fetched S3_THREADS at a time ahead of the union, in shard order.
+        bodies = pool.map(lambda shard: _get(matched_key(context, shard)), range(context.shards))
+        for shard, body in enumerate(bodies):
+            if body is None:
+                raise IncompleteEvaluation(f"the result of target shard {shard} is missing")
+            part = json.loads(body)
+            matched.update(part["profiles"])
+            devices += int(part["matchedDevices"])
+            by_platform.update({p: int(n) for p, n in part["matchedByPlatform"].items()})
     running = evaluations.get(context.companyId, context.share(), context.evaluationId)
     if running is None:
         raise NotFound(f"evaluation {context.evaluationId!r} not found")
@@ -311,7 +365,12 @@ def merge(context: Context) -> dict[str, Any]:
         matched_devices=devices,
         matched_by_platform=dict(by_platform),
     )
-    done = evaluations.succeed(context.companyId, context.share(), running, summary, key)
+    scheduled = context.trigger == "schedule"
+    # Recorded as the in-Lambda path records a run of the same trigger (evaluate_inline.finish):
+    # only the schedule stores the fingerprint and retires the result the pointer leaves.
+    done = evaluations.succeed(context.companyId, context.share(), running, summary, key, inputs=context.inputs, retire=scheduled)
+    if scheduled:
+        evaluations.release(context.companyId, context.share(), context.evaluationId)
     logger.info("evaluation merged", evaluation_id=context.evaluationId, matched=len(matched), status=done.status)
     return {"evaluationId": done.evaluation_id, "status": done.status}
 
@@ -336,57 +395,6 @@ def record_failure(failure: Failure) -> dict[str, Any]:
     message = _MESSAGES.get(name, "the evaluation failed; see the logs")
     logger.warning("evaluation workflow failed", evaluation_id=failure.evaluationId, error_type=name[:100])
     failed = evaluations.fail(failure.companyId, failure.share(), failure.evaluationId, message)
+    if failure.trigger == "schedule":
+        evaluations.release(failure.companyId, failure.share(), failure.evaluationId)
     return {"evaluationId": failure.evaluationId, "status": failed.status if failed else "NOT_STARTED"}
-
-
-# ---------------------------------------------------------------- starting a run
-
-
-@cache
-def _sfn() -> Any:
-    return boto3.client("stepfunctions")
-
-
-def start(run: Run) -> str:
-    """Start the workflow for an evaluation recorded RUNNING; the execution's ARN.
-
-    The execution is named after the evaluation, so one evaluation can never run twice
-    (Step Functions refuses a second execution of one name).
-    """
-    response: dict[str, Any] = _sfn().start_execution(
-        stateMachineArn=config.require("EVALUATION_STATE_MACHINE_ARN"), name=run.evaluationId, input=run.model_dump_json()
-    )
-    return str(response["executionArn"])
-
-
-def predict(company_id: str, shared: SharedSegment) -> scale.Prediction:
-    """The in-request time the cost model predicts for this share, from both projects' counters."""
-    source = profiles.counts(company_id, shared.source_project_id)
-    target = profiles.counts(company_id, shared.target_project_id)
-    return scale.predict_in_request(source.profiles, source.index_entries, target.index_entries, shards=config.DEVICE_INDEX_SHARDS)
-
-
-def hand_off(company_id: str, shared: SharedSegment, trigger: Trigger) -> Evaluation | None:
-    """Start the workflow when the in-request path is predicted too slow; the RUNNING evaluation, else None.
-
-    Too slow: above ``config.EVALUATION_INLINE_SECONDS`` (API.md: an evaluation too large to
-    finish well inside API Gateway's 29 s is always handed off). When the execution cannot
-    be started, the evaluation is recorded FAILED and the error re-raised.
-    """
-    predicted = predict(company_id, shared)
-    if predicted.seconds <= config.EVALUATION_INLINE_SECONDS:
-        return None
-    target, shared_id = shared.target_project_id, shared.shared_segment_id
-    running = evaluations.start(company_id, shared, trigger)
-    run = Run(
-        companyId=company_id, projectId=target, sharedSegmentId=shared_id, evaluationId=running.evaluation_id, generation=shared.generation
-    )
-    try:
-        start(run)
-    except Exception:
-        logger.exception("evaluation workflow not started", evaluation_id=running.evaluation_id)
-        evaluations.fail(company_id, shared, running.evaluation_id, "the evaluation could not be started; retry")
-        raise
-    seconds = round(predicted.seconds, 2)
-    logger.info("evaluation handed off", evaluation_id=running.evaluation_id, predicted_seconds=seconds, plan=predicted.plan)
-    return running

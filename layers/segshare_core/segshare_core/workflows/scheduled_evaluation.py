@@ -19,9 +19,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import boto3
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from segshare_core import config
 from segshare_core.domain.errors import AlreadyExists, DomainError, InFlight, ShareEnded
@@ -30,7 +31,7 @@ from segshare_core.domain.scheduling import fair_order
 from segshare_core.domain.segments import Segment, SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store import directory, evaluations, profiles, segments
-from segshare_core.workflows import evaluate_inline
+from segshare_core.workflows import evaluate_inline, handoff
 
 #: Where each tick's due list is written (the bucket's lifecycle rule ``expire-due-lists``).
 DUE_PREFIX = "schedule/"
@@ -39,6 +40,49 @@ DUE_PREFIX = "schedule/"
 @cache
 def _s3() -> Any:
     return boto3.client("s3")
+
+
+# ---------------------------------------------------------------- the task events
+
+
+class DueShare(BaseModel):
+    """One item of a tick's due list (what ``due_shares`` writes and the Map's ItemReader hands a child)."""
+
+    model_config = ConfigDict(extra="ignore")
+    companyId: str
+    projectId: str
+    sharedSegmentId: str
+    #: The share generation listed; a share granted again since is skipped. Absent on lists written before generations.
+    generation: str | None = None
+
+
+class ListTask(BaseModel):
+    """``ListDue``'s payload: the schedule's event (``input.time``, the tick) and the execution's start time."""
+
+    action: Literal["list"]
+    input: dict[str, Any] = {}
+    startTime: str | None = None
+
+
+class EvaluateTask(BaseModel):
+    """``Evaluate``'s payload: one due share of one tick."""
+
+    action: Literal["evaluate"]
+    item: DueShare
+    tick: str
+
+
+class FailTask(BaseModel):
+    """``RecordFailed``'s payload: the share, the tick and Step Functions' error (``{"Error", "Cause"}``)."""
+
+    action: Literal["fail"]
+    item: DueShare
+    tick: str
+    error: dict[str, Any] | None = None
+
+
+class ScheduleTask(RootModel[Annotated[ListTask | EvaluateTask | FailTask, Field(discriminator="action")]]):
+    """What the scheduled state machine sends its Lambda task (``root``), told apart by ``action``."""
 
 
 # ---------------------------------------------------------------- the list step
@@ -84,10 +128,10 @@ def write_due_list(tick: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- one share of a tick
 
 
-def _listed_share(item: dict[str, Any]) -> SharedSegment | None:
+def _listed_share(item: DueShare) -> SharedSegment | None:
     """The share the item was listed for, while that generation is still the live one."""
-    shared = segments.get_shared_in(item["companyId"], item["projectId"], item["sharedSegmentId"])
-    if shared is None or shared.generation != item.get("generation", shared.generation):
+    shared = segments.get_shared_in(item.companyId, item.projectId, item.sharedSegmentId)
+    if shared is None or shared.generation != (item.generation or shared.generation):
         return None
     return shared
 
@@ -101,6 +145,8 @@ def definition(segment: Segment) -> dict[str, Any]:
 class _Inputs:
     fingerprint: str
     segment: Segment
+    source: profiles.Counts
+    target: profiles.Counts
 
 
 def _inputs(company_id: str, shared: SharedSegment) -> _Inputs | None:
@@ -111,17 +157,20 @@ def _inputs(company_id: str, shared: SharedSegment) -> _Inputs | None:
     # Consistent reads: a stale sequence could make a changed project look unchanged.
     source = profiles.counts(company_id, shared.source_project_id, consistent_read=True)
     target = profiles.counts(company_id, shared.target_project_id, consistent_read=True)
-    return _Inputs(inputs_fingerprint(definition(segment), source.seq, target.seq, shared.generation), segment)
+    return _Inputs(inputs_fingerprint(definition(segment), source.seq, target.seq, shared.generation), segment, source, target)
 
 
-def evaluate_scheduled(item: dict[str, Any], tick: str) -> dict[str, Any]:
+def evaluate_scheduled(item: DueShare, tick: str) -> dict[str, Any]:
     """One share of one tick: reused when unchanged, evaluated in full otherwise, at most once per tick.
 
     Returns ``{"evaluationId", "status", ...}``: status SUCCEEDED/FAILED (``reused`` says
-    which path), DUPLICATE (the tick did it already), IN_FLIGHT (an earlier tick's run holds
-    the share) or SKIPPED (the share ended). Raises RetryLater when throttled.
+    which path), RUNNING (``handedOff``: the cost model called it large, so the evaluation
+    workflow runs it and records it as it records a manual one, freeing the lease at its
+    end; the tick does not wait), DUPLICATE (the tick did it already), IN_FLIGHT (an earlier
+    tick's run holds the share) or SKIPPED (the share ended). Raises RetryLater when throttled,
+    and what starting the workflow raises (the evaluation is then FAILED and the lease freed).
     """
-    company_id = item["companyId"]
+    company_id = item.companyId
     shared = _listed_share(item)
     if shared is None:
         return {"evaluationId": None, "status": "SKIPPED", "reason": "no longer shared"}
@@ -143,6 +192,15 @@ def evaluate_scheduled(item: dict[str, Any], tick: str) -> dict[str, Any]:
         if skipped is None:
             raise
         return skipped
+    # A share whose source is gone (inputs None) fails fast inline, whatever its size.
+    if inputs is not None and handoff.is_large(handoff.predict(company_id, shared, source=inputs.source, target=inputs.target)):
+        try:
+            handoff.start_running(company_id, shared, running, inputs=inputs.fingerprint)
+        except Exception:
+            evaluations.release(company_id, shared, running.evaluation_id)
+            raise
+        logger.info("scheduled evaluation handed off", evaluation_id=running.evaluation_id)
+        return {"evaluationId": running.evaluation_id, "status": running.status, "reused": False, "handedOff": True}
     try:
         done = evaluate_inline.finish(company_id, shared, running, inputs=inputs.fingerprint if inputs else None)
     finally:
@@ -161,17 +219,17 @@ def _skipped(company_id: str, shared: SharedSegment, tick: str, exc: DomainError
     return None
 
 
-def record_scheduled_failure(item: dict[str, Any], tick: str, error: dict[str, Any] | None) -> dict[str, Any]:
+def record_scheduled_failure(item: DueShare, tick: str, error: dict[str, Any] | None) -> dict[str, Any]:
     """The Catch branch: the run the tick started, if any, is marked FAILED (if still RUNNING) and its lease freed.
 
     A share that ended meanwhile needs nothing: its generation's evaluations are never served,
     and a RUNNING one reads FAILED past its deadline anyway.
     """
     shared = _listed_share(item)
-    evaluation_id = evaluations.claimed_by_tick(item["companyId"], shared, tick) if shared else None
+    evaluation_id = evaluations.claimed_by_tick(item.companyId, shared, tick) if shared else None
     if shared is None or evaluation_id is None:
         return {"evaluationId": None, "status": "NOT_STARTED"}
     message = f"scheduled evaluation failed: {str((error or {}).get('Error', 'unknown error'))[:100]}"
-    failed = evaluations.fail(item["companyId"], shared, evaluation_id, message)
-    evaluations.release(item["companyId"], shared, evaluation_id)
+    failed = evaluations.fail(item.companyId, shared, evaluation_id, message)
+    evaluations.release(item.companyId, shared, evaluation_id)
     return {"evaluationId": evaluation_id, "status": failed.status if failed else "NOT_STARTED"}

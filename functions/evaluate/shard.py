@@ -1,4 +1,8 @@
-"""The evaluation workflow's second Map: join one target index shard with the source tokens of that shard."""
+"""The evaluation workflow's Map children: one source profile shard resolved, or one target index shard matched.
+
+One function for both Maps (the item's ``stage`` says which), so the match stage's children
+run in the containers the resolve stage warmed rather than starting cold.
+"""
 
 from __future__ import annotations
 
@@ -15,4 +19,7 @@ from segshare_core.workflows import evaluate_sharded
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return evaluate_sharded.match_shard(parse(event=event, model=evaluate_sharded.ShardItem))
+    item = parse(event=event, model=evaluate_sharded.ShardItem)
+    if item.stage == "resolve":
+        return evaluate_sharded.resolve_shard(item)
+    return evaluate_sharded.match_shard(item)
