@@ -289,22 +289,6 @@ def make_resolver() -> JsonResolver:
     return app
 
 
-def claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    """The verified JWT claims, where API Gateway's HTTP API JWT authorizer puts them."""
-    authorizer = (app.current_event.get("requestContext") or {}).get("authorizer") or {}
-    found = (authorizer.get("jwt") or {}).get("claims") or {}
-    if not found.get("sub"):
-        raise Unauthenticated("a valid bearer token is required")
-    return dict(found)
-
-
-def principal(app: APIGatewayHttpResolver) -> access.Principal:
-    """The caller: token claims joined with the grant read from the store on every request."""
-    token_claims = claims(app)
-    grant = directory.get_grant(str(token_claims["sub"]))
-    return access.principal_from(token_claims, grant)
-
-
 def require_shared_segments(company_id: str) -> None:
     """Every sharing and shared-segment route answers 403 FEATURE_DISABLED while the feature is off."""
     sharing.require_enabled(directory.shared_segments_on(company_id))
