@@ -30,6 +30,7 @@ from botocore.config import Config
 
 from segshare_core import config
 from segshare_core.domain.errors import Conflict, InvalidInput, RetryLater
+from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import logger
 from segshare_core.store.errors import is_retryable
 
@@ -47,6 +48,22 @@ IdempotencyKey = Annotated[
         description="Optional. A repeat with the same key within an hour returns the first response without doing the work again.",
     ),
 ]
+
+
+def share_key_scope(company_id: str, project_id: str, user_id: str, shared: SharedSegment) -> dict[str, str]:
+    """What an Idempotency-Key is scoped to on a shared segment's POSTs (evaluations, exports).
+
+    The caller, the project and the share, and the share's generation too: a repeat after the
+    share ended and was granted again is new work, since the first response belongs to an ended
+    share (API.md "Revoking and resharing").
+    """
+    return {
+        "companyId": company_id,
+        "projectId": project_id,
+        "userId": user_id,
+        "sharedSegmentId": shared.shared_segment_id,
+        "generation": shared.generation,
+    }
 
 
 class IdempotentOperation[T]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from segshare_core.api import SharedSegmentScope
 from segshare_core.domain.evaluations import Evaluation
-from segshare_core.idempotency import IdempotentOperation
+from segshare_core.idempotency import IdempotentOperation, share_key_scope
 from segshare_core.observability import metrics, tracer
 from segshare_core.workflows import evaluate_inline, handoff
 
@@ -61,13 +61,5 @@ def create_evaluation(scope: SharedSegmentScope, idempotency_key: str | None) ->
         metrics.add_metric(name="Evaluations", unit="Count", value=1)
         return CreatedEvaluation(done, handed_off=False)
 
-    # The generation too: a repeat after the share ended and was granted again is new work, since
-    # the first response's result belongs to an ended share (API.md "Revoking and resharing").
-    key_scope = {
-        "companyId": scope.company_id,
-        "projectId": scope.project_id,
-        "userId": scope.caller.user_id,
-        "sharedSegmentId": shared.shared_segment_id,
-        "generation": shared.generation,
-    }
+    key_scope = share_key_scope(scope.company_id, scope.project_id, scope.caller.user_id, shared)
     return idempotency(work, idempotency_key, key_scope)

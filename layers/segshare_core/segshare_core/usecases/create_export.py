@@ -14,7 +14,7 @@ from typing import Any
 from segshare_core.api import SharedSegmentScope
 from segshare_core.domain.errors import RetryLater
 from segshare_core.domain.exports import Export, Format
-from segshare_core.idempotency import IdempotentOperation
+from segshare_core.idempotency import IdempotentOperation, share_key_scope
 from segshare_core.observability import logger, metrics, tracer
 from segshare_core.store import exports
 
@@ -53,14 +53,6 @@ def create_export(scope: SharedSegmentScope, fmt: Format, attributes: list[str] 
         metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
         return export
 
-    # The generation too: a repeat after the share ended and was granted again is new work, since
-    # the first response's result belongs to an ended share (API.md "Revoking and resharing").
-    key_scope = {
-        "companyId": scope.company_id,
-        "projectId": scope.project_id,
-        "userId": scope.caller.user_id,
-        "sharedSegmentId": shared.shared_segment_id,
-        "generation": shared.generation,
-    }
+    key_scope = share_key_scope(scope.company_id, scope.project_id, scope.caller.user_id, shared)
     # The body as validated (defaults filled in): the same key with another body is refused.
     return idempotency(work, idempotency_key, key_scope, {"format": fmt, "attributes": attributes})
