@@ -57,7 +57,27 @@ def test_oversized_headers_get_431_with_api_body(stack: LocalStack) -> None:
     assert code(raw(stack, request("/v1/health", "X-Big: " + "a" * 65_536))) == (431, "HEADERS_TOO_LARGE")
     many = [f"X-Pad-{i}: {'b' * 1000}" for i in range(66)]
     assert code(raw(stack, request("/v1/health", *many))) == (431, "HEADERS_TOO_LARGE")
-    assert raw(stack, request("/v1/health", *many[:60]))[0] == 200
+
+
+def padded_to(total: int, path: str = "/v1/health") -> str:
+    """A request whose request line and header values come to exactly `total` bytes (names and separators not counted)."""
+    line = f"GET {path} HTTP/1.1"
+    fixed = len(line) + len("127.0.0.1") + len("close")  # the Host and Connection values `request` sends
+    return request(path, "X-Pad: " + "p" * (total - fixed - 1000), "X-Pad: " + "q" * 1000)
+
+
+def test_api_gateways_10240_byte_quota_on_request_line_and_header_values(stack: LocalStack) -> None:
+    # API Gateway (HTTP API quotas): "Total combined size of request line and header values: 10240 bytes"
+    # Given a request at exactly the quota, one of its headers repeated (values, not names, are counted)
+    assert raw(stack, padded_to(10_240))[0] == 200
+    # When it is one byte over
+    status, body = raw(stack, padded_to(10_241))
+    # Then it is refused with API.md's error body, before any route
+    assert (status, body["error"]["code"]) == (431, "HEADERS_TOO_LARGE")
+    assert "10241 bytes" in body["error"]["message"]
+    # And the request line counts: a long query string tips a request over the same way
+    long_url = "/v1/health?q=" + "x" * 10_300
+    assert code(raw(stack, request(long_url))) == (431, "HEADERS_TOO_LARGE")
 
 
 def test_a_bad_content_length_gets_400_and_an_oversized_one_413(stack: LocalStack) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local.apigw import PAYLOAD_LIMIT_BYTES, Gateway
+from local.apigw import HEAD_QUOTA_BYTES, PAYLOAD_LIMIT_BYTES, Gateway
 from local.lambdas import RESPONSE_LIMIT_BYTES, Containers, FunctionError
 from local.template import Template
 
@@ -108,6 +108,18 @@ def test_a_body_over_10_mb_is_refused_before_the_handler(code_dir: Path) -> None
     # The handler would answer 200 to any GET; at the limit it still does
     assert gateway.handle("GET", "/t", {}, b"x" * PAYLOAD_LIMIT_BYTES).status == 200
     assert error_of(gateway.handle("GET", "/t", {}, b"x" * (PAYLOAD_LIMIT_BYTES + 1))) == (413, "TOO_LARGE")
+
+
+def test_a_request_line_and_header_values_over_10240_bytes_get_431(code_dir: Path) -> None:
+    # API Gateway (HTTP API quotas): "Total combined size of request line and header values: 10240 bytes"
+    gateway = Gateway(one_function_template(code_dir, timeout=5))
+    line = len("GET /t HTTP/1.1")
+    # Given headers whose values bring the line and values to exactly the quota: the handler answers
+    at_quota = {"x-a": "a" * 4000, "x-b": "b" * (HEAD_QUOTA_BYTES - line - 4000)}
+    assert gateway.handle("GET", "/t", at_quota, b"").status == 200
+    # One byte more (in a value, or in the request line's query) is refused before the handler
+    assert error_of(gateway.handle("GET", "/t", at_quota | {"x-c": "c"}, b"")) == (431, "HEADERS_TOO_LARGE")
+    assert error_of(gateway.handle("GET", "/t?", at_quota, b"")) == (431, "HEADERS_TOO_LARGE")
 
 
 def test_a_response_over_6_mb_is_a_function_error(code_dir: Path) -> None:
