@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -97,6 +98,17 @@ def load_module(function: Function) -> ModuleType:
     return module
 
 
+def _hold(seconds: float) -> None:
+    """Wait `seconds` in a ThreadPoolExecutor worker, where the handlers' long reads run.
+
+    The handlers' parallel reads (``store/profiles.py``, ``store/device_index.py``) run in
+    executor workers, which an interpreter exit joins: a request held here keeps the process
+    as busy as a long evaluation does, so the SIGTERM test sees what a busy stack does.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="held") as pool:
+        pool.submit(time.sleep, seconds).result()
+
+
 class Containers:
     """A pool of warm copies of one function's module."""
 
@@ -121,7 +133,8 @@ class Containers:
         WaitExceeded when `wait_seconds` (the caller's own limit) passes first, and whatever the
         handler raised. A thread cannot be killed: a timed-out handler runs on in the background
         and its late writes can still land locally (on AWS the sandbox is stopped); only its
-        answer is dropped. `delay_seconds` makes the handler start late (tests of the limits).
+        answer is dropped. `delay_seconds` makes the handler start late (tests of the limits),
+        held as a busy handler is held (``_hold``).
         """
         timeout = timeout_seconds(self.function)
         module = self._take()
@@ -132,7 +145,7 @@ class Containers:
         def run() -> None:
             try:
                 if delay_seconds:
-                    time.sleep(delay_seconds)
+                    _hold(delay_seconds)
                 outcome["result"] = handler(event, context)
             except BaseException as exc:  # handed to the caller, as Lambda hands back a function error
                 outcome["error"] = exc

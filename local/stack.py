@@ -48,6 +48,25 @@ STOP_GRACE_SECONDS = 10.0
 LOG_FILE = Path(os.environ.get("SEGSHARE_LOG_FILE", Path(__file__).resolve().parent.parent / ".local-stack.log"))
 
 
+class _Server(ThreadingHTTPServer):
+    """http.server's threading server with a listen backlog for a console's burst of requests.
+
+    socketserver listens with a backlog of 5: a sixth connection arriving while the accept
+    loop is busy was reset under 20 concurrent clients. 128 is the usual SOMAXCONN.
+    """
+
+    request_queue_size = 128
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints the traceback to stderr, the console: a client that left before its
+        # answer (broken pipe, reset) is routine, and anything else belongs in the log file.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logging.getLogger("segshare.local").debug("client left before its answer", exc_info=True)
+        else:
+            logging.getLogger("segshare.local").exception("request handling failed")
+
+
 def static_file(url_path: str, root: Path = WEB_ROOT) -> tuple[Path, str] | None:
     """The file under `root` that `url_path` names, with its content type; None for anything else.
 
@@ -154,8 +173,7 @@ class Stack:
         from local.events import Pump
 
         self.pump = Pump(template)
-        self.http = ThreadingHTTPServer(("127.0.0.1", self.settings.port), _handler_for(self, self.settings.console))
-        self.http.daemon_threads = True
+        self.http = _Server(("127.0.0.1", self.settings.port), _handler_for(self, self.settings.console))
         self.spec = document(template, self.base_url)
         self.docs_html = swagger_page(self.spec).encode()
         serve = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
