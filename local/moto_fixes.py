@@ -1,24 +1,28 @@
 """Fixes for moto 5.2.5's DynamoDB that keep its behaviour: concurrency, rollback cost, query speed.
 
-1. One DynamoDB action at a time. moto's DynamoDB backend is not safe under concurrent
-requests: ``transact_write_items`` restores its rollback copy over writes other threads made
-meanwhile (an answered write lost, two conditioned writes both winning), and a Query or Scan
-iterating a table while another request adds an item raises ``RuntimeError: dictionary
-changed size during iteration``. DynamoDB itself gives every single-item write, each
-transaction and each consistent read as one atomic step (API.md, Local stack, promises the
-same), so every action of moto's ``DynamoHandler`` (GetItem, Query, TransactWriteItems, ...)
-runs under one lock, from reading its parsed request through the backend to its result. The
-result leaves the lock as plain data (dicts, lists, strings: moto's ``DynamoResult`` already
-converts its items; any other result is converted the same way), never as the ``Item``
-objects a later UpdateItem mutates in place, so turning it into the HTTP answer (5.) needs no
-lock. Wrapping the handler's actions, the entry of both moto's server and its in-process
-mock, leaves the backend's methods as moto has them (the throttling tests wrap those). A
-re-entrant lock, so code already holding it may call again.
+1. One DynamoDB action at a time on a table. moto's DynamoDB backend is not safe under
+concurrent requests: ``transact_write_items`` restores its rollback copy over writes other
+threads made meanwhile (an answered write lost, two conditioned writes both winning), and a
+Query or Scan iterating a table while another request adds an item raises ``RuntimeError:
+dictionary changed size during iteration``. DynamoDB itself gives every single-item write,
+each transaction and each consistent read as one atomic step (API.md, Local stack, promises
+the same), so every action of moto's ``DynamoHandler`` (GetItem, Query, TransactWriteItems,
+...) runs under the lock of each table it names (TableName, RequestItems, TransactItems),
+taken in order of name so two transactions never wait on each other crosswise, from reading
+its parsed request through the backend to its result. Actions on other tables run
+meanwhile: a Query of a 20k-profile project no longer holds up the directory reads every
+request makes. Any other action (CreateTable, ListTables, PartiQL, ...) takes the catalog
+lock and every table's. The result leaves the locks as plain data (dicts, lists, strings:
+moto's ``DynamoResult`` already converts its items; any other result is converted the same
+way), never as the ``Item`` objects a later UpdateItem mutates in place, so turning it into
+the HTTP answer (5.) needs no lock. Wrapping the handler's actions, the entry of both moto's
+server and its in-process mock, leaves the backend's methods as moto has them (the
+throttling tests wrap those). Re-entrant locks, so code already holding one may call again.
 
 2. A transaction's rollback copies only the items it touches. moto deep-copies every table a
 ``TransactWriteItems`` names before applying it, and restores the copies if any action fails:
 the cost of each transaction grows with the table (a 40k-profile load took > 10 minutes and
-12 GB). Under the lock of (1) nothing else writes while a transaction runs, so saving the
+12 GB). Under the locks of (1) nothing else writes its tables while a transaction runs, so saving the
 touched keys' items (or their absence) and putting exactly those back on failure restores the
 same state. moto still checks every condition, applies the actions in order and reports its
 cancellation reasons; only its table copy is skipped. A table with a stream keeps moto's
@@ -60,11 +64,12 @@ remove each when moto does the same.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
@@ -79,8 +84,63 @@ from moto.dynamodb.models.utilities import dynamo_to_dict
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]  # untyped in moto
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
-#: Held for the whole of every DynamoDB action (see 1. above).
-DYNAMODB_LOCK = threading.RLock()
+
+class TableLocks:
+    """A re-entrant lock per DynamoDB table name, and the catalog lock for actions on the set of tables (see 1.)."""
+
+    def __init__(self) -> None:
+        self.catalog = threading.RLock()
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, name: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.RLock())
+
+    @contextlib.contextmanager
+    def holding(self, names: Iterable[str] | None) -> Iterator[None]:
+        """Hold the locks of the tables `names` (sorted, so never crosswise); None: the catalog's and every table's."""
+        if names is None:
+            with self._guard:
+                every = sorted(self._locks)
+            locks = [self.catalog, *(self._lock(name) for name in every)]
+        else:
+            locks = [self._lock(name) for name in sorted(set(names))]
+        with contextlib.ExitStack() as held:
+            for lock in locks:
+                held.enter_context(lock)
+            yield
+
+    def held_by_this_thread(self) -> bool:
+        """Whether this thread holds any of the locks (tests; RLock._is_owned is CPython's own check)."""
+        with self._guard:
+            locks = [self.catalog, *self._locks.values()]
+        return any(lock._is_owned() for lock in locks)  # type: ignore[attr-defined]
+
+
+#: Held for the whole of every DynamoDB action, per table (see 1. above).
+TABLE_LOCKS = TableLocks()
+
+#: Actions that name every table they touch; any other action takes every lock.
+_TABLE_ACTIONS = frozenset(
+    {
+        *("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"),
+        *("BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"),
+        *("DescribeTable", "DescribeTimeToLive", "UpdateTimeToLive"),
+    }
+)
+
+
+def tables_named(action: str, body: dict[str, Any]) -> list[str] | None:
+    """The tables a parsed DynamoDB request names (TableName, RequestItems, TransactItems); None for any other action."""
+    if action not in _TABLE_ACTIONS:
+        return None
+    if action.startswith("Batch"):
+        return list(body.get("RequestItems") or {})
+    if action.startswith("Transact"):
+        return [op.get("TableName", "") for item in body.get("TransactItems") or [] for op in item.values() if isinstance(op, dict)]
+    return [body.get("TableName", "")]
+
 
 #: (table, hash key, range key or None, the item as it was or None when absent)
 _Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
@@ -176,7 +236,7 @@ def restore(saved: list[_Saved]) -> None:
 
 def _transact_write_items(original: Callable[..., None]) -> Callable[..., None]:
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        with DYNAMODB_LOCK:
+        with TABLE_LOCKS.holding(tables_named("TransactWriteItems", {"TransactItems": transact_items})):
             saved = save_touched(self, transact_items)
             if saved is None:
                 original(self, transact_items)
@@ -198,11 +258,12 @@ _NOT_ACTIONS = frozenset({"call_action", "get_endpoint_name", "serialized"})
 
 
 def _locked(action: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
-    """`action` under DYNAMODB_LOCK, its result returned as plain data (see 1. above)."""
+    """`action` under the locks of the tables it names, its result returned as plain data (see 1. above)."""
 
     @functools.wraps(action)
     def locked_action(self: DynamoHandler) -> Any:
-        with DYNAMODB_LOCK:
+        body = self.body if isinstance(self.body, dict) else {}
+        with TABLE_LOCKS.holding(tables_named(self._get_action(), body)):
             result = action(self)
             if isinstance(result, ActionResult) and not isinstance(result, DynamoResult) and result.result is not None:
                 # DynamoResult converted its items when made; an ActionResult may still hold moto objects.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -195,7 +196,7 @@ def test_an_answer_is_serialised_outside_the_dynamodb_lock(table: Any, monkeypat
     real_dumps = json.dumps
 
     def dumps(value: Any, **kwargs: Any) -> str:
-        held.append(moto_fixes.DYNAMODB_LOCK._is_owned())  # type: ignore[attr-defined]  # RLock's own test, CPython
+        held.append(moto_fixes.TABLE_LOCKS.held_by_this_thread())
         return real_dumps(value, **kwargs)
 
     monkeypatch.setattr(moto_fixes.json, "dumps", dumps)
@@ -204,3 +205,40 @@ def test_an_answer_is_serialised_outside_the_dynamodb_lock(table: Any, monkeypat
     # Then the lock that serialises DynamoDB's actions was released before
     assert held, "the answer did not go through moto_fixes' serialiser"
     assert not any(held)
+
+
+def test_an_action_waits_only_for_the_locks_of_the_tables_it_names(table: Any) -> None:
+    from local import moto_fixes
+
+    table.create_table(
+        TableName="other",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # Given another thread holding the first table's lock, as a long Query of it would
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with moto_fixes.TABLE_LOCKS.holding([TABLE]):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    waiting = threading.Thread(target=lambda: _item(table, "p", "s0"))
+    try:
+        # When a request writes the other table, it is answered meanwhile
+        started = time.monotonic()
+        table.put_item(TableName="other", Item={"pk": {"S": "x"}})
+        assert time.monotonic() - started < 5
+        # And one reading the held table waits for it
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()
+    finally:
+        release.set()
+        holder.join(10)
+    waiting.join(10)
+    assert not waiting.is_alive()
