@@ -72,12 +72,39 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+@functools.cache  # once per process
+def events_per_container() -> None:
+    """Give each Powertools resolver its own current event, as each Lambda sandbox has.
+
+    ``ApiGatewayResolver.resolve`` keeps the event (and context) on the ``BaseRouter`` class,
+    shared by every resolver of the process: in Lambda one process serves one request, here
+    concurrent requests run in one process, so a handler read the event of whichever request
+    resolved last (another's body, path or caller). Kept on the resolver itself, the copy of
+    the module each concurrent request gets (``Containers``), the route, the validation and
+    ``app.current_event`` all see their own request; the class attribute is still set.
+    """
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+    resolve = ApiGatewayResolver.resolve
+
+    @functools.wraps(resolve)
+    def resolve_own_event(self: ApiGatewayResolver, event: Any, context: Any) -> Any:
+        raw = event.raw_event if isinstance(event, BaseProxyEvent) else event
+        self.current_event = self._to_proxy_event(raw)
+        self.lambda_context = context
+        return resolve(self, event, context)
+
+    ApiGatewayResolver.resolve = resolve_own_event  # type: ignore[method-assign]
+
+
 def load_module(function: Function) -> ModuleType:
     """Import the function's handler module as a fresh copy (a "container").
 
     Its handler runs as the function's role: the AWS calls it makes are checked against the
     role's policy as deployed (``local/iam.py``), wherever the handler is called from.
     """
+    events_per_container()
     module_file, attr = function.handler.rsplit(".", 1)
     path = function.code_dir / f"{module_file}.py"
     name = f"segshare_fn_{function.logical_id}_{next(_counter)}"
