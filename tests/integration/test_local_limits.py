@@ -156,3 +156,15 @@ def test_the_state_machine_bridge_reports_lambda_timeouts_and_oversized_results(
             "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).",
         },
     )
+
+
+def test_every_operation_of_the_local_document_declares_the_gateways_431() -> None:
+    from local import template as tpl
+    from local.openapi import document
+
+    spec = document(tpl.load(), "http://127.0.0.1")
+    operations = [op for ops in spec["paths"].values() for op in ops.values()]
+    assert len(operations) >= 30
+    for operation in operations:
+        assert operation["responses"]["431"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "ErrorBody" in spec["components"]["schemas"]
