@@ -7,6 +7,7 @@ event on itself, so each concurrent request here gets its own loaded copy of the
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib.util
 import itertools
@@ -72,6 +73,39 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+class SandboxStopped(Exception):
+    """Raised at the AWS call a handler makes after its invocation timed out (Lambda has stopped its sandbox)."""
+
+
+#: Set for the invocation a thread (or a pool thread it handed work to) runs, once its Timeout has passed.
+_STOPPED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("segshare_lambda_stopped", default=None)
+
+
+def _refuse_after_timeout(**_: Any) -> None:
+    stopped = _STOPPED.get()
+    if stopped is not None and stopped.is_set():
+        raise SandboxStopped("the invocation timed out: Lambda stopped its sandbox")
+
+
+@functools.cache  # once per process, before the handlers' clients exist
+def stop_timed_out_handlers() -> None:
+    """Fail every AWS call of an invocation past its Timeout, as a stopped sandbox makes none.
+
+    A thread cannot be killed, so a handler past its Timeout ran on: a 20k x 20k evaluation
+    kept reading for minutes after its caller had its 500, and ten of them starved every other
+    request of the stack. From its next AWS call on (botocore's ``before-parameter-build``, in the threads
+    it handed work to as well: the mark is a context variable, which ``local/iam.py`` carries
+    into pool threads) it gets SandboxStopped, which no handler catches as an AWS error.
+    """
+    import boto3
+    from botocore import handlers
+
+    # First of the hooks, before local/iam.py's check: a stopped sandbox sends no call to check.
+    handlers.BUILTIN_HANDLERS.insert(0, ("before-parameter-build", _refuse_after_timeout))
+    if boto3.DEFAULT_SESSION is not None:
+        boto3.DEFAULT_SESSION._session.register_first("before-parameter-build", _refuse_after_timeout)
+
+
 @functools.cache  # once per process
 def events_per_container() -> None:
     """Give each Powertools resolver its own current event, as each Lambda sandbox has.
@@ -105,6 +139,7 @@ def load_module(function: Function) -> ModuleType:
     role's policy as deployed (``local/iam.py``), wherever the handler is called from.
     """
     events_per_container()
+    stop_timed_out_handlers()
     module_file, attr = function.handler.rsplit(".", 1)
     path = function.code_dir / f"{module_file}.py"
     name = f"segshare_fn_{function.logical_id}_{next(_counter)}"
@@ -155,12 +190,13 @@ class Containers:
         """Run the handler on `event` and return its result, within the function's timeout.
 
         Raises FunctionError("Sandbox.Timedout", "Task timed out after N.NN seconds") when the
-        handler runs past its `Timeout`, FunctionError("Function.ResponseSizeTooLarge", ...) when
-        its serialised result passes RESPONSE_LIMIT_BYTES (both as Lambda reports them),
+        handler runs past its `Timeout`, FunctionError("Function.ResponseSizeTooLarge", ...)
+        when its serialised result passes RESPONSE_LIMIT_BYTES (both as Lambda reports them),
         WaitExceeded when `wait_seconds` (the caller's own limit) passes first, and whatever the
         handler raised. A thread cannot be killed: a timed-out handler runs on in the background
-        and its late writes can still land locally (on AWS the sandbox is stopped); only its
-        answer is dropped. `delay_seconds` makes the handler start late (tests of the limits),
+        until its next AWS call, which raises SandboxStopped (on AWS the sandbox is stopped);
+        work between its AWS calls (a local file write) can still land, and its answer is
+        dropped. `delay_seconds` makes the handler start late (tests of the limits),
         held as a busy handler is held (``_hold``).
         """
         timeout = timeout_seconds(self.function)
@@ -168,8 +204,10 @@ class Containers:
         handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, self.function.handler.rsplit(".", 1)[1])
         context = LambdaContext(function_name=self.function.logical_id, deadline=time.monotonic() + timeout)
         outcome: dict[str, Any] = {}
+        stopped = threading.Event()
 
         def run() -> None:
+            _STOPPED.set(stopped)
             try:
                 if delay_seconds:
                     _hold(delay_seconds)
@@ -184,7 +222,8 @@ class Containers:
         worker.join(timeout if wait_seconds is None else min(timeout, wait_seconds))
         if worker.is_alive():
             if wait_seconds is not None and wait_seconds < timeout:
-                raise WaitExceeded(f"no answer within {wait_seconds:g} s")
+                raise WaitExceeded(f"no answer within {wait_seconds:g} s")  # the function runs on, as in Lambda
+            stopped.set()
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
         if "error" in outcome:
             raise outcome["error"]

@@ -70,9 +70,44 @@ def test_a_handler_past_its_template_timeout_fails_and_its_late_answer_is_droppe
     # Then the caller gets a 500 with API.md's body after ~1 s, not the handler's 200 after 2 s
     assert error_of(response) == (500, "INTERNAL")
     assert 0.9 < waited < 1.8, waited
-    # And the handler, which no thread can stop, still finishes and writes late (unlike on AWS)
+    # And the handler, which no thread can stop, still finishes and writes a local file late
+    # (unlike on AWS; its AWS calls would fail, see the next test)
     time.sleep(1.5)
     assert mark.read_text() == "late"
+
+
+AWS_AFTER_SLEEP = """
+import time
+
+import boto3
+
+
+def handler(event, context):
+    time.sleep(1.5)
+    try:
+        boto3.client("s3").list_buckets()
+        outcome = "called"
+    except Exception as exc:
+        outcome = type(exc).__name__
+    with open(event["mark"], "w") as fh:  # what its AWS call after the timeout did
+        fh.write(outcome)
+    return {"statusCode": 200, "body": "late"}
+"""
+
+
+def test_a_handler_past_its_timeout_makes_no_more_aws_calls(tmp_path: Path) -> None:
+    # Given a function with Timeout: 1 whose handler makes AWS calls after 1.5 s
+    (tmp_path / "app.py").write_text(textwrap.dedent(AWS_AFTER_SLEEP))
+    containers = Containers(one_function_template(tmp_path, timeout=1).functions()[0])
+    mark = tmp_path / "calls.txt"
+    # When it times out
+    with pytest.raises(FunctionError):
+        containers.invoke({"mark": str(mark)})
+    # Then its AWS call after the timeout is never sent (not even to the IAM check): Lambda has stopped the sandbox
+    deadline = time.monotonic() + 10
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mark.read_text() == "SandboxStopped"
 
 
 def test_globals_timeout_applies_when_the_function_has_none(code_dir: Path, tmp_path: Path) -> None:
