@@ -103,7 +103,7 @@ def stop_timed_out_handlers() -> None:
     # First of the hooks, before local/iam.py's check: a stopped sandbox sends no call to check.
     handlers.BUILTIN_HANDLERS.insert(0, ("before-parameter-build", _refuse_after_timeout))
     if boto3.DEFAULT_SESSION is not None:
-        boto3.DEFAULT_SESSION._session.register_first("before-parameter-build", _refuse_after_timeout)
+        boto3.DEFAULT_SESSION._session.get_component("event_emitter").register_first("before-parameter-build", _refuse_after_timeout)
 
 
 @functools.cache  # once per process
