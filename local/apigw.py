@@ -8,6 +8,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -23,6 +24,10 @@ LOG = logging.getLogger("segshare.local.apigw")
 # 30 s, API.md promises 29) and a 10 MB payload.
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024
+# HTTP API quotas: "Total combined size of request line and header values | 10240 bytes | No"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). The quota
+# names the request line and header values: header names are not counted here.
+HEAD_QUOTA_BYTES = 10_240
 
 
 def integration_timeout() -> float:
@@ -51,6 +56,33 @@ def _json_error(status: int, code: str, message: str) -> HttpResponse:
     return HttpResponse(status, {"content-type": "application/json"}, body)
 
 
+def head_bytes(request_line: str, header_values: Iterable[str]) -> int:
+    """Bytes of the request line (``GET /v1/me?x=1 HTTP/1.1``) plus every header value, repeats included.
+
+    Strings as http.server decodes them (ISO-8859-1, one character a byte); the line without
+    its CRLF, values without their names, separators or CRLFs (the quota's own terms).
+    """
+    return len(request_line.encode("latin-1", "replace")) + sum(len(v.encode("latin-1", "replace")) for v in header_values)
+
+
+def head_too_large(request_line: str, header_values: Iterable[str]) -> str | None:
+    """The message of a 431 HEADERS_TOO_LARGE when the line and values pass HEAD_QUOTA_BYTES; None within it."""
+    size = head_bytes(request_line, header_values)
+    if size <= HEAD_QUOTA_BYTES:
+        return None
+    return f"request line and header values are {size} bytes, over {HEAD_QUOTA_BYTES}"
+
+
+def _size_refusal(method: str, target: str, headers: dict[str, str], body: bytes) -> HttpResponse | None:
+    """API Gateway's size quotas on a request: 431 for its line and header values, 413 for its body."""
+    too_large = head_too_large(f"{method} {target} HTTP/1.1", headers.values())
+    if too_large is not None:
+        return _json_error(431, "HEADERS_TOO_LARGE", too_large)
+    if len(body) > PAYLOAD_LIMIT_BYTES:
+        return _json_error(413, "TOO_LARGE", f"request body over {PAYLOAD_LIMIT_BYTES} bytes")
+    return None
+
+
 class Gateway:
     """Routes every HttpApi event of the template to its function."""
 
@@ -73,13 +105,16 @@ class Gateway:
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> HttpResponse:
         """The HTTP answer to one request, as API Gateway and Lambda would give it.
 
-        Before the handler: 413 TOO_LARGE past PAYLOAD_LIMIT_BYTES, 404 without a route, 401
-        without a valid token. After it: 504 INTEGRATION_TIMEOUT when it has not answered
-        within integration_timeout(), 500 INTERNAL when Lambda reports a function error (its
-        Timeout, a response over 6 MB); API Gateway answers both without the handler's body.
+        Before the handler: 431 HEADERS_TOO_LARGE past HEAD_QUOTA_BYTES of request line
+        (rebuilt as ``METHOD target HTTP/1.1``) and header values, 413 TOO_LARGE past
+        PAYLOAD_LIMIT_BYTES, 404 without a route, 401 without a valid token. After it: 504
+        INTEGRATION_TIMEOUT when it has not answered within integration_timeout(), 500 INTERNAL
+        when Lambda reports a function error (its Timeout, a response over 6 MB); API Gateway
+        answers both without the handler's body.
         """
-        if len(body) > PAYLOAD_LIMIT_BYTES:
-            return _json_error(413, "TOO_LARGE", f"request body over {PAYLOAD_LIMIT_BYTES} bytes")
+        refused = _size_refusal(method, target, headers, body)
+        if refused is not None:
+            return refused
         url = urlsplit(target)
         path = url.path
         matched = self.match(method, path)

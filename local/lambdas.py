@@ -7,6 +7,7 @@ event on itself, so each concurrent request here gets its own loaded copy of the
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib.util
 import itertools
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -98,12 +100,73 @@ def _exec_with_siblings(loader: Any, module: ModuleType, function: Function) -> 
             sys.modules.update(hidden)
 
 
+class SandboxStopped(Exception):
+    """Raised at the AWS call a handler makes after its invocation timed out (Lambda has stopped its sandbox)."""
+
+
+#: Set for the invocation a thread (or a pool thread it handed work to) runs, once its Timeout has passed.
+_STOPPED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("segshare_lambda_stopped", default=None)
+
+
+def _refuse_after_timeout(**_: Any) -> None:
+    stopped = _STOPPED.get()
+    if stopped is not None and stopped.is_set():
+        raise SandboxStopped("the invocation timed out: Lambda stopped its sandbox")
+
+
+@functools.cache  # once per process, before the handlers' clients exist
+def stop_timed_out_handlers() -> None:
+    """Fail every AWS call of an invocation past its Timeout, as a stopped sandbox makes none.
+
+    A thread cannot be killed, so a handler past its Timeout ran on: a 20k x 20k evaluation
+    kept reading for minutes after its caller had its 500, and ten of them starved every other
+    request of the stack. From its next AWS call on (botocore's ``before-parameter-build``, in the threads
+    it handed work to as well: the mark is a context variable, which ``local/iam.py`` carries
+    into pool threads) it gets SandboxStopped, which no handler catches as an AWS error.
+    """
+    import boto3
+    from botocore import handlers
+
+    # First of the hooks, before local/iam.py's check: a stopped sandbox sends no call to check.
+    handlers.BUILTIN_HANDLERS.insert(0, ("before-parameter-build", _refuse_after_timeout))
+    if boto3.DEFAULT_SESSION is not None:
+        boto3.DEFAULT_SESSION._session.get_component("event_emitter").register_first("before-parameter-build", _refuse_after_timeout)
+
+
+@functools.cache  # once per process
+def events_per_container() -> None:
+    """Give each Powertools resolver its own current event, as each Lambda sandbox has.
+
+    ``ApiGatewayResolver.resolve`` keeps the event (and context) on the ``BaseRouter`` class,
+    shared by every resolver of the process: in Lambda one process serves one request, here
+    concurrent requests run in one process, so a handler read the event of whichever request
+    resolved last (another's body, path or caller). Kept on the resolver itself, the copy of
+    the module each concurrent request gets (``Containers``), the route, the validation and
+    ``app.current_event`` all see their own request; the class attribute is still set.
+    """
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+    resolve = ApiGatewayResolver.resolve
+
+    @functools.wraps(resolve)
+    def resolve_own_event(self: ApiGatewayResolver, event: Any, context: Any) -> Any:
+        raw = event.raw_event if isinstance(event, BaseProxyEvent) else event
+        self.current_event = self._to_proxy_event(raw)
+        self.lambda_context = context
+        return resolve(self, event, context)
+
+    ApiGatewayResolver.resolve = resolve_own_event  # type: ignore[method-assign]
+
+
 def load_module(function: Function) -> ModuleType:
     """Import the function's handler module as a fresh copy (a "container").
 
     Its handler runs as the function's role: the AWS calls it makes are checked against the
     role's policy as deployed (``local/iam.py``), wherever the handler is called from.
     """
+    events_per_container()
+    stop_timed_out_handlers()
     module_file, attr = function.handler.rsplit(".", 1)
     path = function.code_dir / f"{module_file}.py"
     name = f"segshare_fn_{function.logical_id}_{next(_counter)}"
@@ -122,6 +185,17 @@ def load_module(function: Function) -> ModuleType:
 
     setattr(module, attr, as_function)
     return module
+
+
+def _hold(seconds: float) -> None:
+    """Wait `seconds` in a ThreadPoolExecutor worker, where the handlers' long reads run.
+
+    The handlers' parallel reads (``store/profiles.py``, ``store/device_index.py``) run in
+    executor workers, which an interpreter exit joins: a request held here keeps the process
+    as busy as a long evaluation does, so the SIGTERM test sees what a busy stack does.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="held") as pool:
+        pool.submit(time.sleep, seconds).result()
 
 
 class Containers:
@@ -143,23 +217,27 @@ class Containers:
         """Run the handler on `event` and return its result, within the function's timeout.
 
         Raises FunctionError("Sandbox.Timedout", "Task timed out after N.NN seconds") when the
-        handler runs past its `Timeout`, FunctionError("Function.ResponseSizeTooLarge", ...) when
-        its serialised result passes RESPONSE_LIMIT_BYTES (both as Lambda reports them),
+        handler runs past its `Timeout`, FunctionError("Function.ResponseSizeTooLarge", ...)
+        when its serialised result passes RESPONSE_LIMIT_BYTES (both as Lambda reports them),
         WaitExceeded when `wait_seconds` (the caller's own limit) passes first, and whatever the
         handler raised. A thread cannot be killed: a timed-out handler runs on in the background
-        and its late writes can still land locally (on AWS the sandbox is stopped); only its
-        answer is dropped. `delay_seconds` makes the handler start late (tests of the limits).
+        until its next AWS call, which raises SandboxStopped (on AWS the sandbox is stopped);
+        work between its AWS calls (a local file write) can still land, and its answer is
+        dropped. `delay_seconds` makes the handler start late (tests of the limits),
+        held as a busy handler is held (``_hold``).
         """
         timeout = timeout_seconds(self.function)
         module = self._take()
         handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, self.function.handler.rsplit(".", 1)[1])
         context = LambdaContext(function_name=self.function.logical_id, deadline=time.monotonic() + timeout)
         outcome: dict[str, Any] = {}
+        stopped = threading.Event()
 
         def run() -> None:
+            _STOPPED.set(stopped)
             try:
                 if delay_seconds:
-                    time.sleep(delay_seconds)
+                    _hold(delay_seconds)
                 outcome["result"] = handler(event, context)
             except BaseException as exc:  # handed to the caller, as Lambda hands back a function error
                 outcome["error"] = exc
@@ -171,7 +249,8 @@ class Containers:
         worker.join(timeout if wait_seconds is None else min(timeout, wait_seconds))
         if worker.is_alive():
             if wait_seconds is not None and wait_seconds < timeout:
-                raise WaitExceeded(f"no answer within {wait_seconds:g} s")
+                raise WaitExceeded(f"no answer within {wait_seconds:g} s")  # the function runs on, as in Lambda
+            stopped.set()
             raise FunctionError("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
         if "error" in outcome:
             raise outcome["error"]

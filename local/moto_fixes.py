@@ -1,21 +1,28 @@
 """Fixes for moto 5.2.5's DynamoDB that keep its behaviour: concurrency, rollback cost, query speed.
 
-1. One DynamoDB request at a time. moto's DynamoDB backend is not safe under concurrent
-requests: ``transact_write_items`` restores its rollback copy over writes other threads made
-meanwhile (an answered write lost, two conditioned writes both winning), and a Query or Scan
-iterating a table while another request adds an item raises ``RuntimeError: dictionary
-changed size during iteration``. DynamoDB itself gives every single-item write, each
-transaction and each consistent read as one atomic step (API.md, Local stack, promises the
-same), so every DynamoDB request runs under one lock: from parsing through the backend to
-serialising the answer, since moto serialises the very ``Item`` objects a concurrent
-UpdateItem mutates in place. The lock wraps ``DynamoHandler.call_action``, the entry of both
-moto's server and its in-process mock, so the backend's methods stay as moto has them (the
-throttling tests wrap those). A re-entrant lock, so code already holding it may call again.
+1. One DynamoDB action at a time on a table. moto's DynamoDB backend is not safe under
+concurrent requests: ``transact_write_items`` restores its rollback copy over writes other
+threads made meanwhile (an answered write lost, two conditioned writes both winning), and a
+Query or Scan iterating a table while another request adds an item raises ``RuntimeError:
+dictionary changed size during iteration``. DynamoDB itself gives every single-item write,
+each transaction and each consistent read as one atomic step (API.md, Local stack, promises
+the same), so every action of moto's ``DynamoHandler`` (GetItem, Query, TransactWriteItems,
+...) runs under the lock of each table it names (TableName, RequestItems, TransactItems),
+taken in order of name so two transactions never wait on each other crosswise, from reading
+its parsed request through the backend to its result. Actions on other tables run
+meanwhile: a Query of a 20k-profile project no longer holds up the directory reads every
+request makes. Any other action (CreateTable, ListTables, PartiQL, ...) takes the catalog
+lock and every table's. The result leaves the locks as plain data (dicts, lists, strings:
+moto's ``DynamoResult`` already converts its items; any other result is converted the same
+way), never as the ``Item`` objects a later UpdateItem mutates in place, so turning it into
+the HTTP answer (5.) needs no lock. Wrapping the handler's actions, the entry of both moto's
+server and its in-process mock, leaves the backend's methods as moto has them (the
+throttling tests wrap those). Re-entrant locks, so code already holding one may call again.
 
 2. A transaction's rollback copies only the items it touches. moto deep-copies every table a
 ``TransactWriteItems`` names before applying it, and restores the copies if any action fails:
 the cost of each transaction grows with the table (a 40k-profile load took > 10 minutes and
-12 GB). Under the lock of (1) nothing else writes while a transaction runs, so saving the
+12 GB). Under the locks of (1) nothing else writes its tables while a transaction runs, so saving the
 touched keys' items (or their absence) and putting exactly those back on failure restores the
 same state. moto still checks every condition, applies the actions in order and reports its
 cancellation reasons; only its table copy is skipped. A table with a stream keeps moto's
@@ -33,26 +40,107 @@ under the lock of (1) held every other request up for seconds. Without an index,
 of one hash key are ``table.items[hash_key]``; moto then filters and sorts them by range key
 exactly as before, so the pages are the same.
 
+5. DynamoDB's answers serialised as JSON directly. moto serialises every answer by walking
+botocore's output shape value by value (its ``ResponseSerializer``): a 1 MB Query page cost
+more than the Query itself. DynamoDB's protocol is JSON 1.0 and a data-plane result is
+already its JSON form (attribute values as ``{"S": ...}``), so for those actions the answer
+is ``json.dumps`` of the result's members of the output shape, without None, bytes as
+base64: what moto's serialiser writes (a test compares the two). Errors and the control
+plane keep moto's serialiser.
+
+6. No copy of the items a Query or Scan returns. moto deep-copies each page's items before
+projecting and filtering them; both build new items rather than change them, and (1.) turns
+the page into plain data under the lock, so the copy only cost time and memory.
+
+7. Parsed update expressions kept. moto parses each UpdateExpression twice per action (the
+handler's validation, then the backend) and the same few expressions recur in every
+transaction; ``UpdateExpressionParser.make`` is a function of the string and its callers
+deep-copy the tree before changing it, so its trees are kept by expression (up to 1,024).
+
 Applied by the local stack, the tests and the benchmarks (``apply()``, once per process);
 remove each when moto does the same.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
+import functools
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+import moto.dynamodb.models.table as dynamodb_table
+from moto.core.responses import ActionResult
+from moto.core.utils import get_service_model
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.models.utilities import dynamo_to_dict
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]  # untyped in moto
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
-#: Held for the whole of every DynamoDB request (see 1. above).
-DYNAMODB_LOCK = threading.RLock()
+
+class TableLocks:
+    """A re-entrant lock per DynamoDB table name, and the catalog lock for actions on the set of tables (see 1.)."""
+
+    def __init__(self) -> None:
+        self.catalog = threading.RLock()
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, name: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.RLock())
+
+    @contextlib.contextmanager
+    def holding(self, names: Iterable[str] | None) -> Iterator[None]:
+        """Hold the locks of the tables `names` (sorted, so never crosswise); None: the catalog's and every table's."""
+        if names is None:
+            with self._guard:
+                every = sorted(self._locks)
+            locks = [self.catalog, *(self._lock(name) for name in every)]
+        else:
+            locks = [self._lock(name) for name in sorted(set(names))]
+        with contextlib.ExitStack() as held:
+            for lock in locks:
+                held.enter_context(lock)
+            yield
+
+    def held_by_this_thread(self) -> bool:
+        """Whether this thread holds any of the locks (tests; RLock._is_owned is CPython's own check)."""
+        with self._guard:
+            locks = [self.catalog, *self._locks.values()]
+        return any(lock._is_owned() for lock in locks)  # type: ignore[attr-defined]
+
+
+#: Held for the whole of every DynamoDB action, per table (see 1. above).
+TABLE_LOCKS = TableLocks()
+
+#: Actions that name every table they touch; any other action takes every lock.
+_TABLE_ACTIONS = frozenset(
+    {
+        *("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"),
+        *("BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"),
+        *("DescribeTable", "DescribeTimeToLive", "UpdateTimeToLive"),
+    }
+)
+
+
+def tables_named(action: str, body: dict[str, Any]) -> list[str] | None:
+    """The tables a parsed DynamoDB request names (TableName, RequestItems, TransactItems); None for any other action."""
+    if action not in _TABLE_ACTIONS:
+        return None
+    if action.startswith("Batch"):
+        return list(body.get("RequestItems") or {})
+    if action.startswith("Transact"):
+        return [op.get("TableName", "") for item in body.get("TransactItems") or [] for op in item.values() if isinstance(op, dict)]
+    return [body.get("TableName", "")]
+
 
 #: (table, hash key, range key or None, the item as it was or None when absent)
 _Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
@@ -148,7 +236,7 @@ def restore(saved: list[_Saved]) -> None:
 
 def _transact_write_items(original: Callable[..., None]) -> Callable[..., None]:
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        with DYNAMODB_LOCK:
+        with TABLE_LOCKS.holding(tables_named("TransactWriteItems", {"TransactItems": transact_items})):
             saved = save_touched(self, transact_items)
             if saved is None:
                 original(self, transact_items)
@@ -165,12 +253,82 @@ def _transact_write_items(original: Callable[..., None]) -> Callable[..., None]:
     return transact_write_items
 
 
-def _locked(call_action: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
-    def call_action_locked(self: DynamoHandler) -> Any:
-        with DYNAMODB_LOCK:
-            return call_action(self)
+#: DynamoHandler's own methods that are not actions: left unlocked.
+_NOT_ACTIONS = frozenset({"call_action", "get_endpoint_name", "serialized"})
 
-    return call_action_locked
+
+def _locked(action: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
+    """`action` under the locks of the tables it names, its result returned as plain data (see 1. above)."""
+
+    @functools.wraps(action)
+    def locked_action(self: DynamoHandler) -> Any:
+        body = self.body if isinstance(self.body, dict) else {}
+        with TABLE_LOCKS.holding(tables_named(self._get_action(), body)):
+            result = action(self)
+            if isinstance(result, ActionResult) and not isinstance(result, DynamoResult) and result.result is not None:
+                # DynamoResult converted its items when made; an ActionResult may still hold moto objects.
+                result = type(result)(dynamo_to_dict(result.result))
+            return result
+
+    return locked_action
+
+
+def _blob(value: Any) -> str:
+    """json.dumps' fallback: a binary attribute value (moto hands bytes over) as DynamoDB's base64 text."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+#: The data-plane actions whose results are JSON as they stand (see 5. above).
+JSON_ACTIONS = frozenset(
+    {
+        *("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"),
+        *("BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"),
+    }
+)
+
+
+@cache
+def _output_members(action: str) -> frozenset[str]:
+    shape = get_service_model("dynamodb").operation_model(action).output_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
+def _json_serialized(serialized: Callable[..., Any]) -> Callable[..., Any]:
+    def serialized_as_json(self: DynamoHandler, action_result: ActionResult) -> Any:
+        result = action_result.result
+        action = self._get_action()
+        if action not in JSON_ACTIONS or not isinstance(result, dict) or type(action_result) not in (ActionResult, DynamoResult):
+            return serialized(self, action_result)
+        members = _output_members(action)
+        try:
+            body = json.dumps({k: v for k, v in result.items() if v is not None and k in members}, default=_blob)
+        except TypeError:  # a value JSON cannot hold: moto's serialiser knows its shape
+            return serialized(self, action_result)
+        headers: dict[str, Any] = {"Content-Type": "application/x-amz-json-1.0"}
+        headers.update(self.response_headers)
+        return 200, headers, body
+
+    return serialized_as_json
+
+
+class _NoResultCopies:
+    """Stands in for the ``copy`` module inside moto's Table module (see 6. above).
+
+    ``Table.query`` deep-copies its list of result items and ``Table.scan`` each result item:
+    those copies hand the items (a new list for a list) back. Every other copy is the real one.
+    """
+
+    def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(obj, Item):
+            return obj
+        if isinstance(obj, list) and all(isinstance(item, Item) for item in obj):
+            return list(obj)
+        return copy.deepcopy(obj, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
 
 
 _PARTITION = threading.local()  # (table, hash key) while a Query on the table's own key runs
@@ -182,8 +340,11 @@ def _all_items_sorted_by_value(self: Table) -> list[Item]:
         partition = self.items.get(hint[1]) if hint[1] in self.items else None  # .get: items is a defaultdict
         if partition is None:
             return []
-        # The caller (Table.query without an index) sorts these by range key itself.
-        return list(partition.values()) if isinstance(partition, dict) else [partition]
+        if not isinstance(partition, dict):
+            return [partition]
+        # The caller (Table.query without an index) sorts these by range key itself, comparing
+        # DynamoType objects; given them in that order already, its sort makes one pass.
+        return sorted(partition.values(), key=lambda x: x.range_key.cast_value if x.range_key else 0)
     items: list[Item] = []
     for hash_set in self.items.values():
         if isinstance(hash_set, dict):  # a table with a range key: one dict of items per hash key
@@ -211,7 +372,12 @@ def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
 def apply() -> None:
     """Patch moto (once per process; later calls do nothing). See the module's docstring."""
     dynamodb_models.copy = _COPIES  # type: ignore[attr-defined,assignment]
+    dynamodb_table.copy = _NoResultCopies()  # type: ignore[attr-defined,assignment]
+    UpdateExpressionParser.make = staticmethod(functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make))  # type: ignore[method-assign,assignment]
     Table.all_items = _all_items_sorted_by_value  # type: ignore[method-assign]
     Table.query = _query_one_partition(Table.query)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
-    DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
+    for name, member in list(vars(DynamoHandler).items()):
+        if callable(member) and not name.startswith("_") and name not in _NOT_ACTIONS:
+            setattr(DynamoHandler, name, _locked(member))
+    DynamoHandler.serialized = _json_serialized(DynamoHandler.serialized)  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
+from local.apigw import HEAD_QUOTA_BYTES
 from local.lambdas import load_module
 from local.template import Template
 
@@ -30,6 +31,14 @@ def document(template: Template, server_url: str) -> dict[str, Any]:
         module = load_module(function)
         merge.add_schema(json.loads(module.app.get_openapi_json_schema()))
     spec = merge.get_openapi_schema()
+    # API Gateway answers this before any handler (local/apigw.py): every operation can get it.
+    too_large = {
+        "description": f"request line and header values over {HEAD_QUOTA_BYTES} bytes (API Gateway's quota)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault("431", too_large)
     health = spec.get("paths", {}).get("/v1/health", {}).get("get")
     if health is not None:
         health["security"] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local.apigw import PAYLOAD_LIMIT_BYTES, Gateway
+from local.apigw import HEAD_QUOTA_BYTES, PAYLOAD_LIMIT_BYTES, Gateway
 from local.lambdas import RESPONSE_LIMIT_BYTES, Containers, FunctionError
 from local.template import Template
 
@@ -70,9 +70,44 @@ def test_a_handler_past_its_template_timeout_fails_and_its_late_answer_is_droppe
     # Then the caller gets a 500 with API.md's body after ~1 s, not the handler's 200 after 2 s
     assert error_of(response) == (500, "INTERNAL")
     assert 0.9 < waited < 1.8, waited
-    # And the handler, which no thread can stop, still finishes and writes late (unlike on AWS)
+    # And the handler, which no thread can stop, still finishes and writes a local file late
+    # (unlike on AWS; its AWS calls would fail, see the next test)
     time.sleep(1.5)
     assert mark.read_text() == "late"
+
+
+AWS_AFTER_SLEEP = """
+import time
+
+import boto3
+
+
+def handler(event, context):
+    time.sleep(1.5)
+    try:
+        boto3.client("s3").list_buckets()
+        outcome = "called"
+    except Exception as exc:
+        outcome = type(exc).__name__
+    with open(event["mark"], "w") as fh:  # what its AWS call after the timeout did
+        fh.write(outcome)
+    return {"statusCode": 200, "body": "late"}
+"""
+
+
+def test_a_handler_past_its_timeout_makes_no_more_aws_calls(tmp_path: Path) -> None:
+    # Given a function with Timeout: 1 whose handler makes AWS calls after 1.5 s
+    (tmp_path / "app.py").write_text(textwrap.dedent(AWS_AFTER_SLEEP))
+    containers = Containers(one_function_template(tmp_path, timeout=1).functions()[0])
+    mark = tmp_path / "calls.txt"
+    # When it times out
+    with pytest.raises(FunctionError):
+        containers.invoke({"mark": str(mark)})
+    # Then its AWS call after the timeout is never sent (not even to the IAM check): Lambda has stopped the sandbox
+    deadline = time.monotonic() + 10
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mark.read_text() == "SandboxStopped"
 
 
 def test_globals_timeout_applies_when_the_function_has_none(code_dir: Path, tmp_path: Path) -> None:
@@ -110,6 +145,18 @@ def test_a_body_over_10_mb_is_refused_before_the_handler(code_dir: Path) -> None
     assert error_of(gateway.handle("GET", "/t", {}, b"x" * (PAYLOAD_LIMIT_BYTES + 1))) == (413, "TOO_LARGE")
 
 
+def test_a_request_line_and_header_values_over_10240_bytes_get_431(code_dir: Path) -> None:
+    # API Gateway (HTTP API quotas): "Total combined size of request line and header values: 10240 bytes"
+    gateway = Gateway(one_function_template(code_dir, timeout=5))
+    line = len("GET /t HTTP/1.1")
+    # Given headers whose values bring the line and values to exactly the quota: the handler answers
+    at_quota = {"x-a": "a" * 4000, "x-b": "b" * (HEAD_QUOTA_BYTES - line - 4000)}
+    assert gateway.handle("GET", "/t", at_quota, b"").status == 200
+    # One byte more (in a value, or in the request line's query) is refused before the handler
+    assert error_of(gateway.handle("GET", "/t", at_quota | {"x-c": "c"}, b"")) == (431, "HEADERS_TOO_LARGE")
+    assert error_of(gateway.handle("GET", "/t?", at_quota, b"")) == (431, "HEADERS_TOO_LARGE")
+
+
 def test_a_response_over_6_mb_is_a_function_error(code_dir: Path) -> None:
     gateway = Gateway(one_function_template(code_dir, timeout=5))
     assert gateway.handle("GET", f"/t?size={RESPONSE_LIMIT_BYTES - 200}", {}, b"").status == 200
@@ -144,3 +191,15 @@ def test_the_state_machine_bridge_reports_lambda_timeouts_and_oversized_results(
             "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).",
         },
     )
+
+
+def test_every_operation_of_the_local_document_declares_the_gateways_431() -> None:
+    from local import template as tpl
+    from local.openapi import document
+
+    spec = document(tpl.load(), "http://127.0.0.1")
+    operations = [op for ops in spec["paths"].values() for op in ops.values()]
+    assert len(operations) >= 30
+    for operation in operations:
+        assert operation["responses"]["431"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "ErrorBody" in spec["components"]["schemas"]

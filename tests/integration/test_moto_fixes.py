@@ -8,7 +8,9 @@ cost a copy of the table: its memory is the size of its items, not of the table.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -125,3 +127,118 @@ def test_a_transaction_on_a_large_table_does_not_copy_the_table(table: Any) -> N
     # 5,000 items of ~200 bytes are several MB as moto holds them; ten small items and one request are not.
     assert peak < 2_000_000, peak
     assert _item(table, "p0", "t9") == {**_key("p0", "t9"), "v": {"S": "y"}}
+
+
+def _every_type(pk: str, sk: str) -> dict[str, Any]:
+    return {
+        **_key(pk, sk),
+        "s": {"S": "text é"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xffbytes"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "m": {"M": {"inner": {"L": [{"BOOL": True}, {"NULL": True}, {"N": "3"}]}}},
+        "l": {"L": [{"S": "x"}, {"M": {}}]},
+    }
+
+
+def _answers(client: Any) -> list[Any]:
+    """One answer of each data-plane action moto_fixes serialises itself, as boto3 parses it."""
+    for n in range(3):
+        client.put_item(TableName=TABLE, Item=_every_type("p", f"s{n}"))
+    total = {"ReturnConsumedCapacity": "TOTAL"}
+    answers = [
+        client.get_item(TableName=TABLE, Key=_key("p", "s0"), **total),
+        client.get_item(TableName=TABLE, Key=_key("p", "absent")),
+        client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}, Limit=2, **total),
+        client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}, Select="COUNT"),
+        client.scan(TableName=TABLE, Limit=2, **total),
+        client.batch_get_item(RequestItems={TABLE: {"Keys": [_key("p", "s1"), _key("p", "s2")]}}, **total),
+        client.put_item(TableName=TABLE, Item=_every_type("p", "s0"), ReturnValues="ALL_OLD", **total),
+        client.update_item(
+            TableName=TABLE,
+            Key=_key("p", "s1"),
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "7"}},
+            ReturnValues="ALL_NEW",
+        ),
+        client.delete_item(TableName=TABLE, Key=_key("p", "s2"), ReturnValues="ALL_OLD"),
+        client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": _key("p", "s0")}}]),
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": _every_type("p", "s3")}}]),
+        client.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": _every_type("p", "s4")}}]}),
+    ]
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return answers
+
+
+def test_answers_serialised_as_json_parse_as_motos_serialiser_gives_them(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local import moto_fixes
+
+    # Given the same calls answered by moto_fixes' JSON and by moto's own serialiser (the fast path off)
+    ours = _answers(table)
+    for name in ("s0", "s1", "s2", "s3", "s4"):
+        table.delete_item(TableName=TABLE, Key=_key("p", name))
+    monkeypatch.setattr(moto_fixes, "JSON_ACTIONS", frozenset())
+    motos = _answers(table)
+    # Then boto3 reads the same answers from both: every attribute type, keys, counts, capacity
+    assert ours == motos
+    assert ours[0]["Item"]["b"] == {"B": b"\x00\xffbytes"}
+    assert "LastEvaluatedKey" in ours[2]
+
+
+def test_an_answer_is_serialised_outside_the_dynamodb_lock(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local import moto_fixes
+
+    # Given a Query answer being turned into JSON
+    held: list[bool] = []
+    real_dumps = json.dumps
+
+    def dumps(value: Any, **kwargs: Any) -> str:
+        held.append(moto_fixes.TABLE_LOCKS.held_by_this_thread())
+        return real_dumps(value, **kwargs)
+
+    monkeypatch.setattr(moto_fixes.json, "dumps", dumps)
+    table.put_item(TableName=TABLE, Item=_every_type("p", "s0"))
+    table.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})
+    # Then the lock that serialises DynamoDB's actions was released before
+    assert held, "the answer did not go through moto_fixes' serialiser"
+    assert not any(held)
+
+
+def test_an_action_waits_only_for_the_locks_of_the_tables_it_names(table: Any) -> None:
+    from local import moto_fixes
+
+    table.create_table(
+        TableName="other",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # Given another thread holding the first table's lock, as a long Query of it would
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with moto_fixes.TABLE_LOCKS.holding([TABLE]):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    waiting = threading.Thread(target=lambda: _item(table, "p", "s0"))
+    try:
+        # When a request writes the other table, it is answered meanwhile
+        started = time.monotonic()
+        table.put_item(TableName="other", Item={"pk": {"S": "x"}})
+        assert time.monotonic() - started < 5
+        # And one reading the held table waits for it
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()
+    finally:
+        release.set()
+        holder.join(10)
+    waiting.join(10)
+    assert not waiting.is_alive()
