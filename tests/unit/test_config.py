@@ -91,3 +91,9 @@ def test_a_download_link_never_lives_longer_than_fifteen_minutes(monkeypatch: py
     assert config.load().DOWNLOAD_URL_SECONDS == 900
     monkeypatch.setenv("DOWNLOAD_URL_SECONDS", "60")
     assert config.load().DOWNLOAD_URL_SECONDS == 60
+
+
+def test_an_inline_threshold_of_zero_hands_every_evaluation_to_the_workflow() -> None:
+    # The 202 tests and the console's running-evaluation screen start stacks with 0 (it was refused).
+    done = _import_config({**tpl.environment(TEMPLATE), "EVALUATION_INLINE_SECONDS": "0"})
+    assert done.returncode == 0, done.stderr

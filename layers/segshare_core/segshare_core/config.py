@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     DOWNLOAD_URL_SECONDS: Annotated[int, Field(ge=1), AfterValidator(lambda s: min(s, MAX_DOWNLOAD_URL_SECONDS))] = 900
     #: Largest request body accepted, in bytes (API Gateway allows more; nothing here needs it).
     MAX_BODY_BYTES: Annotated[int, Field(ge=1)] = 1_048_576
-    #: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202).
-    EVALUATION_INLINE_SECONDS: Annotated[float, Field(gt=0)] = 5.0
+    #: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202);
+    #: 0 hands every evaluation to it (the tests and the console's 202 screen use that).
+    EVALUATION_INLINE_SECONDS: Annotated[float, Field(ge=0)] = 5.0
     #: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
     SCHEDULE_MAX_PER_COMPANY: Annotated[int, Field(ge=1)] = 2000
 
