@@ -5,11 +5,9 @@ Raw sockets, because an HTTP client refuses to send the malformed requests teste
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import OPERATOR_TOKEN, LocalStack, start_stack, stop_stack
+from tests.support.http import OPERATOR_TOKEN
+from tests.support.stacks import LocalStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -75,20 +74,24 @@ def test_two_authorization_headers_get_401(stack: LocalStack) -> None:
 
 
 def test_sigterm_stops_a_busy_stack_and_its_console_stays_for_people(tmp_path: Path) -> None:
-    # Given a stack whose /v1/me handler takes two minutes (the test hook), its logs in a file
+    # Given a stack whose /v1/me handler takes two minutes (the test hook) and whose gateway waits 1 s, its logs in a file
     log_file = tmp_path / "stack.log"
-    env = {"SEGSHARE_LOCAL_DELAYS": "GET /v1/me=120", "SEGSHARE_API_TIMEOUT_SECONDS": "115", "SEGSHARE_LOG_FILE": str(log_file)}
+    env = {"SEGSHARE_LOCAL_DELAYS": "GET /v1/me=120", "SEGSHARE_API_TIMEOUT_SECONDS": "1", "SEGSHARE_LOG_FILE": str(log_file)}
     running = start_stack(demo=False, extra_env=env)
     for _ in range(3):
         assert requests.get(running.base_url + "/v1/health", timeout=30).status_code == 200
-    # And a request in flight
-    in_flight = threading.Thread(target=lambda: _ignore_errors(running, "/v1/me"), daemon=True)
-    in_flight.start()
-    time.sleep(1.0)
-    # When SIGTERM arrives
-    started = time.monotonic()
-    running.process.send_signal(signal.SIGTERM)
-    rc = running.process.wait(timeout=25)
+    me = running.base_url + "/v1/me"
+    # And a handler busy for two minutes: the gateway gave up on it (504), and no thread can stop it
+    stuck = requests.get(me, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=30)
+    assert (stuck.status_code, stuck.json()["error"]["code"]) == (504, "INTEGRATION_TIMEOUT")
+    # And a request sent, its answer not yet given
+    host, port = running.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as in_flight:
+        in_flight.sendall(request("/v1/me", f"Authorization: Bearer {OPERATOR_TOKEN}").encode() + b"\r\n\r\n")
+        # When SIGTERM arrives
+        started = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        rc = running.process.wait(timeout=25)
     # Then the stack exits cleanly within 20 s
     assert rc == 0
     assert time.monotonic() - started < 20
@@ -122,8 +125,3 @@ def test_the_access_log_gives_one_line_per_request_and_a_slow_handler_a_504(tmp_
     assert len(lines) == 3, lines
     assert all(line.endswith(" 401") for line in lines), lines
     assert [line for line in console if '"GET /v1/me"' in line and line.endswith(" 504")], console
-
-
-def _ignore_errors(stack: LocalStack, path: str) -> None:
-    with contextlib.suppress(requests.RequestException):  # the stack stops under it: that is the point
-        requests.get(stack.base_url + path, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=60)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from local import demo
-from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+from tests.support.stacks import LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -25,19 +24,12 @@ MAX_EXAMPLES = 10
 SEED = 1
 
 
-@pytest.fixture(scope="module")
-def demo_stack() -> Iterator[LocalStack]:
-    running = start_stack(demo=True)
-    yield running
-    assert stop_stack(running) == 0
-
-
-def test_schemathesis_finds_no_server_error_and_no_response_off_the_spec(demo_stack: LocalStack, tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_error_and_no_response_off_the_spec(stack: LocalStack, tmp_path: Path) -> None:
     cli = Path(sys.executable).with_name("schemathesis")
     command = [
         str(cli),
         "run",
-        f"{demo_stack.base_url}/openapi.json",
+        f"{stack.base_url}/openapi.json",
         "--header",
         f"Authorization: Bearer {demo.COMPANY_ADMIN.token()}",
         "--checks",
@@ -62,8 +54,8 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_spec(demo_st
 
 
 @pytest.mark.parametrize("method", ["TRACE", "QUERY", "CONNECT"])
-def test_a_method_without_a_route_is_404_like_api_gateway_not_501(demo_stack: LocalStack, method: str) -> None:
+def test_a_method_without_a_route_is_404_like_api_gateway_not_501(stack: LocalStack, method: str) -> None:
     # schemathesis probes unlisted methods; http.server alone would answer 501 (a "server error").
-    response = requests.request(method, f"{demo_stack.base_url}/v1/health", timeout=10)
+    response = requests.request(method, f"{stack.base_url}/v1/health", timeout=10)
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "NOT_FOUND", "message": "no such route"}}
