@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -18,6 +16,7 @@ from local.resources import create_all
 from local.schedule import create_state_machines
 from segshare_core import config
 from tests.integration.conftest import OPERATOR, event, handler_for, user
+from tests.support.waiting import finished_execution
 
 ADMIN = user("u-admin")
 INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -98,16 +97,8 @@ def _run(w: World) -> tuple[dict[str, Any], Any]:
     run = evaluate_sharded.Run(
         companyId=COMPANY, projectId="proj-b", sharedSegmentId=w.shared_id, evaluationId=running.evaluation_id, generation=shared.generation
     )
-    execution = evaluate_sharded.start(run)
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        # moto sets the status before the output or error: read until either is there.
-        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-            return described, evaluations.get(COMPANY, shared, running.evaluation_id)
-        time.sleep(0.2)
-    raise AssertionError("the workflow did not finish in 120 s")
+    described = finished_execution(evaluate_sharded.start(run))
+    return described, evaluations.get(COMPANY, shared, running.evaluation_id)
 
 
 def _members(w: World) -> tuple[str, list[str]] | None:

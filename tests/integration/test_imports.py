@@ -26,6 +26,7 @@ from segshare_core import config
 from segshare_core.store import imports, profiles
 from segshare_core.workflows import bulk_import
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
+from tests.support.waiting import finished_execution
 
 ADMIN = user("u-admin")
 PA = user("u-pa")  # project admin of proj-a only
@@ -70,15 +71,7 @@ def create(world: World, fmt: str = "jsonl", project: str = "proj-a") -> dict[st
 
 def wait(import_id: str, project: str = "proj-a") -> dict[str, Any]:
     """Poll the import's execution until it stops; return the execution as described."""
-    sfn = boto3.client("stepfunctions")
-    arn = config.IMPORT_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{import_id}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-            return described
-        time.sleep(0.2)
-    raise AssertionError("the import's execution did not finish in 120 s")
+    return finished_execution(config.IMPORT_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{import_id}")
 
 
 def run(world: World, body: bytes, fmt: str = "jsonl") -> dict[str, Any]:
