@@ -43,4 +43,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"local stacks started: {len(stacks.STARTED)} ({demo} with demo data)")
     for started in stacks.STARTED:
         settings = ", ".join(started.settings) or "default settings"
-        terminalreporter.write_line(f"  {started.command}: {'demo' if started.demo else 'empty'}, {settings}")
+        terminalreporter.write_line(f"  {started.by}: {started.command}, {'demo' if started.demo else 'empty'}, {settings}")

@@ -47,11 +47,12 @@ class LocalStack:
 
 @dataclass(frozen=True)
 class Started:
-    """One stack started in this session: demo data or not, and the settings that made it special."""
+    """One stack started in this session: demo data or not, the settings that made it special, and the test that asked."""
 
     demo: bool
     settings: tuple[str, ...]
     command: str
+    by: str
 
 
 #: Every stack started in this session, in order (read by tests/conftest.py's summary).
@@ -86,7 +87,8 @@ def start_stack(
             **(extra_env or {}),
         }
     )
-    STARTED.append(Started(demo, tuple(sorted(extra_env or ())), " ".join(command[1:] if command[0] == sys.executable else command)))
+    by = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]  # pytest's "<node id> (<phase>)"
+    STARTED.append(Started(demo, tuple(sorted(extra_env or ())), " ".join(command[1:] if command[0] == sys.executable else command), by))
     process = subprocess.Popen(list(command), cwd=tpl.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack = LocalStack(f"http://127.0.0.1:{port}", process, iam_record=record.name)
     deadline = time.monotonic() + START_SECONDS
