@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,10 +160,7 @@ def test_an_import_run_twice_changes_nothing_more(world: World) -> None:
     }
     sfn = boto3.client("stepfunctions")
     second = sfn.start_execution(stateMachineArn=config.IMPORT_STATE_MACHINE_ARN, name="again", input=json.dumps(job))
-    deadline = time.monotonic() + 120
-    while sfn.describe_execution(executionArn=second["executionArn"])["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    finished_execution(second["executionArn"], sfn=sfn)
     # Then no profile was written again and the counts are the same
     twice = profiles.counts("acme", "proj-a", consistent_read=True)
     assert twice == once
