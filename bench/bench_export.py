@@ -27,6 +27,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -181,6 +182,11 @@ def _read_stage(key: str, spool_rows: Callable[[str, Any], tuple[int, set[str]]]
     return written
 
 
+def _read_stage_of(key: str, spool_rows: Callable[[str, Any], tuple[int, set[str]]], _count: int) -> int:
+    """`_read_stage` as `measure` calls a step (with the row count, which the seeded key already fixes)."""
+    return _read_stage(key, spool_rows)
+
+
 def _spool_concurrent(key: str, spool: Any) -> tuple[int, set[str]]:
     """The worker's read stage now (``export_file._spool``): ids streamed from the result, concurrent BatchGets."""
     return export_file._spool(_COMPANY, _PROJECT, results.open(key).iter_ids(), spool)
@@ -197,7 +203,7 @@ def read_stage() -> None:
         key = _seed_profiles(count)
         baseline = 0.0
         for name, spool_rows in (("one after another", _spool_one_batch_after_another), ("concurrent", _spool_concurrent)):
-            rate, written, peak = measure(lambda _n, key=key, spool_rows=spool_rows: _read_stage(key, spool_rows), count)
+            rate, written, peak = measure(partial(_read_stage_of, key, spool_rows), count)
             assert written == count, (name, written)
             baseline = baseline or rate
             print(f"    {count:>8,}  {name:<22} {rate:>9,.0f} {rate / baseline:>7.2f}x {peak / 1024:>8,.0f} {peak / count:>10.1f}")

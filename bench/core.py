@@ -115,7 +115,8 @@ def bare_lookup(source_hi: np.ndarray, target_hi: np.ndarray) -> np.ndarray:
     """The least a join on sorted arrays does: which target high words the source holds (no low words, no profiles)."""
     at = np.searchsorted(source_hi, target_hi)
     np.minimum(at, len(source_hi) - 1, out=at)
-    return source_hi[at] == target_hi
+    held: np.ndarray = source_hi[at] == target_hi
+    return held
 
 
 def peak_bytes(data: Columns) -> int:

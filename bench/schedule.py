@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 
 from local import template as tpl
 from local.lambdas import bridge_lambda_invoke
@@ -42,7 +43,7 @@ COMPANIES, LIVE = 100, 10_000
 REAL_COMPANIES, PROJECTS, SEGMENTS, PROFILES = 5, 5, 5, 30  # 5 companies x 5 segments x 4 targets = 100 real shares
 HISTORY = 20_000
 READS = {"GetItem", "BatchGetItem", "Query", "Scan"}
-INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+INTERPRETER: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 @contextmanager
@@ -190,7 +191,7 @@ def _list_only(definition: str) -> str:
 
 def run() -> None:
     sys.setrecursionlimit(30_000)  # moto's Distributed Map recurses once per item (TOOLING-NOTES-distributed-map.md)
-    with mock_aws(config=INTERPRETER):  # type: ignore[arg-type]
+    with mock_aws(config=INTERPRETER):
         template = tpl.load()
         create_all(template)
         bridge_lambda_invoke(template.functions())

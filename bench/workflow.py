@@ -303,11 +303,11 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
                 s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.tokens_key(context, s), Body=body)
 
             def call() -> Any:
-                return evaluate_sharded.match_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage=stage))
+                return evaluate_sharded.match_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage="match"))
         elif stage == "resolve":
 
             def call() -> Any:
-                return evaluate_sharded.resolve_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage=stage))
+                return evaluate_sharded.resolve_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage="resolve"))
         else:
             for s in range(shards):
                 body = Path(work, f"matched-{s:03d}.json").read_bytes()

@@ -147,6 +147,7 @@ class Stack:
     def base_url(self) -> str:
         assert self.http is not None
         host, port = self.http.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address: typeshed allows bytes for other families
         return f"http://{host}:{port}"
 
     def start(self) -> None:

@@ -30,3 +30,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     record = iam.RECORDER.as_json()
     if record["calls"]:
         iam.save_usage(record)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many local stacks this session started, and why each one beyond the shared demo stack (a demo stack costs ~15 s)."""
+    from tests.support import stacks  # after prepare(): this file imports only what sets the environment
+
+    if not stacks.STARTED:
+        return
+    terminalreporter.section("local stacks")
+    demo = sum(s.demo for s in stacks.STARTED)
+    terminalreporter.write_line(f"local stacks started: {len(stacks.STARTED)} ({demo} with demo data)")
+    for started in stacks.STARTED:
+        settings = ", ".join(started.settings) or "default settings"
+        terminalreporter.write_line(f"  {started.by}: {started.command}, {'demo' if started.demo else 'empty'}, {settings}")

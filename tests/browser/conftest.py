@@ -21,7 +21,7 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from local import demo
 from local import template as tpl
-from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+from tests.support.stacks import LocalStack, running_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -87,12 +87,9 @@ def chromium_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brows
 def console(chromium_context: BrowserContext) -> Iterator[Console]:
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    running = start_stack(demo=True)
-    try:
+    with running_stack(demo=True) as running:
         _seed_profile_pair(running)
         yield Console(running, chromium_context)
-    finally:
-        assert stop_stack(running) == 0
 
 
 def _seed_profile_pair(stack: LocalStack) -> None:

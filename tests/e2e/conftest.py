@@ -1,120 +1,24 @@
-"""Start the local stack (`python -m local`, or `make dev`) on a free loopback port; stop it after the module."""
+"""One local stack with the demo data for the whole e2e session, and unique ids so its tests stay independent.
+
+Starting a demo stack costs about 15 s, so every test that needs no special settings shares
+`stack` (session-scoped, demo data loaded). Tests on it never reset it: each makes what it
+needs under ids of its own (`fresh_id`, tests/support/http.py) and reads only what it made, or counts what it reads
+from the stack as it is (e.g. a project's profile count) rather than the demo's constants.
+A test that needs a stack with other settings (limits, env vars, a narrowed template, `make
+dev` itself) starts its own through tests/support/stacks.py.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-import requests
 
-from local import iam
-from local import template as tpl
-from local.tokens import mint
+from tests.support.stacks import LocalStack, running_stack
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LocalStack:
-    base_url: str
-    process: subprocess.Popen[str]
-    banner: list[str] = field(default_factory=list)  # what the stack printed up to "ready" (demo stacks)
-    iam_record: str = ""
-
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return requests.request(method, self.base_url + path, headers=headers, json=body, timeout=60, **kwargs)
-
-
-def start_stack(
-    demo: bool, extra_env: dict[str, str] | None = None, command: Sequence[str] = (sys.executable, "-m", "local")
-) -> LocalStack:
-    """Start `command` (the stack, or `make dev`) with SEGSHARE_PORT free; return once it answers (demo: once loaded)."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    # The stack checks each call against the deployed roles and writes what it saw here at stop.
-    record = tempfile.NamedTemporaryFile(prefix="segshare-iam-", suffix=".json", delete=False)  # noqa: SIM115
-    record.close()
-    env.update(
-        {
-            "SEGSHARE_IAM_RECORD": record.name,
-            "SEGSHARE_PORT": str(port),
-            "SEGSHARE_DEMO": "1" if demo else "0",
-            "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}",
-            **(extra_env or {}),
-        }
-    )
-    process = subprocess.Popen(list(command), cwd=tpl.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    stack = LocalStack(f"http://127.0.0.1:{port}", process, iam_record=record.name)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"local stack exited early:\n{process.stdout.read() if process.stdout else ''}")
-        try:
-            if requests.get(stack.base_url + "/v1/health", timeout=2).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer late: keep polling
-            time.sleep(0.3)
-    else:
-        stop_stack(stack)
-        raise RuntimeError("local stack did not answer /v1/health within 120 s")
-    if demo:
-        # Health answers while the demo data is loading; the banner's last line says it is done.
-        assert process.stdout is not None
-        for line in process.stdout:
-            stack.banner.append(line.rstrip("\n"))
-            if line.strip() == "ready":
-                break
-    return stack
-
-
-def stop_stack(stack: LocalStack) -> int:
-    """Stop the stack; its exit code. Raises AssertionError if it denied a call (a role lacks a grant)."""
-    stack.process.send_signal(signal.SIGTERM)
-    try:
-        code = stack.process.wait(timeout=30)
-    finally:
-        if stack.process.poll() is None:
-            stack.process.kill()
-    _collect_iam(stack)
-    return code
-
-
-def _collect_iam(stack: LocalStack) -> None:
-    """Add the stack's checked calls to this session's IAM usage; fail on any call the deployed role would deny."""
-    if not stack.iam_record:
-        return
-    path = Path(stack.iam_record)
-    text = path.read_text() if path.exists() else ""
-    path.unlink(missing_ok=True)
-    if not text:
-        return
-    record = json.loads(text)
-    iam.RECORDER.merge(record["calls"])
-    denied = [f"  {function} may not {action} on {resource}" for function, action, resource in record["denied"]]
-    assert not denied, "the local stack denied calls the deployed role would deny:\n" + "\n".join(denied)
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    running = start_stack(demo=False)
-    yield running
-    assert stop_stack(running) == 0
-
-
-OPERATOR_TOKEN = mint("e2e-operator", groups=["operators"])
+    """The session's local stack with the demo data (local/demo.py); stopped at the end, which must exit 0."""
+    with running_stack(demo=True) as running:
+        yield running

@@ -5,8 +5,10 @@ from __future__ import annotations
 import jwt
 import pytest
 
+from local import demo
 from local.tokens import mint
-from tests.e2e.conftest import OPERATOR_TOKEN, LocalStack, start_stack, stop_stack
+from tests.support.http import OPERATOR_TOKEN, fresh_id
+from tests.support.stacks import LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -40,22 +42,23 @@ def test_bad_tokens_get_401(stack: LocalStack, token: str | None) -> None:
 
 def test_operator_to_profiles_walkthrough(stack: LocalStack) -> None:
     # Given an operator who creates a company with two projects and grants
-    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": "e2e-co", "name": "E2E Co"}).status_code == 201
-    assert stack.call("PUT", "/v1/companies/e2e-co/users/e2e-admin", OPERATOR_TOKEN, {"role": "company_admin"}).status_code == 200
-    for pid in ("e2e-a", "e2e-b"):
-        created = stack.call("POST", "/v1/companies/e2e-co/projects", ADMIN, {"id": pid, "name": pid.upper()})
+    co, pa, pb = fresh_id("e2e-co"), fresh_id("e2e-a"), fresh_id("e2e-b")
+    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": co, "name": "E2E Co"}).status_code == 201
+    assert stack.call("PUT", f"/v1/companies/{co}/users/e2e-admin", OPERATOR_TOKEN, {"role": "company_admin"}).status_code == 200
+    for pid in (pa, pb):
+        created = stack.call("POST", f"/v1/companies/{co}/projects", ADMIN, {"id": pid, "name": pid.upper()})
         assert created.status_code == 201, created.text
-        assert created.json() == {"projectId": pid, "companyId": "e2e-co", "name": pid.upper()}
-    granted = stack.call("PUT", "/v1/companies/e2e-co/users/e2e-pa", ADMIN, {"role": "project_admin", "projectIds": ["e2e-a"]})
-    assert granted.json() == {"userId": "e2e-pa", "companyId": "e2e-co", "role": "project_admin", "projectIds": ["e2e-a"]}
+        assert created.json() == {"projectId": pid, "companyId": co, "name": pid.upper()}
+    granted = stack.call("PUT", f"/v1/companies/{co}/users/e2e-pa", ADMIN, {"role": "project_admin", "projectIds": [pa]})
+    assert granted.json() == {"userId": "e2e-pa", "companyId": co, "role": "project_admin", "projectIds": [pa]}
 
     # When the project admin looks around
     me = stack.call("GET", "/v1/me", PROJECT_ADMIN).json()
-    listed = stack.call("GET", "/v1/companies/e2e-co/projects", PROJECT_ADMIN).json()
+    listed = stack.call("GET", f"/v1/companies/{co}/projects", PROJECT_ADMIN).json()
 
     # Then it sees only its own project
-    assert me == {"userId": "e2e-pa", "companyId": "e2e-co", "role": "project_admin", "projects": [{"projectId": "e2e-a", "name": "E2E-A"}]}
-    assert [p["projectId"] for p in listed["projects"]] == ["e2e-a"]
+    assert me == {"userId": "e2e-pa", "companyId": co, "role": "project_admin", "projects": [{"projectId": pa, "name": pa.upper()}]}
+    assert [p["projectId"] for p in listed["projects"]] == [pa]
 
     # When it upserts profiles, one of them with a bad device id
     body = {
@@ -68,35 +71,36 @@ def test_operator_to_profiles_walkthrough(stack: LocalStack) -> None:
             {"profileId": "u-2", "devices": [{"platform": "android", "id": "not-hex"}]},
         ]
     }
-    upserted = stack.call("PUT", "/v1/projects/e2e-a/profiles", PROJECT_ADMIN, body)
+    upserted = stack.call("PUT", f"/v1/projects/{pa}/profiles", PROJECT_ADMIN, body)
 
     # Then the good one lands and the bad one is named
     assert upserted.status_code == 200
     assert upserted.json()["upserted"] == 1
     assert upserted.json()["rejected"][0]["index"] == 1
     assert upserted.json()["rejected"][0]["code"] == "INVALID_DEVICE_ID"
-    profile = stack.call("GET", "/v1/projects/e2e-a/profiles/u-1", PROJECT_ADMIN).json()
+    profile = stack.call("GET", f"/v1/projects/{pa}/profiles/u-1", PROJECT_ADMIN).json()
     assert profile["devices"] == [{"platform": "ios", "id": "e621e1f8-c36c-495a-93fc-0c247a3e6e5f"}]
-    assert stack.call("GET", "/v1/projects/e2e-a/profiles/u-2", PROJECT_ADMIN).status_code == 404
+    assert stack.call("GET", f"/v1/projects/{pa}/profiles/u-2", PROJECT_ADMIN).status_code == 404
 
     # And a project outside its grant does not exist for it
-    assert stack.call("GET", "/v1/projects/e2e-b/profiles/u-1", PROJECT_ADMIN).status_code == 404
-    assert stack.call("DELETE", "/v1/projects/e2e-a/profiles/u-1", PROJECT_ADMIN).status_code == 204
-    assert stack.call("GET", "/v1/projects/e2e-a/profiles/u-1", PROJECT_ADMIN).status_code == 404
+    assert stack.call("GET", f"/v1/projects/{pb}/profiles/u-1", PROJECT_ADMIN).status_code == 404
+    assert stack.call("DELETE", f"/v1/projects/{pa}/profiles/u-1", PROJECT_ADMIN).status_code == 204
+    assert stack.call("GET", f"/v1/projects/{pa}/profiles/u-1", PROJECT_ADMIN).status_code == 404
 
 
 def test_cross_company_reads_are_404(stack: LocalStack) -> None:
     # Given two companies
-    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": "e2e-x1", "name": "X1"}).status_code == 201
-    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": "e2e-x2", "name": "X2"}).status_code == 201
-    assert stack.call("PUT", "/v1/companies/e2e-x1/users/e2e-other-admin", OPERATOR_TOKEN, {"role": "company_admin"}).status_code == 200
-    assert stack.call("POST", "/v1/companies/e2e-x2/projects", OPERATOR_TOKEN, {"id": "e2e-x2-p", "name": "P"}).status_code == 201
+    x1, x2, x2_project = fresh_id("e2e-x1"), fresh_id("e2e-x2"), fresh_id("e2e-x2-p")
+    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": x1, "name": "X1"}).status_code == 201
+    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": x2, "name": "X2"}).status_code == 201
+    assert stack.call("PUT", f"/v1/companies/{x1}/users/e2e-other-admin", OPERATOR_TOKEN, {"role": "company_admin"}).status_code == 200
+    assert stack.call("POST", f"/v1/companies/{x2}/projects", OPERATOR_TOKEN, {"id": x2_project, "name": "P"}).status_code == 201
 
     # When an admin of X1 reads X2's company, projects and a project route
     reads = [
-        stack.call("GET", "/v1/companies/e2e-x2", OTHER_ADMIN),
-        stack.call("GET", "/v1/companies/e2e-x2/projects", OTHER_ADMIN),
-        stack.call("GET", "/v1/projects/e2e-x2-p/profiles/anyone", OTHER_ADMIN),
+        stack.call("GET", f"/v1/companies/{x2}", OTHER_ADMIN),
+        stack.call("GET", f"/v1/companies/{x2}/projects", OTHER_ADMIN),
+        stack.call("GET", f"/v1/projects/{x2_project}/profiles/anyone", OTHER_ADMIN),
     ]
 
     # Then each is 404, the same answer as for something that does not exist
@@ -110,15 +114,10 @@ def test_docs_and_openapi_are_served(stack: LocalStack) -> None:
     assert "swagger" in stack.call("GET", "/docs").text.lower()
 
 
-def test_demo_stack_starts_seeded_and_stops_cleanly() -> None:
-    # Given the stack started with demo data
-    demo = start_stack(demo=True)
-    try:
-        # Then the demo company admin sees the four demo projects and their profiles
-        token = mint("demo-company-admin")
-        projects = demo.call("GET", "/v1/companies/acme/projects", token).json()["projects"]
-        assert [p["projectId"] for p in projects] == ["proj-a", "proj-b", "proj-c", "proj-d"]
-        assert demo.call("GET", "/v1/projects/proj-b/profiles/b-user-0000", token).status_code == 200
-    finally:
-        # And SIGTERM stops it with exit code 0
-        assert stop_stack(demo) == 0
+def test_the_shared_stack_starts_with_the_demo_data(stack: LocalStack) -> None:
+    # Given the session's stack, started with demo data (its clean stop on SIGTERM is checked when the session ends)
+    token = demo.COMPANY_ADMIN.token()
+    # Then the demo company admin sees the four demo projects and their profiles
+    projects = stack.call("GET", f"/v1/companies/{demo.COMPANY}/projects", token).json()["projects"]
+    assert [p["projectId"] for p in projects] == ["proj-a", "proj-b", "proj-c", "proj-d"]
+    assert stack.call("GET", "/v1/projects/proj-b/profiles/b-user-0000", token).status_code == 200

@@ -8,60 +8,49 @@ without, sharing one device, is the seed's example: the B profile renders "Hi ".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local import demo
-from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+from tests.support.http import fresh_id, ok, profile_ids
+from tests.support.stacks import LocalStack
 
 pytestmark = pytest.mark.e2e
 
-SEGMENT = "s-eval-seed"  # not test_share_http.py's s-high-level
 SHARED_DEVICE = "5D2C0A51-7B19-4E0B-9C7E-3F6A2B8D1E04"
-A_PROFILE = "e2e-seed-alpha"
 A_FIRST_NAME = "Alphonsine"
-B_PROFILE = "aa-e2e-seed-beta"  # sorts before the demo's b-user-NNNN, so it is in the first sample page
 
 
-@pytest.fixture(scope="module")
-def demo_stack() -> Iterator[LocalStack]:
-    running = start_stack(demo=True)
-    yield running
-    assert stop_stack(running) == 0
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    return response.json()
-
-
-def test_seed_story_evaluate_members_and_preview(demo_stack: LocalStack) -> None:
+def test_seed_story_evaluate_members_and_preview(stack: LocalStack) -> None:
     company_admin, admin_b, admin_ab = demo.COMPANY_ADMIN.token(), demo.ADMIN_B.token(), demo.ADMIN_AB.token()
-    call = demo_stack.call
+    call = stack.call
+    segment, cohort, a_profile_id = fresh_id("s-eval-seed"), fresh_id("seed"), fresh_id("e2e-seed-alpha")
+    b_profile_id = fresh_id("aa-e2e-seed-beta")  # sorts before the demo's b-user-NNNN, so it is in the first sample page
 
     # Given a profile in A with a first_name and one in B without, holding the same IDFV (other case in B)
     a_profile = {
-        "profileId": A_PROFILE,
-        "attributes": {"first_name": A_FIRST_NAME, "cohort": "seed"},
+        "profileId": a_profile_id,
+        "attributes": {"first_name": A_FIRST_NAME, "cohort": cohort},
         "devices": [{"platform": "ios", "id": SHARED_DEVICE}],
     }
     b_profile = {
-        "profileId": B_PROFILE,
+        "profileId": b_profile_id,
         "attributes": {"country": "IE"},
         "devices": [{"platform": "ios", "id": SHARED_DEVICE.lower()}, {"platform": "android", "id": "00fe11ed5eed"}],
     }
     assert ok(call("PUT", "/v1/projects/proj-a/profiles", company_admin, {"profiles": [a_profile]}))["upserted"] == 1
     assert ok(call("PUT", "/v1/projects/proj-b/profiles", admin_b, {"profiles": [b_profile]}))["upserted"] == 1
     # And A's segment (that profile, and the demo's high-level players) shared with B by the company admin
-    rule = {"any": [{"attribute": "cohort", "op": "eq", "value": "seed"}, {"attribute": "level", "op": "gte", "value": 45}]}
-    ok(call("POST", "/v1/projects/proj-a/segments", company_admin, {"id": SEGMENT, "name": "Seed cohort", "rule": rule}), 201)
-    ok(call("PUT", f"/v1/projects/proj-a/segments/{SEGMENT}/sharing", company_admin, {"projectIds": ["proj-b"]}))
+    rule = {"any": [{"attribute": "cohort", "op": "eq", "value": cohort}, {"attribute": "level", "op": "gte", "value": 45}]}
+    ok(call("POST", "/v1/projects/proj-a/segments", company_admin, {"id": segment, "name": segment, "rule": rule}), 201)
+    ok(call("PUT", f"/v1/projects/proj-a/segments/{segment}/sharing", company_admin, {"projectIds": ["proj-b"]}))
+    # And B's profiles as they are now (other tests on this stack add some): the evaluation's target
+    b_profiles = profile_ids(stack, admin_b, "proj-b")
 
     # When B's project admin opens its Shared Segments tab
     tab = ok(call("GET", "/v1/projects/proj-b/shared-segments", admin_b))["sharedSegments"]
-    mine = [s for s in tab if s["sourceProjectId"] == "proj-a" and s["name"] == "Seed cohort"]
+    mine = [s for s in tab if s["sourceProjectId"] == "proj-a" and s["name"] == segment]
     assert len(mine) == 1, tab
     shared_id = mine[0]["sharedSegmentId"]
     base = f"/v1/projects/proj-b/shared-segments/{shared_id}"
@@ -88,7 +77,7 @@ def test_seed_story_evaluate_members_and_preview(demo_stack: LocalStack) -> None
         "matchedByPlatform",
     }
     assert (done["sharedSegmentId"], done["trigger"], done["status"]) == (shared_id, "manual", "SUCCEEDED")
-    assert done["targetProfiles"] == demo.PROFILES_PER_PROJECT["proj-b"] + 1
+    assert done["targetProfiles"] == len(b_profiles)
     assert 1 <= done["matchedProfiles"] <= done["targetProfiles"]
     assert done["matchedDevices"] == sum(done["matchedByPlatform"].values())
     assert set(done["matchedByPlatform"]) == {"ios", "android"}
@@ -111,9 +100,9 @@ def test_seed_story_evaluate_members_and_preview(demo_stack: LocalStack) -> None
     # Then they are the matched B profiles, once each, with B's own attributes
     ids = [m["profileId"] for m in members]
     assert len(ids) == len(set(ids)) == done["matchedProfiles"]
-    assert all(i.startswith("b-user-") or i == B_PROFILE for i in ids)
+    assert set(ids) <= b_profiles
     by_id = {m["profileId"]: m["attributes"] for m in members}
-    assert by_id[B_PROFILE] == {"country": "IE"}
+    assert by_id[b_profile_id] == {"country": "IE"}
     # And a forged cursor is refused
     forged = call("GET", f"{base}/members", admin_b, params={"cursor": "bm90LWEtY3Vyc29y"})
     assert forged.status_code == 400
@@ -132,13 +121,13 @@ def test_seed_story_evaluate_members_and_preview(demo_stack: LocalStack) -> None
     assert preview["count"] == done["matchedProfiles"]
     sample = {s["profileId"]: s["message"] for s in preview["sample"]}
     assert len(sample) == min(100, done["matchedProfiles"])
-    assert sample[B_PROFILE] == "Hi "
+    assert sample[b_profile_id] == "Hi "
     assert all(message == f"Hi {by_id[pid].get('first_name', '')}" for pid, message in sample.items())
-    assert any(message == "Hi " for pid, message in sample.items() if pid != B_PROFILE), "a demo profile without first_name"
+    assert any(message == "Hi " for pid, message in sample.items() if pid != b_profile_id), "a demo profile without first_name"
 
     # And the A side is as it was: the project admin of A and B sees A's first name there, B's admin cannot see A
-    assert ok(call("GET", f"/v1/projects/proj-a/profiles/{A_PROFILE}", admin_ab))["attributes"]["first_name"] == A_FIRST_NAME
-    hidden = call("GET", f"/v1/projects/proj-a/profiles/{A_PROFILE}", admin_b)
+    assert ok(call("GET", f"/v1/projects/proj-a/profiles/{a_profile_id}", admin_ab))["attributes"]["first_name"] == A_FIRST_NAME
+    hidden = call("GET", f"/v1/projects/proj-a/profiles/{a_profile_id}", admin_b)
     assert hidden.status_code == 404
     assert set(hidden.json()) == {"error"}
 
@@ -146,5 +135,5 @@ def test_seed_story_evaluate_members_and_preview(demo_stack: LocalStack) -> None
     bodies = [str(x) for x in (tab, done, listed, members, preview)]
     for body in bodies:
         assert A_FIRST_NAME not in body
-        assert A_PROFILE not in body
+        assert a_profile_id not in body
         assert "a-user-" not in body

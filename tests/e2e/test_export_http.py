@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -19,53 +17,35 @@ import pytest
 import requests
 
 from local import demo
-from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+from tests.support.http import fresh_id, ok, profile_ids, share_segment
+from tests.support.stacks import LocalStack
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-SEGMENT = "s-export"  # other e2e modules use s-high-level and s-sched
 RULE = {"any": [{"attribute": "country", "op": "in", "value": ["IE", "DE"]}, {"platform": "ios"}]}
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    running = start_stack(demo=True)
-    yield running
-    assert stop_stack(running) == 0
 
 
 @pytest.fixture(scope="module")
 def shared_id(stack: LocalStack) -> str:
     """A segment of proj-a, created and shared with proj-b by the company admin; its id as B sees it."""
-    admin = demo.COMPANY_ADMIN.token()
-    created = stack.call("POST", "/v1/projects/proj-a/segments", admin, {"id": SEGMENT, "name": "Export me", "rule": RULE})
-    assert created.status_code == 201, created.text
-    shared = stack.call("PUT", f"/v1/projects/proj-a/segments/{SEGMENT}/sharing", admin, {"projectIds": ["proj-b"]})
-    assert shared.status_code == 200, shared.text
-    listed = stack.call("GET", "/v1/projects/proj-b/shared-segments", demo.ADMIN_B.token())
-    assert listed.status_code == 200, listed.text
-    (found,) = [s for s in listed.json()["sharedSegments"] if s["name"] == "Export me"]
-    return str(found["sharedSegmentId"])
+    segment = fresh_id("s-export")
+    return share_segment(stack, demo.COMPANY_ADMIN.token(), "proj-a", {"id": segment, "name": segment, "rule": RULE}, ["proj-b"])["proj-b"]
 
 
 def _export(stack: LocalStack, shared_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST the export as B's project admin and poll it until READY (60 s)."""
+    """POST the export as B's project admin and poll it until READY (60 s); never FAILED, no link before READY."""
     token = demo.ADMIN_B.token()
-    created = stack.call("POST", f"/v1/projects/proj-b/shared-segments/{shared_id}/exports", token, body)
-    assert created.status_code == 202, created.text
-    assert created.json()["status"] == "PENDING"
-    export_id = created.json()["exportId"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        got = stack.call("GET", f"/v1/projects/proj-b/exports/{export_id}", token)
-        assert got.status_code == 200, got.text
-        record: dict[str, Any] = got.json()
+    created = ok(stack.call("POST", f"/v1/projects/proj-b/shared-segments/{shared_id}/exports", token, body), 202)
+    assert created["status"] == "PENDING"
+
+    def read() -> dict[str, Any]:
+        record: dict[str, Any] = ok(stack.call("GET", f"/v1/projects/proj-b/exports/{created['exportId']}", token))
         assert record["status"] != "FAILED", record
-        if record["status"] == "READY":
-            return record
-        assert record["downloadUrl"] is None
-        time.sleep(0.3)
-    raise AssertionError(f"export {export_id} was not READY within 60 s")
+        assert record["status"] == "READY" or record["downloadUrl"] is None, record
+        return record
+
+    return wait_for(read, lambda record: record["status"] == "READY", 60, f"export {created['exportId']} READY")
 
 
 def _latest_members(stack: LocalStack, shared_id: str) -> tuple[str, list[dict[str, Any]]]:
@@ -123,7 +103,7 @@ def test_csv_export_holds_exactly_the_latest_evaluations_members(stack: LocalSta
     assert rows[0] == ["profileId", *keys]
     expected = {m["profileId"]: [m["profileId"], *(_cell(m["attributes"].get(k)) for k in keys)] for m in members}
     assert sorted(rows[1:]) == sorted(expected.values())
-    assert all(r[0].startswith("b-user-") for r in rows[1:])
+    assert {r[0] for r in rows[1:]} <= profile_ids(stack, demo.ADMIN_B.token(), "proj-b")
 
 
 def test_jsonl_export_of_chosen_attributes(stack: LocalStack, shared_id: str) -> None:

@@ -9,7 +9,7 @@ import yaml
 
 from local import iam
 from local.tokens import mint
-from tests.e2e.conftest import start_stack, stop_stack
+from tests.support.stacks import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from typing import Any
 
 import pytest
 import requests
 
 from local.tokens import mint
-from tests.e2e.conftest import OPERATOR_TOKEN, LocalStack
+from tests.support.http import OPERATOR_TOKEN, fresh_id, ok
+from tests.support.stacks import LocalStack
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +30,12 @@ HEADER = ["line", "profileId", "code", "message"]
 
 @pytest.fixture(scope="module")
 def project(stack: LocalStack) -> str:
-    assert stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": "imp-co", "name": "Imports"}).status_code == 201
-    assert stack.call("PUT", "/v1/companies/imp-co/users/imp-admin", OPERATOR_TOKEN, {"role": "company_admin"}).status_code == 200
-    assert stack.call("POST", "/v1/companies/imp-co/projects", ADMIN, {"id": "imp-a", "name": "A"}).status_code == 201
-    return "imp-a"
+    """A company and project of this module's own on the shared stack; the project's id."""
+    company, project = fresh_id("imp-co"), fresh_id("imp-a")
+    ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": "Imports"}), 201)
+    ok(stack.call("PUT", f"/v1/companies/{company}/users/imp-admin", OPERATOR_TOKEN, {"role": "company_admin"}))
+    ok(stack.call("POST", f"/v1/companies/{company}/projects", ADMIN, {"id": project, "name": "A"}), 201)
+    return project
 
 
 def run_import(stack: LocalStack, project: str, fmt: str, body: bytes) -> dict[str, Any]:
@@ -44,15 +47,12 @@ def run_import(stack: LocalStack, project: str, fmt: str, body: bytes) -> dict[s
     assert set(started) == {"importId", "status", "format", "uploadUrl", "expiresAt"}
     uploaded = requests.put(started["uploadUrl"], data=body, timeout=60)
     assert uploaded.status_code == 200, uploaded.text
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        got = stack.call("GET", f"/v1/projects/{project}/imports/{started['importId']}", ADMIN)
-        assert got.status_code == 200, got.text
-        record: dict[str, Any] = got.json()
-        if record["status"] in ("SUCCEEDED", "FAILED"):
-            return record
-        time.sleep(0.3)
-    raise AssertionError(f"import {started['importId']} did not finish within 120 s")
+    return wait_for(
+        lambda: dict(ok(stack.call("GET", f"/v1/projects/{project}/imports/{started['importId']}", ADMIN))),
+        lambda record: record["status"] in ("SUCCEEDED", "FAILED"),
+        120,
+        f"import {started['importId']} to finish",
+    )
 
 
 def errors_of(record: dict[str, Any]) -> list[list[str]]:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import OPERATOR_TOKEN, LocalStack, start_stack, stop_stack
+from tests.support.http import OPERATOR_TOKEN
+from tests.support.stacks import LocalStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import start_stack, stop_stack
 from tests.readme_doc import EXPECT, bash_blocks, readme_text
+from tests.support.stacks import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 

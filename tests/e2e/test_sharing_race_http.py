@@ -21,20 +21,16 @@ conditioned saves both win.
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from local import demo
-from tests.e2e.conftest import LocalStack, start_stack, stop_stack
+from tests.support.http import fresh_id, send_together
+from tests.support.stacks import LocalStack
 
 pytestmark = pytest.mark.e2e
 
-SEGMENT = "s-race-sharing"  # no other e2e test uses it
-SHARING = f"/v1/projects/proj-a/segments/{SEGMENT}/sharing"
 ROUNDS = 30
 #: Segments beside the raced one, as a busy project has: moto copied the whole table for each
 #: transaction, and the longer that copy, the wider the window in which it lost a save.
@@ -49,57 +45,27 @@ UNVERSIONED_COPIES = (3, 2)
 CA_REACH = ("proj-b", "proj-c", "proj-d")
 
 
-@pytest.fixture(scope="module")
-def demo_stack() -> Iterator[LocalStack]:
-    running = start_stack(demo=True)
-    yield running
-    assert stop_stack(running) == 0
-
-
 def shared_set(view: dict[str, Any]) -> set[str]:
     return {p["projectId"] for p in view["projects"] if p["shared"]}
 
 
-def save_together(stack: LocalStack, saves: list[tuple[str, dict[str, Any]]]) -> list[requests.Response]:
-    """Send every save at the same moment, each from its own thread and connection."""
-    barrier = threading.Barrier(len(saves))
-    results: list[requests.Response | BaseException | None] = [None] * len(saves)
-
-    def send(n: int, token: str, body: dict[str, Any]) -> None:
-        with requests.Session() as session:
-            try:
-                # Connect first (the stack keeps the connection open), so the saves are not
-                # held up behind one another in the listening socket's short backlog.
-                session.get(stack.base_url + "/v1/health", timeout=60).raise_for_status()
-                barrier.wait(timeout=30)
-                results[n] = session.put(stack.base_url + SHARING, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-            except BaseException as exc:
-                results[n] = exc
-
-    threads = [threading.Thread(target=send, args=(n, token, body)) for n, (token, body) in enumerate(saves)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    for result in results:
-        assert isinstance(result, requests.Response), result
-    return results  # type: ignore[return-value]
-
-
-def shared_in(stack: LocalStack, token: str, project: str) -> bool:
-    """Whether the target's Shared Segments tab lists A's segment."""
+def shared_in(stack: LocalStack, token: str, project: str, name: str) -> bool:
+    """Whether the target's Shared Segments tab lists A's segment `name`."""
     listed = stack.call("GET", f"/v1/projects/{project}/shared-segments", token)
     assert listed.status_code == 200, listed.text
-    return any(s["sourceProjectId"] == "proj-a" and s["name"] == "Race" for s in listed.json()["sharedSegments"])
+    return any(s["sourceProjectId"] == "proj-a" and s["name"] == name for s in listed.json()["sharedSegments"])
 
 
-def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share(demo_stack: LocalStack) -> None:
+def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share(stack: LocalStack) -> None:
     company_admin, admin_ab = demo.COMPANY_ADMIN.token(), demo.ADMIN_AB.token()
-    call = demo_stack.call
-    created = call("POST", "/v1/projects/proj-a/segments", company_admin, {"id": SEGMENT, "name": "Race", "profileIds": ["a-user-0001"]})
+    call = stack.call
+    segment = fresh_id("s-race-sharing")
+    sharing = f"/v1/projects/proj-a/segments/{segment}/sharing"
+    created = call("POST", "/v1/projects/proj-a/segments", company_admin, {"id": segment, "name": segment, "profileIds": ["a-user-0001"]})
     assert created.status_code == 201, created.text
+    others = fresh_id("s-race-other")
     for n in range(OTHER_SEGMENTS):
-        other = {"id": f"s-race-other-{n:03d}", "name": f"Other {n}", "profileIds": [f"a-user-{m:04d}" for m in range(1, 21)]}
+        other = {"id": f"{others}-{n:03d}", "name": f"Other {n}", "profileIds": [f"a-user-{m:04d}" for m in range(1, 21)]}
         assert call("POST", "/v1/projects/proj-a/segments", company_admin, other).status_code == 201
     rng = random.Random(20261128)
     state: set[str] = set()
@@ -122,7 +88,8 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         # Each save goes from several clients at once: more transactions cancelled by a
         # concurrent one, more chances for moto to lose a save or let two conditioned saves win.
         ca_copies, ab_copies = VERSIONED_COPIES if versioned else UNVERSIONED_COPIES
-        answers = save_together(demo_stack, [(company_admin, ca_body)] * ca_copies + [(admin_ab, ab_body)] * ab_copies)
+        saves = [("PUT", sharing, company_admin, ca_body)] * ca_copies + [("PUT", sharing, admin_ab, ab_body)] * ab_copies
+        answers = send_together(stack, saves)
         ca_statuses = [r.status_code for r in answers[:ca_copies]]
         ab_statuses = [r.status_code for r in answers[ca_copies:]]
 
@@ -131,7 +98,7 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         after_ca_then_ab = (ca_result - {"proj-b"}) | ab_wants
         after_ab_then_ca = ca_result
         ab_alone = (state - {"proj-b"}) | ab_wants
-        view = call("GET", SHARING, company_admin).json()
+        view = call("GET", sharing, company_admin).json()
         now = shared_set(view)
         context = (round_no, versioned, sorted(state), sorted(ca_wants), sorted(ab_wants), ca_statuses, ab_statuses, sorted(now))
         accepted = (ca_statuses + ab_statuses).count(200)
@@ -151,12 +118,12 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
         if 200 in ca_statuses:
             assert now & {"proj-c", "proj-d"} == ca_wants & {"proj-c", "proj-d"}, context
         # The project admin's own view agrees and counts what it cannot see.
-        ab_view = call("GET", SHARING, admin_ab).json()
+        ab_view = call("GET", sharing, admin_ab).json()
         assert shared_set(ab_view) == now & {"proj-b"}, context
         assert ab_view["hiddenSharedCount"] == len(now - {"proj-b"}), context
         # Every target agrees with the source.
         for project in CA_REACH:
-            assert shared_in(demo_stack, company_admin, project) == (project in now), (context, project)
+            assert shared_in(stack, company_admin, project, segment) == (project in now), (context, project)
         # Every accepted save moves the version by one (API.md; even one that changes no share).
         assert view["version"] == version + accepted, context
         version = view["version"]
@@ -166,7 +133,7 @@ def test_concurrent_saves_by_admins_of_different_reach_never_lose_a_hidden_share
     history: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = call("GET", f"{SHARING}/history?limit=100" + (f"&cursor={cursor}" if cursor else ""), company_admin).json()
+        page = call("GET", f"{sharing}/history?limit=100" + (f"&cursor={cursor}" if cursor else ""), company_admin).json()
         history.extend(page["history"])
         cursor = page["nextCursor"]
         if not cursor:

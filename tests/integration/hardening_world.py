@@ -9,10 +9,11 @@ matches one profile. globex is another company whose share has the same shape
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import pytest
 
 from segshare_core import config
 from segshare_core.domain.segments import shared_segment_id
@@ -32,6 +33,22 @@ FUNCTIONS = {"directory": "DirectoryFunction", "share": "ShareFunction", "evalua
 
 def handlers() -> dict[str, Handler]:
     return {short: handler_for(logical_id) for short, logical_id in FUNCTIONS.items()}
+
+
+# The fixtures of the modules that test against this world; each module takes them by name
+# (`functions = hardening_world.functions`), so pytest finds them there.
+
+
+@pytest.fixture(scope="module")
+def functions() -> dict[str, Handler]:
+    """The four handlers, loaded once per test module."""
+    return handlers()
+
+
+@pytest.fixture
+def world(aws: None, functions: dict[str, Handler]) -> Iterator[World]:
+    """This world built afresh, in the test's own moto (the `aws` fixture)."""
+    yield World(functions).build()
 
 
 def profile(profile_id: str, country: str = "IE", device: str = DEVICE) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from segshare_core.observability import NoValuesFormatter, logger
+from tests.integration import hardening_world
 from tests.integration.conftest import OPERATOR, assert_error
-from tests.integration.hardening_world import ADMIN, DEVICE, SHARED_B, Handler, World, handlers
+from tests.integration.hardening_world import ADMIN, DEVICE, SHARED_B, Handler, World
 
 LONE = "\ud800"  # a lone surrogate: "\ud800" in a JSON body is a str in Python but has no UTF-8 form
 
@@ -29,9 +30,7 @@ LISTINGS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Handler]:
-    return handlers()
+functions = hardening_world.functions  # this module's fixture
 
 
 @pytest.fixture

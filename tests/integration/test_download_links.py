@@ -14,7 +14,6 @@ A guessed export id answering 404 with no link is covered in test_export.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,8 +25,9 @@ from local import template as tpl
 from local.events import Pump
 from local.s3_links import refusal
 from segshare_core import config
+from tests.integration import hardening_world
 from tests.integration.conftest import assert_error
-from tests.integration.hardening_world import GLOBEX_ADMIN, GLOBEX_SHARED, PB, Handler, World, handlers
+from tests.integration.hardening_world import GLOBEX_ADMIN, GLOBEX_SHARED, PB, Handler, World
 
 
 def with_query(url: str, **changes: str) -> str:
@@ -63,9 +63,7 @@ class Exports:
         return dict(got.json)
 
 
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Handler]:
-    return handlers()
+functions = hardening_world.functions  # this module's fixture
 
 
 @pytest.fixture
@@ -104,15 +102,17 @@ def test_an_expired_link_gives_no_file_and_a_new_one_needs_access(exports: Expor
     url = ready["downloadUrl"]
     assert dict(parse_qsl(urlsplit(url).query))["X-Amz-Expires"] == "2"
     assert refusal(url) is None
-    # When three seconds pass
-    time.sleep(3)
+    # When three seconds pass (S3's clock, the rule's `at`, rather than a sleep)
+    later = datetime.now(UTC) + timedelta(seconds=3)
     # Then the link is refused as expired
-    assert refusal(url) == "expired"
-    # And reading the export again issues a fresh link, after the access check
+    assert refusal(url, at=later) == "expired"
+    # And reading the export again (links living the usual 15 minutes again) issues a fresh
+    # link, after the access check, that S3 serves at that moment
+    monkeypatch.setattr(config, "DOWNLOAD_URL_SECONDS", 900)
     again = exports.world.get_export(ready["exportId"], who=PB)
     assert again.status == 200
     assert again.json["downloadUrl"] != url
-    assert refusal(again.json["downloadUrl"]) is None
+    assert refusal(again.json["downloadUrl"], at=later) is None
     # But not to a caller who lost access to the project: 404 and no link
     exports.world.ok("directory", "put_user", path={"userId": "u-pb"}, body={"role": "project_admin", "projectIds": ["proj-c"]})
     assert_error(exports.world.get_export(ready["exportId"], who=PB), 404, "NOT_FOUND")

@@ -29,6 +29,8 @@ from pynamodb.transactions import TransactWrite
 from segshare_core.domain.segments import shared_segment_id
 from segshare_core.store import evaluations as evaluation_store
 from segshare_core.store import results as results_store
+from segshare_core.store import segments as segment_store
+from segshare_core.workflows import evaluate_inline
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
 
 ADMIN = user("u-admin")  # company admin of acme
@@ -652,7 +654,7 @@ def test_failure_inside_the_match_keeps_previous_members(world: World, monkeypat
         raise RuntimeError("injected: match crashed")
 
     # Given the very first evaluation failing inside the match
-    monkeypatch.setattr("segshare_core.workflows.evaluate_inline.match_shared", broken_match)
+    monkeypatch.setattr(evaluate_inline, "match_shared", broken_match)
     first = world.evaluate()
     # Then it is recorded FAILED, and members and previews of the share are still 409 NOT_EVALUATED
     assert first.status == 201, first.json
@@ -662,7 +664,7 @@ def test_failure_inside_the_match_keeps_previous_members(world: World, monkeypat
     # Given a succeeded evaluation after it, and the match failing again
     monkeypatch.undo()
     before = world.succeeded()
-    monkeypatch.setattr("segshare_core.workflows.evaluate_inline.match_shared", broken_match)
+    monkeypatch.setattr(evaluate_inline, "match_shared", broken_match)
     again = world.evaluate()
     # Then it is FAILED and the succeeded one is still served
     assert again.json["status"] == "FAILED"
@@ -675,7 +677,7 @@ def test_failure_inside_the_match_keeps_previous_members(world: World, monkeypat
 def test_source_gone_during_an_evaluation_is_recorded_failed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a succeeded evaluation, then A's segment vanishing between B's lookup and the match
     before = world.succeeded()
-    monkeypatch.setattr("segshare_core.store.segments.get_segment", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(segment_store, "get_segment", lambda *_args, **_kwargs: None)
     # When B evaluates
     response = world.evaluate()
     # Then the run is recorded FAILED with a clear error, and the earlier members stay in service

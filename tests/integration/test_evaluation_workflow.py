@@ -19,6 +19,7 @@ from local.resources import create_all
 from local.schedule import create_state_machines
 from segshare_core import config
 from tests.integration.conftest import OPERATOR, event, handler_for, user
+from tests.support.waiting import finished_execution
 
 ADMIN = user("u-admin")
 INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -99,16 +100,8 @@ def _run(w: World) -> tuple[dict[str, Any], Any]:
     run = evaluate_sharded.Run(
         companyId=COMPANY, projectId="proj-b", sharedSegmentId=w.shared_id, evaluationId=running.evaluation_id, generation=shared.generation
     )
-    execution = handoff.start(run)
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        # moto sets the status before the output or error: read until either is there.
-        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-            return described, evaluations.get(COMPANY, shared, running.evaluation_id)
-        time.sleep(0.2)
-    raise AssertionError("the workflow did not finish in 120 s")
+    described = finished_execution(handoff.start(run))
+    return described, evaluations.get(COMPANY, shared, running.evaluation_id)
 
 
 def _members(w: World) -> tuple[str, list[str]] | None:
@@ -314,19 +307,11 @@ def test_a_large_share_in_a_scheduled_tick_starts_the_workflow_and_is_recorded_s
     # Given the cost model calls every evaluation large, and the scheduled state machine
     monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
     schedule_arn = create_state_machines(tpl.load())["ScheduledEvaluationStateMachine"]
-    sfn = boto3.client("stepfunctions")
     path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}
     evaluate_fn = handler_for("EvaluateFunction")
 
     def tick(moment: str) -> dict[str, Any]:
-        execution = start_tick(schedule_arn, moment)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-            if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-                return described
-            time.sleep(0.2)
-        raise AssertionError("the tick did not end in 120 s")
+        return finished_execution(start_tick(schedule_arn, moment))
 
     # When a tick runs: it starts the workflow on the share and does not wait for it
     assert tick("2026-11-29T10:00:00Z")["status"] == "SUCCEEDED"

@@ -89,11 +89,11 @@ def test_reading_profiles_by_id_holds_a_bounded_window_of_batches(stored: None, 
     ids = [STORED[0], *(f"q-{n:05d}" for n in range(9_999))]
     reader = profiles.iter_profiles_by_id(COMPANY, PROJECT, iter(ids))
     assert next(reader).profile_id == STORED[0]
-    time.sleep(0.3)
+    time.sleep(0.3)  # what did not happen (no read past the window) shows only after a while: no condition to poll for
     # Then no more than twice the read threads' batches (of 100 ids) were requested: memory is bounded, not the id count
     assert in_flight.started <= 2 * profiles.MAX_READ_THREADS, in_flight.started
     # And closing it early stops the reading
     reader.close()
     started = in_flight.started
-    time.sleep(0.1)
+    time.sleep(0.1)  # the same: no read started after close() can only be seen by waiting
     assert in_flight.started == started

@@ -8,17 +8,19 @@ caller, project or company with the same key never gets that response.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.idempotency.persistence import dynamodb as powertools_dynamodb
 
 from local import template as tpl
 from local.lambdas import LambdaContext, load_module
 from segshare_core.domain.errors import RetryLater
 from segshare_core.workflows import evaluate_inline
+from tests.integration import hardening_world
 from tests.integration.conftest import Response, assert_error, event, handler_for
 from tests.integration.hardening_world import (
     ADMIN,
@@ -27,20 +29,10 @@ from tests.integration.hardening_world import (
     PB,
     SHARED_B,
     SHARED_C,
-    Handler,
     World,
-    handlers,
 )
 
-
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Handler]:
-    return handlers()
-
-
-@pytest.fixture
-def world(aws: None, functions: dict[str, Handler]) -> Iterator[World]:
-    yield World(functions).build()
+functions, world = hardening_world.functions, hardening_world.world  # this module's fixtures
 
 
 # ------------------------------------------------------------------ evaluations
@@ -184,8 +176,10 @@ def test_a_call_that_timed_out_stops_blocking_its_key_when_its_invocation_would_
     monkeypatch.undo()
     # Then right away the key is still in progress
     assert_error(Response(module.lambda_handler(ev, ShortContext(function_name="EvaluateFunction"))), 409, "IDEMPOTENCY_IN_PROGRESS")
-    # And once that invocation's time is up, a retry does the work
-    time.sleep(3.2)
+    # And once that invocation's time is up (the clock Powertools' conditional put reads, moved
+    # 3.2 s on, rather than a sleep), a retry does the work
+    later = dt.datetime.now() + dt.timedelta(seconds=3.2)
+    monkeypatch.setattr(powertools_dynamodb, "dt", SimpleNamespace(datetime=SimpleNamespace(now=lambda: later)))
     retried = Response(module.lambda_handler(ev, ShortContext(function_name="EvaluateFunction")))
     assert retried.status == 201, retried.json
     assert world.evaluation_ids() == [retried.json["evaluationId"]]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +28,7 @@ from segshare_core.store.keys import held_moves_pk
 from segshare_core.store.models import ALL_MODELS, HeldMovesRow, connection
 from segshare_core.workflows import bulk_import
 from tests.integration.conftest import OPERATOR, Response, assert_error, event, handler_for, user
+from tests.support.waiting import finished_execution
 
 ADMIN = user("u-admin")
 PA = user("u-pa")  # project admin of proj-a only
@@ -73,15 +73,7 @@ def create(world: World, fmt: str = "jsonl", project: str = "proj-a") -> dict[st
 
 def wait(import_id: str, project: str = "proj-a") -> dict[str, Any]:
     """Poll the import's execution until it stops; return the execution as described."""
-    sfn = boto3.client("stepfunctions")
-    arn = config.IMPORT_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{import_id}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-            return described
-        time.sleep(0.2)
-    raise AssertionError("the import's execution did not finish in 120 s")
+    return finished_execution(config.IMPORT_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{import_id}")
 
 
 def run(world: World, body: bytes, fmt: str = "jsonl") -> dict[str, Any]:
@@ -268,10 +260,7 @@ def test_an_import_run_twice_changes_nothing_more(world: World) -> None:
     }
     sfn = boto3.client("stepfunctions")
     second = sfn.start_execution(stateMachineArn=config.IMPORT_STATE_MACHINE_ARN, name="again", input=json.dumps(job))
-    deadline = time.monotonic() + 120
-    while sfn.describe_execution(executionArn=second["executionArn"])["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    finished_execution(second["executionArn"], sfn=sfn)
     # Then no profile was written again and the counts are the same
     twice = profiles.counts("acme", "proj-a", consistent_read=True)
     assert twice == once

@@ -19,6 +19,7 @@ import pytest
 from local.apigw import HEAD_QUOTA_BYTES, PAYLOAD_LIMIT_BYTES, Gateway
 from local.lambdas import RESPONSE_LIMIT_BYTES, Containers, FunctionError
 from local.template import Template
+from tests.support.waiting import wait_for
 
 HANDLER = """
 import json, time
@@ -72,8 +73,7 @@ def test_a_handler_past_its_template_timeout_fails_and_its_late_answer_is_droppe
     assert 0.9 < waited < 1.8, waited
     # And the handler, which no thread can stop, still finishes and writes a local file late
     # (unlike on AWS; its AWS calls would fail, see the next test)
-    time.sleep(1.5)
-    assert mark.read_text() == "late"
+    wait_for(lambda: mark.exists() and mark.read_text(), lambda text: text == "late", 10, "the late write", every=0.1)
 
 
 AWS_AFTER_SLEEP = """

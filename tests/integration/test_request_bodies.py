@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local import template as tpl
 from local.openapi import document
+from tests.integration import hardening_world
 from tests.integration.conftest import OPERATOR, assert_error, event
-from tests.integration.hardening_world import ADMIN, SHARED_B, Handler, World, handlers
+from tests.integration.hardening_world import ADMIN, SHARED_B, World
 
 #: Every event of events/ that carries a body, with the function that serves it and what to fill in.
 BODY_ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -43,14 +43,7 @@ BAD_MEDIA_TYPES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Handler]:
-    return handlers()
-
-
-@pytest.fixture
-def world(aws: None, functions: dict[str, Handler]) -> Iterator[World]:
-    yield World(functions).build()
+functions, world = hardening_world.functions, hardening_world.world  # this module's fixtures
 
 
 def _event(name: str, **changes: Any) -> dict[str, Any]:

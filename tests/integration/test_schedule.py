@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from local.lambdas import bridge_lambda_invoke
 from local.resources import create_all
 from local.schedule import create_state_machines, start_tick
 from tests.integration.conftest import OPERATOR, event, handler_for, user
+from tests.support.waiting import finished_execution
 
 ADMIN = user("u-admin")
 INTERPRETER = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -53,15 +53,7 @@ def _run(arn: str, tick: str, timeout: float = 60) -> dict[str, Any]:
 
 
 def _wait(execution: str, timeout: float = 60) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        # moto sets the status before the output or error: read until one is there
-        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-            return described
-        time.sleep(0.2)
-    raise AssertionError(f"the execution did not finish in {timeout} s")
+    return finished_execution(execution, timeout)
 
 
 def _evaluations(evaluate: Any, project_id: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local import sfn_fixes
+from tests.support.waiting import finished_execution
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 
@@ -31,14 +32,7 @@ def run(sfn: Any, definition: dict[str, Any], payload: Any, timeout: float = 120
     name = name or f"sm-{time.monotonic_ns()}"
     arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        # moto sets the status before the output or error: read until one is there
-        if described["status"] != "RUNNING" and ("output" in described or "error" in described):
-            return described
-        time.sleep(0.2)
-    raise AssertionError("execution still running")
+    return finished_execution(execution, timeout, sfn)
 
 
 def distributed_map(child_fails_on: list[int], **tolerance: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ Below the budget the request succeeds as if nothing happened; above it the API a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,13 +26,12 @@ from segshare_core import config
 from segshare_core.domain.devices import token
 from segshare_core.store import directory, profiles
 from segshare_core.store.models import DeviceIndexRow, HistoryRow, SharedRow
+from tests.integration import hardening_world
 from tests.integration.conftest import assert_error
 from tests.integration.hardening_world import (
     ADMIN,
     SHARED_B,
-    Handler,
     World,
-    handlers,
     profile,
 )
 
@@ -79,14 +78,7 @@ class Throttle:
         self.monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda _self, _context: 0)
 
 
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Handler]:
-    return handlers()
-
-
-@pytest.fixture
-def world(aws: None, functions: dict[str, Handler]) -> Iterator[World]:
-    yield World(functions).build()
+functions, world = hardening_world.functions, hardening_world.world  # this module's fixtures
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from segshare_core.store import evaluations as evaluation_store
 from segshare_core.store import exports as export_store
 from segshare_core.store import results as results_store
 from segshare_core.store import segments as segment_store
+from segshare_core.workflows import evaluate_inline
 from tests.integration.conftest import Response, assert_error, event, handler_for
 from tests.integration.test_evaluate import ADMIN, MATCHED, SEGMENT, SHARED, World, build, source_profiles
 
@@ -289,7 +290,7 @@ def test_6_a_run_killed_mid_way_reads_failed_after_its_deadline(world: TruthWorl
     def killed(*_args: Any, **_kwargs: Any) -> Any:
         raise _Killed
 
-    monkeypatch.setattr("segshare_core.workflows.evaluate_inline.match_shared", killed)
+    monkeypatch.setattr(evaluate_inline, "match_shared", killed)
     monkeypatch.setattr(evaluation_store, "now", lambda: now() - timedelta(minutes=16))
     with pytest.raises(_Killed):
         world.evaluate()

@@ -1,0 +1,92 @@
+"""Requests the e2e tests make again and again: a checked answer, requests sent at once, a segment shared.
+
+They all take a running `LocalStack` (tests/support/stacks.py) and tokens minted for its users.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+import requests
+
+from local.tokens import mint
+from tests.support.stacks import LocalStack
+
+#: An operator (the `operators` group): creates companies and grants their admins.
+OPERATOR_TOKEN = mint("e2e-operator", groups=["operators"])
+
+_serial = itertools.count(1)
+
+
+def fresh_id(prefix: str) -> str:
+    """An id nothing else in this session uses: "<prefix>-<n>" (keep `prefix` under 56 characters: API.md's ids are 2-63)."""
+    return f"{prefix}-{next(_serial)}"
+
+
+def ok(response: requests.Response, status: int = 200) -> Any:
+    """The JSON body of `response`; AssertionError (status and the body's start) when its status is not `status`."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    return response.json()
+
+
+def share_segment(stack: LocalStack, token: str, project: str, segment: dict[str, Any], targets: list[str]) -> dict[str, str]:
+    """Create `segment` (POST body) in `project` and share it with `targets` as `token`; each target's shared segment id.
+
+    The ids are read from each target's Shared Segments tab by the segment's name (unique per
+    test: several tests share one stack), as the target's admin sees them.
+    """
+    ok(stack.call("POST", f"/v1/projects/{project}/segments", token, segment), 201)
+    ok(stack.call("PUT", f"/v1/projects/{project}/segments/{segment['id']}/sharing", token, {"projectIds": targets}))
+    shared: dict[str, str] = {}
+    for target in targets:
+        tab = ok(stack.call("GET", f"/v1/projects/{target}/shared-segments", token))["sharedSegments"]
+        (found,) = [s["sharedSegmentId"] for s in tab if s["sourceProjectId"] == project and s["name"] == segment["name"]]
+        shared[target] = str(found)
+    return shared
+
+
+def profile_ids(stack: LocalStack, token: str, project: str) -> set[str]:
+    """Every profile id of `project`, paged through `GET /v1/projects/{projectId}/profiles` (API.md) 1,000 at a time."""
+    ids: set[str] = set()
+    params: dict[str, str] = {"limit": "1000"}
+    while True:
+        page = ok(stack.call("GET", f"/v1/projects/{project}/profiles", token, params=params))
+        ids.update(p["profileId"] for p in page["profiles"])
+        if not page["nextCursor"]:
+            return ids
+        params["cursor"] = page["nextCursor"]
+
+
+def send_together(stack: LocalStack, calls: list[tuple[str, str, str, Any]]) -> list[requests.Response]:
+    """Send every (method, path, token, JSON body) at the same moment, each from its own thread and connection.
+
+    Each client connects first (the stack keeps the connection open), so the requests are not
+    held up behind one another in the listening socket's short backlog, then one barrier
+    releases them all. Returns the responses in the order of `calls`; raises AssertionError if
+    a client got no response (its exception is the message).
+    """
+    barrier = threading.Barrier(len(calls))
+    results: list[requests.Response | BaseException | None] = [None] * len(calls)
+
+    def send(n: int, method: str, path: str, token: str, body: Any) -> None:
+        with requests.Session() as session:
+            try:
+                session.get(stack.base_url + "/v1/health", timeout=60).raise_for_status()
+                barrier.wait(timeout=30)
+                headers = {"Authorization": f"Bearer {token}"}
+                results[n] = session.request(method, stack.base_url + path, json=body, headers=headers, timeout=60)
+            except BaseException as exc:
+                results[n] = exc
+
+    threads = [threading.Thread(target=send, args=(n, *call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    responses = []
+    for result in results:
+        assert isinstance(result, requests.Response), result
+        responses.append(result)
+    return responses
