@@ -34,7 +34,7 @@ from local import template as tpl
 from local.events import Pump
 from local.resources import create_all
 from segshare_core import config
-from segshare_core.domain.errors import Conflict
+from segshare_core.domain.errors import AlreadyExists, InFlight
 from segshare_core.domain.evaluations import Evaluation
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.store import segments as segment_store
@@ -60,6 +60,9 @@ class Generation:
 
     runs: list[Run] = field(default_factory=list)  # in the order they started
     ticks: set[str] = field(default_factory=set)
+    #: A tick's run holds the share's lease (issue 15 item 3): nothing here releases it (only the
+    #: schedule's own steps do), so every later tick of this grant finds it held.
+    leased: bool = False
     exports: list[str] = field(default_factory=list)  # oldest first
 
     def in_service(self) -> str | None:
@@ -179,14 +182,20 @@ class TruthMachine(RuleBasedStateMachine):
         assert shared is not None
         try:
             running = evaluate_inline.begin("acme", shared, "manual" if tick is None else "schedule", tick=tick)
-        except Conflict as exc:
+        except AlreadyExists:
             # A tick evaluates a share (generation) once.
-            assert tick in self.current.ticks, exc
-            assert exc.code == "ALREADY_EXISTS"
+            assert tick in self.current.ticks
+            return
+        except InFlight:
+            # Another tick's run of this grant still holds the lease: ticks never overlap on a share.
+            assert tick not in self.current.ticks
+            assert self.current.leased
             return
         assert tick not in self.current.ticks
         if tick is not None:
+            assert not self.current.leased, "a second tick ran while an earlier tick's run held the lease"
             self.current.ticks.add(tick)
+            self.current.leased = True
         self._started(running.evaluation_id)
         self.current.runs.append(Run(running.evaluation_id, "RUNNING"))
         self.pending.append(Pending(shared, running, self.current))
