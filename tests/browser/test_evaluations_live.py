@@ -24,7 +24,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from local.tokens import mint
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, axe_violations, describe_violations, no_sideways_scroll, offscreen_controls
-from tests.e2e.conftest import OPERATOR_TOKEN, LocalStack, start_stack, stop_stack
+from tests.support.http import OPERATOR_TOKEN
+from tests.support.stacks import LocalStack, start_stack, stop_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
