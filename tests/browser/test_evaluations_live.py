@@ -24,14 +24,13 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from local.tokens import mint
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, axe_violations, describe_violations, no_sideways_scroll, offscreen_controls
-from tests.support.http import OPERATOR_TOKEN
+from tests.support.http import seed_irish_share
 from tests.support.stacks import LocalStack, start_stack, stop_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 USER = "live-admin"
 ADMIN = mint(USER)
-SHARED_IOS = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
 SEGMENT = "Irish players live"
 #: Seconds between schedule ticks: short enough for a reused tick within the test, long enough
 #: for one tick to end before the next on a small shared machine.
@@ -51,28 +50,8 @@ def ok(response: Any, status: int = 200) -> Any:
 
 
 def _seed(stack: LocalStack) -> str:
-    """A company with shared segments on; proj-a's "country IE" shared with proj-b; the shared segment's id."""
-    call = stack.call
-    ok(call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": "live", "name": "Live", "sharedSegmentsEnabled": True}), 201)
-    ok(call("PUT", f"/v1/companies/live/users/{USER}", OPERATOR_TOKEN, {"role": "company_admin"}))
-    for pid, name in (("live-a", "Live Alpha"), ("live-b", "Live Beta")):
-        ok(call("POST", "/v1/companies/live/projects", ADMIN, {"id": pid, "name": name}), 201)
-    source = [
-        {"profileId": "a-1", "attributes": {"country": "IE"}, "devices": [{"platform": "ios", "id": SHARED_IOS}]},
-        {"profileId": "a-2", "attributes": {"country": "IE"}, "devices": [{"platform": "android", "id": "abc1"}]},
-        {"profileId": "a-3", "attributes": {"country": "FR"}, "devices": [{"platform": "android", "id": "f00d"}]},
-    ]
-    target = [
-        {"profileId": "b-1", "attributes": {}, "devices": [{"platform": "ios", "id": SHARED_IOS.lower()}]},
-        {"profileId": "b-2", "attributes": {}, "devices": [{"platform": "android", "id": "f00d"}]},
-        {"profileId": "b-3", "attributes": {}, "devices": [{"platform": "android", "id": "ABC1"}]},
-    ]
-    ok(call("PUT", "/v1/projects/live-a/profiles", ADMIN, {"profiles": source}))
-    ok(call("PUT", "/v1/projects/live-b/profiles", ADMIN, {"profiles": target}))
-    rule = {"all": [{"attribute": "country", "op": "eq", "value": "IE"}]}
-    ok(call("POST", "/v1/projects/live-a/segments", ADMIN, {"id": "s-ie", "name": SEGMENT, "rule": rule}), 201)
-    ok(call("PUT", "/v1/projects/live-a/segments/s-ie/sharing", ADMIN, {"projectIds": ["live-b"]}))
-    return str(ok(call("GET", "/v1/projects/live-b/shared-segments", ADMIN))["sharedSegments"][0]["sharedSegmentId"])
+    """A company with shared segments on; live-a's "country IE" shared with live-b (2 of 3 match); the shared segment's id."""
+    return seed_irish_share(stack, USER, "live", (("live-a", "Live Alpha"), ("live-b", "Live Beta")), SEGMENT)[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,40 +7,21 @@ from collections.abc import Iterator
 import pytest
 
 from local.tokens import mint
-from tests.support.http import OPERATOR_TOKEN, fresh_id, ok, share_segment
+from tests.support.http import fresh_id, ok, seed_irish_share
 from tests.support.stacks import LocalStack, running_stack
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 ADMIN = mint("e2e-workflow-admin")
-SHARED_IOS = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
 #: The target profiles holding a device of a source member (the brute force, worked by hand).
 EXPECTED = ["b-1", "b-3"]
 
 
 def _seed(stack: LocalStack) -> tuple[str, str]:
     """A company of its own whose source project's segment "country IE" is shared with its target; (target, shared segment id)."""
-    call = stack.call
     company, source_project, target_project = fresh_id("wf"), fresh_id("wf-a"), fresh_id("wf-b")
-    ok(call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": "Workflow", "sharedSegmentsEnabled": True}), 201)
-    ok(call("PUT", f"/v1/companies/{company}/users/e2e-workflow-admin", OPERATOR_TOKEN, {"role": "company_admin"}))
-    for pid in (source_project, target_project):
-        ok(call("POST", f"/v1/companies/{company}/projects", ADMIN, {"id": pid, "name": pid}), 201)
-    source = [
-        {"profileId": "a-1", "attributes": {"country": "IE"}, "devices": [{"platform": "ios", "id": SHARED_IOS}]},
-        {"profileId": "a-2", "attributes": {"country": "IE"}, "devices": [{"platform": "android", "id": "abc1"}]},
-        {"profileId": "a-3", "attributes": {"country": "FR"}, "devices": [{"platform": "android", "id": "f00d"}]},
-    ]
-    target = [
-        {"profileId": "b-1", "attributes": {}, "devices": [{"platform": "ios", "id": SHARED_IOS.lower()}]},
-        {"profileId": "b-2", "attributes": {}, "devices": [{"platform": "android", "id": "f00d"}]},
-        {"profileId": "b-3", "attributes": {}, "devices": [{"platform": "android", "id": "ABC1"}, {"platform": "android", "id": "1"}]},
-    ]
-    ok(call("PUT", f"/v1/projects/{source_project}/profiles", ADMIN, {"profiles": source}))
-    ok(call("PUT", f"/v1/projects/{target_project}/profiles", ADMIN, {"profiles": target}))
-    segment = {"id": "s-ie", "name": "Irish", "rule": {"all": [{"attribute": "country", "op": "eq", "value": "IE"}]}}
-    return target_project, share_segment(stack, ADMIN, source_project, segment, [target_project])[target_project]
+    return seed_irish_share(stack, "e2e-workflow-admin", company, ((source_project, source_project), (target_project, target_project)))
 
 
 @pytest.fixture(params=["201", "202"])

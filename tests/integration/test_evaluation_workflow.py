@@ -113,6 +113,20 @@ def _members(w: World) -> tuple[str, list[str]] | None:
     return evaluate_inline.members_of_latest(COMPANY, shared)
 
 
+def _fail_target_shard_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workflow's child matching target shard 1 raises; every other child works."""
+    from segshare_core.workflows import evaluate_sharded
+
+    real = evaluate_sharded.match_shard
+
+    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
+        if item.shard == 1:
+            raise RuntimeError("injected failure")
+        return real(item)
+
+    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
+
+
 def test_the_workflow_finds_what_a_brute_force_finds(world: World) -> None:
     # Given a target with some profiles sharing devices with the segment's members
     expected = _brute_force(world)
@@ -165,7 +179,6 @@ def test_a_profile_with_matched_devices_in_two_shards_counts_once(world: World) 
 
 
 def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from segshare_core.workflows import evaluate_sharded
 
     # Given a succeeded evaluation in service
     first, previous = _run(world)
@@ -173,14 +186,7 @@ def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(wo
     in_service = _members(world)
     assert in_service is not None
     assert in_service[0] == previous.evaluation_id
-    real = evaluate_sharded.match_shard
-
-    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
-        if item.shard == 1:
-            raise RuntimeError("injected failure")
-        return real(item)
-
-    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
+    _fail_target_shard_one(monkeypatch)
     # When one target shard's child fails in the next run
     execution, done = _run(world)
     # Then the run fails, the evaluation is FAILED with a message, and the previous result stays in service
@@ -266,18 +272,10 @@ def test_a_large_export_is_evaluated_by_the_workflow_and_its_file_is_the_brute_f
 
 def test_a_large_export_whose_workflow_fails_is_failed_with_the_evaluations_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from local.events import Pump
-    from segshare_core.workflows import evaluate_sharded
 
     # Given the cost model calls every evaluation large, and one target shard's child fails
     monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
-    real = evaluate_sharded.match_shard
-
-    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
-        if item.shard == 1:
-            raise RuntimeError("injected failure")
-        return real(item)
-
-    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
+    _fail_target_shard_one(monkeypatch)
     pump = Pump(tpl.load())
     export_fn = handler_for("ExportFunction")
     path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}

@@ -47,6 +47,42 @@ def share_segment(stack: LocalStack, token: str, project: str, segment: dict[str
     return shared
 
 
+#: The iOS IDFV a source and a target profile of ``seed_irish_share`` both hold (upper case in one, lower in the other).
+SHARED_IOS = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+
+
+def seed_irish_share(
+    stack: LocalStack, admin_user: str, company: str, projects: tuple[tuple[str, str], tuple[str, str]], segment_name: str = "Irish"
+) -> tuple[str, str]:
+    """A company of its own, ``admin_user`` its company admin, with ``projects`` ((id, name) source, then target).
+
+    The source's segment "country IE" (id ``s-ie``, named ``segment_name``) is shared with the
+    target. Source: a-1 IE (iOS ``SHARED_IOS``), a-2 IE (Android abc1), a-3 FR (Android f00d).
+    Target: b-1 (the IDFV in lower case), b-2 (f00d, held by the FR profile only), b-3 (ABC1 and
+    another Android device): b-1 and b-3 are members, 2 of 3. Returns (target project, shared segment id).
+    """
+    admin = mint(admin_user)
+    ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": company, "sharedSegmentsEnabled": True}), 201)
+    ok(stack.call("PUT", f"/v1/companies/{company}/users/{admin_user}", OPERATOR_TOKEN, {"role": "company_admin"}))
+    for pid, name in projects:
+        ok(stack.call("POST", f"/v1/companies/{company}/projects", admin, {"id": pid, "name": name}), 201)
+    (source_project, _), (target_project, _) = projects
+    source = [
+        {"profileId": "a-1", "attributes": {"country": "IE"}, "devices": [{"platform": "ios", "id": SHARED_IOS}]},
+        {"profileId": "a-2", "attributes": {"country": "IE"}, "devices": [{"platform": "android", "id": "abc1"}]},
+        {"profileId": "a-3", "attributes": {"country": "FR"}, "devices": [{"platform": "android", "id": "f00d"}]},
+    ]
+    target = [
+        {"profileId": "b-1", "attributes": {}, "devices": [{"platform": "ios", "id": SHARED_IOS.lower()}]},
+        {"profileId": "b-2", "attributes": {}, "devices": [{"platform": "android", "id": "f00d"}]},
+        {"profileId": "b-3", "attributes": {}, "devices": [{"platform": "android", "id": "ABC1"}, {"platform": "android", "id": "1"}]},
+    ]
+    ok(stack.call("PUT", f"/v1/projects/{source_project}/profiles", admin, {"profiles": source}))
+    ok(stack.call("PUT", f"/v1/projects/{target_project}/profiles", admin, {"profiles": target}))
+    segment = {"id": "s-ie", "name": segment_name, "rule": {"all": [{"attribute": "country", "op": "eq", "value": "IE"}]}}
+    return target_project, share_segment(stack, admin, source_project, segment, [target_project])[target_project]
+
+
 def profile_ids(stack: LocalStack, token: str, project: str) -> set[str]:
     """Every profile id of `project`, paged through `GET /v1/projects/{projectId}/profiles` (API.md) 1,000 at a time."""
     ids: set[str] = set()
