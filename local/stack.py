@@ -378,6 +378,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     stack.start()
     print(_banner(stack), file=console, flush=True)
+    # From here the console is for people: an uncaught error in a handler's or moto's thread
+    # goes to the log file too (Python prints those to stderr), so nothing piles up in a
+    # console nobody reads (a test's pipe that fills would block the stack mid-write).
+    sys.stderr = sys.stdout
     stopping.wait()
     stopped = stack.stopped.wait(STOP_GRACE_SECONDS)
     note = "" if stopped else " (requests still running were dropped)"

@@ -10,7 +10,6 @@ from `npm pack axe-core@4.14.1`, MPL-2.0, its licence header kept) is run in the
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +84,8 @@ def chromium_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brows
 
 @pytest.fixture(scope="session")
 def console(chromium_context: BrowserContext) -> Iterator[Console]:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    # Kept between sessions (each file overwrites its own): a browser file run alone must not
+    # delete the screenshots another file wrote.
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with running_stack(demo=True) as running:
         _seed_profile_pair(running)

@@ -720,3 +720,15 @@ def test_invalid_bodies_are_refused_and_nothing_is_recorded(world: World) -> Non
     world.pump.drain()
     assert world.evaluations() == []
     assert world.objects() == {}
+
+
+def test_the_download_is_named_after_the_segment_as_it_is_called_now(world: World) -> None:
+    # Given the source renames its segment after sharing it (API.md PATCH: targets see the new name at once)
+    world.ok("share", "edit_segment", path={"projectId": "proj-a", "segmentId": SEGMENT}, body={"name": "Irish fans"})
+    # When the target exports and reads the finished export
+    export_id = world.started({"format": "csv"})
+    world.pump.drain()
+    url = world.ready(export_id)["downloadUrl"]
+    # Then the file downloads under the new name, not the one the share was granted with
+    disposition = unquote(parse_qs(urlparse(url).query)["response-content-disposition"][0])
+    assert 'filename="Irish fans ' in disposition, disposition

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Name = Annotated[str, Field(min_length=1)]
+NonEmpty = Annotated[str, Field(min_length=1)]
 
 #: API.md: a download link lives at most 15 minutes (a longer setting is cut to it).
 MAX_DOWNLOAD_URL_SECONDS = 900
@@ -39,15 +39,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
 
     # Globals: every function has them.
-    DIRECTORY_TABLE: Name
-    PROFILES_TABLE: Name
-    DEVICE_INDEX_TABLE: Name
-    SEGMENTS_TABLE: Name
-    EVALUATIONS_TABLE: Name
-    EXPORTS_TABLE: Name
-    IMPORTS_TABLE: Name
-    IDEMPOTENCY_TABLE: Name
-    DATA_BUCKET: Name
+    DIRECTORY_TABLE: NonEmpty
+    PROFILES_TABLE: NonEmpty
+    DEVICE_INDEX_TABLE: NonEmpty
+    SEGMENTS_TABLE: NonEmpty
+    EVALUATIONS_TABLE: NonEmpty
+    EXPORTS_TABLE: NonEmpty
+    IMPORTS_TABLE: NonEmpty
+    IDEMPOTENCY_TABLE: NonEmpty
+    DATA_BUCKET: NonEmpty
     #: Shards of a project's profile and device-index partitions; keys write it in 3 digits.
     DEVICE_INDEX_SHARDS: Annotated[int, Field(ge=1, le=999)]
     #: Days an evaluation record (and a tick claim, a lease) is kept: the evaluations table's TTL.
@@ -55,11 +55,11 @@ class Settings(BaseSettings):
 
     # One function's Environment each: None elsewhere (see ``require``).
     #: The export queue's URL (``!Ref ExportQueue``), so sending needs sqs:SendMessage alone.
-    EXPORT_QUEUE_URL: Name | None = None
+    EXPORT_QUEUE_URL: NonEmpty | None = None
     #: The bulk import state machine (``!Ref ImportStateMachine``), started by the upload's S3 event.
-    IMPORT_STATE_MACHINE_ARN: Name | None = None
+    IMPORT_STATE_MACHINE_ARN: NonEmpty | None = None
     #: The evaluation workflow (``!Ref EvaluationStateMachine``), started for a large evaluation.
-    EVALUATION_STATE_MACHINE_ARN: Name | None = None
+    EVALUATION_STATE_MACHINE_ARN: NonEmpty | None = None
 
     # Tunables.
     #: Lifetime of a presigned download link, in seconds: 900 and at most 900.

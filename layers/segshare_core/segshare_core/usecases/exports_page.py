@@ -50,7 +50,9 @@ def export_with_link(scope: ProjectScope, export_id: str) -> tuple[Export, Downl
         return export, None
     expires_at = iso(now() + timedelta(seconds=config.DOWNLOAD_URL_SECONDS))
     day = (export.ready_at or export.created_at)[:10]
-    return export, DownloadLink(exports.download_url(export.object_key, file_name(shared.name, day, export.format)), expires_at)
+    # Named after the segment as it is called now (a rename shows at once, API.md PATCH), not the grant's copy.
+    (named,) = segments.with_source_names(scope.company_id, [shared])
+    return export, DownloadLink(exports.download_url(export.object_key, file_name(named.name, day, export.format)), expires_at)
 
 
 @tracer.capture_method
