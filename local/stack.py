@@ -373,6 +373,11 @@ def main() -> int:
     def _stop(signum: int, _frame: object) -> None:
         stopping.set()
         threading.Thread(target=stack.stop, name="stop", daemon=True).start()
+        # Leave in time whatever the main thread then blocks in (a console pipe nobody reads, a
+        # lock a handler thread holds): under load a busy stack once outlived SIGTERM by 25 s.
+        watchdog = threading.Timer(STOP_GRACE_SECONDS + 5, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
