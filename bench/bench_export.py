@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -32,6 +28,7 @@ from typing import Any
 
 import boto3
 
+from bench.moto_server import moto_endpoint
 from local import template as tpl
 from local.resources import table_definitions
 from segshare_core import config
@@ -98,24 +95,6 @@ def measure(step: Callable[[int], int], count: int) -> tuple[float, int, int]:
     finally:
         tracemalloc.stop()
     return count / seconds, size, peak - base
-
-
-def _moto_server() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("moto server did not start within 30 s")
 
 
 #: Rows of the read-stage figure: every profile is written to moto's DynamoDB first (batch writes).
@@ -212,12 +191,7 @@ def read_stage() -> None:
 
 
 def run() -> None:
-    process, endpoint = _moto_server()
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    exports._s3.cache_clear()
-    results._s3.cache_clear()
-    try:
+    with moto_endpoint(caches=(exports._s3.cache_clear, results._s3.cache_clear)):
         boto3.client("dynamodb").create_table(**_profiles_table())
         boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
         worker_path(100)  # warm up: the client and the server's first requests
@@ -238,12 +212,3 @@ def run() -> None:
         print("    memory is bounded by the spool threshold plus the part buffer (and its copy for the request),")
         print("    not by the row count: the worker path's peak stops growing once a file passes one part")
         read_stage()
-    finally:
-        exports._s3.cache_clear()
-        results._s3.cache_clear()
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
-        process.terminate()
-        process.wait(timeout=10)

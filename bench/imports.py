@@ -35,6 +35,7 @@ from typing import Any
 import boto3
 import requests
 
+from bench.moto_server import WITH_FIXES, moto_endpoint
 from local import template as tpl
 from local.resources import create_all
 from local.tokens import mint
@@ -198,25 +199,6 @@ def _one_batch(project: str, rows: int, traced: bool) -> dict[str, float]:
     }
 
 
-def _moto_server_with_fixes() -> tuple[subprocess.Popen[bytes], str]:
-    """moto's server in another process with ``local.moto_fixes`` applied (a transaction would copy whole tables)."""
-    port = _free_port()
-    code = "import sys; from local import moto_fixes; moto_fixes.apply(); from moto.server import main; main(sys.argv[1:])"
-    env = {**os.environ, "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}"}
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server
-        [sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("moto server did not start within 30 s")
-
-
 def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
     """One batch worker on each size of new profiles, against moto's server in another process.
 
@@ -224,23 +206,11 @@ def batch_worker(sizes: list[int]) -> dict[int, dict[str, float]]:
     its own process); a small untraced batch first builds the clients. Per size: peak bytes,
     seconds (traced, so slower than untraced), requests.
     """
-    process, endpoint = _moto_server_with_fixes()
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    imports._s3.cache_clear()
-    try:
+    with moto_endpoint(WITH_FIXES, caches=(imports._s3.cache_clear,)):
         create_all(tpl.load())
         directory.create_company("bench", "Bench", False)
         _one_batch("warm-up", 50, traced=False)
         return {n: _one_batch(f"proj-{n}", n, traced=True) for n in sizes}
-    finally:
-        imports._s3.cache_clear()
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def split_peak(sizes: list[int], fmt: Format, cpu_out: dict[int, float]) -> dict[int, int]:
@@ -251,12 +221,8 @@ def split_peak(sizes: list[int], fmt: Format, cpu_out: dict[int, float]) -> dict
     ``cpu_out`` gets, per size, the CPU seconds of an untraced split of it (this process only:
     moto's work is in its own).
     """
-    process, endpoint = _moto_server_with_fixes()
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    imports._s3.cache_clear()
     peaks: dict[int, int] = {}
-    try:
+    with moto_endpoint(WITH_FIXES, caches=(imports._s3.cache_clear,)):
         boto3.client("s3").create_bucket(Bucket=config.DATA_BUCKET)
         for n in [100, *sizes]:
             key = imports.upload_key("bench", "proj", f"i-split-{n}", fmt)
@@ -274,14 +240,6 @@ def split_peak(sizes: list[int], fmt: Format, cpu_out: dict[int, float]) -> dict
             finally:
                 tracemalloc.stop()
         return {n: peaks[n] for n in sizes}
-    finally:
-        imports._s3.cache_clear()
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _lines(
