@@ -8,10 +8,12 @@ cost a copy of the table: its memory is the size of its items, not of the table.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
 import tracemalloc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -242,3 +244,43 @@ def test_an_action_waits_only_for_the_locks_of_the_tables_it_names(table: Any) -
         holder.join(10)
     waiting.join(10)
     assert not waiting.is_alive()
+
+
+def _stored_item(pk: str, sk: str) -> Any:
+    """The ``Item`` object moto holds for (pk, sk) in the test table."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    stored = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(TABLE).items[DynamoType({"S": pk})]
+    return stored[DynamoType({"S": sk})]
+
+
+def test_an_overwritten_item_and_a_transactions_copies_are_freed(table: Any) -> None:
+    # Given an item as moto stores it, watched by a weak reference
+    table.put_item(TableName=TABLE, Item={**_key("p", "x"), "n": {"N": "1"}})
+    first = weakref.ref(_stored_item("p", "x"))
+    # When it is overwritten, once alone and once in a transaction (which saves a rollback copy)
+    table.put_item(TableName=TABLE, Item={**_key("p", "x"), "n": {"N": "2"}})
+    second = weakref.ref(_stored_item("p", "x"))
+    table.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": {**_key("p", "x"), "n": {"N": "3"}}}}])
+    gc.collect()
+    # Then nothing holds the items that are gone (moto's instance tracker kept every one: issue 10, item 5)
+    assert first() is None
+    assert second() is None
+    assert _item(table, "p", "x") == {**_key("p", "x"), "n": {"N": "3"}}
+
+
+def test_an_overwritten_s3_object_is_freed() -> None:
+    with mock_aws():
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="moto-fixes-bucket")
+        s3.put_object(Bucket="moto-fixes-bucket", Key="k", Body=b"a" * 1000)
+        first = weakref.ref(s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets["moto-fixes-bucket"].keys["k"])
+        s3.put_object(Bucket="moto-fixes-bucket", Key="k", Body=b"b" * 1000)
+        gc.collect()
+        assert first() is None
+        assert s3.get_object(Bucket="moto-fixes-bucket", Key="k")["Body"].read() == b"b" * 1000
