@@ -228,6 +228,7 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
     done = itertools.count(1)
     rss_first: list[float] = []
     failed: Counter[str] = Counter()
+    evaluations: Counter[int] = Counter()  # POST evaluations by status: 201 in the request, 202 handed off
     examples: dict[str, str] = {}  # the first answer of each kind of failure
 
     def send(request: tuple[str, str, Any, tuple[int, ...]]) -> None:
@@ -235,6 +236,8 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
         try:
             method, path, body, statuses = request
             answer = client.request(method, stack.base_url + path, json=body, headers=headers, timeout=120)
+            if method == "POST":
+                evaluations[answer.status_code] += 1
             if answer.status_code not in statuses:
                 failed[f"{method} {answer.status_code}"] += 1
                 examples.setdefault(f"{method} {answer.status_code}", f"{path}: {answer.text[:200]}")
@@ -252,6 +255,11 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
     seconds = time.perf_counter() - start
     for kind, example in sorted(examples.items()):
         print(f"    first {kind}: {example}")
+    print(
+        f"    evaluations of the {PROFILES:,} x {PROFILES:,} share: {evaluations[201]} in the request (201),"
+        f" {evaluations[202]} handed to the workflow (202), {sum(evaluations.values()) - evaluations[201] - evaluations[202]} other"
+        " (the stack's cost model reads at moto's rate, local.stack.MOTO_ITEMS_PER_SECOND)"
+    )
     return (rss_first[0] if rss_first else stack.rss()), stack.rss(), seconds, failed
 
 

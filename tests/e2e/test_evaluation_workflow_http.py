@@ -6,8 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from local import template as tpl
+from local.stack import MOTO_ITEMS_PER_SECOND
 from local.tokens import mint
-from tests.support.http import fresh_id, ok, seed_irish_share
+from segshare_core.domain import scale
+from tests.support.http import OPERATOR_TOKEN, fresh_id, ok, seed_irish_share, share_segment
 from tests.support.stacks import LocalStack, running_stack
 from tests.support.waiting import wait_for
 
@@ -59,3 +62,40 @@ def test_an_evaluation_answers_201_finished_or_202_running_and_ends_with_the_sam
     members = ok(stack.call("GET", f"{base}/members", ADMIN))
     assert members["evaluationId"] == created["evaluationId"]
     assert [m["profileId"] for m in members["members"]] == EXPECTED
+
+
+def test_the_local_stack_predicts_at_motos_speed_and_hands_off_what_moto_would_not_finish() -> None:
+    # Given a threshold between what the cost model predicts for a 200 x 200 share at AWS's read
+    # rate and at moto's (the stack's MOTO_ITEMS_PER_SECOND): AWS would keep it in the request
+    shards = int(tpl.environment(tpl.load())["DEVICE_INDEX_SHARDS"])
+    aws = scale.predict_in_request(200, 200, 200, shards=shards)
+    on_moto = scale.predict_in_request(200, 200, 200, shards=shards, items_per_second=MOTO_ITEMS_PER_SECOND)
+    threshold = (aws.seconds + on_moto.seconds) / 2
+    assert aws.seconds < threshold < on_moto.seconds
+    with running_stack(demo=False, extra_env={"EVALUATION_INLINE_SECONDS": f"{threshold:.6f}"}) as stack:
+        company, source, target = fresh_id("rate"), fresh_id("rate-a"), fresh_id("rate-b")
+        admin = mint("e2e-rate-admin")
+        ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": company, "sharedSegmentsEnabled": True}), 201)
+        ok(stack.call("PUT", f"/v1/companies/{company}/users/e2e-rate-admin", OPERATOR_TOKEN, {"role": "company_admin"}))
+        for project in (source, target):
+            ok(stack.call("POST", f"/v1/companies/{company}/projects", admin, {"id": project, "name": project}), 201)
+            # 200 profiles of one Android device each, the same devices on both sides: 200 index entries a project
+            people = [
+                {"profileId": f"p-{n:03d}", "attributes": {"level": n}, "devices": [{"platform": "android", "id": f"a{n:015x}"}]}
+                for n in range(200)
+            ]
+            ok(stack.call("PUT", f"/v1/projects/{project}/profiles", admin, {"profiles": people}))
+        segment = {"id": "s-all", "name": "Everyone", "rule": {"all": [{"attribute": "level", "op": "gte", "value": 0}]}}
+        shared_id = share_segment(stack, admin, source, segment, [target])[target]
+        base = f"/v1/projects/{target}/shared-segments/{shared_id}"
+        # When the target evaluates it on the local stack
+        answer = stack.call("POST", f"{base}/evaluations", admin)
+        # Then the stack's own (slower) rate hands it to the workflow, which finishes it with every profile
+        assert answer.status_code == 202, (answer.status_code, answer.text[:300])
+        found = wait_for(
+            lambda: ok(stack.call("GET", f"{base}/evaluations/{answer.json()['evaluationId']}", admin)),
+            lambda evaluation: evaluation["status"] != "RUNNING",
+            120,
+            "the evaluation to finish",
+        )
+        assert (found["status"], found["matchedProfiles"]) == ("SUCCEEDED", 200), found

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     #: An evaluation predicted to take longer than this (seconds) is handed to the workflow (202);
     #: 0 hands every evaluation to it (the tests and the console's 202 screen use that).
     EVALUATION_INLINE_SECONDS: Annotated[float, Field(ge=0)] = 5.0
+    #: Items a second the cost model expects one in-request evaluation to read and parse on the
+    #: engine it runs on. None (the template sets none) is Lambda on DynamoDB,
+    #: ``domain.scale.ITEMS_PER_SECOND``; the local stack sets moto's far lower figure, so an
+    #: evaluation that would pass its 29 s there is handed off as it would be on AWS.
+    EVALUATION_ITEMS_PER_SECOND: Annotated[int, Field(ge=1)] | None = None
     #: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
     SCHEDULE_MAX_PER_COMPANY: Annotated[int, Field(ge=1)] = 2000
 
@@ -102,6 +107,7 @@ EVALUATION_STATE_MACHINE_ARN = _settings.EVALUATION_STATE_MACHINE_ARN
 DOWNLOAD_URL_SECONDS = _settings.DOWNLOAD_URL_SECONDS
 MAX_BODY_BYTES = _settings.MAX_BODY_BYTES
 EVALUATION_INLINE_SECONDS = _settings.EVALUATION_INLINE_SECONDS
+EVALUATION_ITEMS_PER_SECOND = _settings.EVALUATION_ITEMS_PER_SECOND
 SCHEDULE_MAX_PER_COMPANY = _settings.SCHEDULE_MAX_PER_COMPANY
 
 OneFunctionVariable = Literal["EXPORT_QUEUE_URL", "IMPORT_STATE_MACHINE_ARN", "EVALUATION_STATE_MACHINE_ARN"]

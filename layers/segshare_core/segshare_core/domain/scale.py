@@ -31,22 +31,28 @@ class Prediction:
     plan: str
 
 
-def predict_in_request(source_profiles: int, source_index_entries: int, target_index_entries: int, *, shards: int) -> Prediction:
+def predict_in_request(
+    source_profiles: int, source_index_entries: int, target_index_entries: int, *, shards: int, items_per_second: int = ITEMS_PER_SECOND
+) -> Prediction:
     """Seconds one in-request evaluation is predicted to take.
 
     The source segment is resolved by reading every source profile (a rule segment may hold
     any of them, so all ``source_profiles`` rows are read); its tokens are at most the
     source's ``source_index_entries``. The target is read by probe or scan, whichever
     ``choose_plan`` picks for those counts and ``shards`` (the configured DeviceIndexShards).
-    Seconds = items read / ITEMS_PER_SECOND + requests x REQUEST_SECONDS / READ_THREADS.
-    Counts are non-negative integers; ValueError for a shard count below 1.
+    Seconds = items read / ``items_per_second`` + requests x REQUEST_SECONDS / READ_THREADS;
+    ``items_per_second`` is the engine's read rate (ITEMS_PER_SECOND on AWS; the local stack
+    passes moto's, ``config.EVALUATION_ITEMS_PER_SECOND``). Counts are non-negative integers;
+    ValueError for a shard count or a rate below 1.
     """
     if shards < 1:
         raise ValueError("a project has at least one shard")
+    if items_per_second < 1:
+        raise ValueError("the read rate is at least one item a second")
     plan = choose_plan(source_index_entries, target_index_entries, shards=shards)
     target_items = min(source_index_entries, target_index_entries) if plan.name == "probe" else target_index_entries
     items = max(source_profiles, 0) + max(target_items, 0)
     # The source's profile shards are read one 1 MB page (a few thousand rows) per request.
     requests = plan.chosen.requests + shards * max(1, -(-source_profiles // (2_000 * shards)))
-    seconds = items / ITEMS_PER_SECOND + requests * REQUEST_SECONDS / READ_THREADS
+    seconds = items / items_per_second + requests * REQUEST_SECONDS / READ_THREADS
     return Prediction(seconds=seconds, items_read=items, requests=requests, plan=plan.name)

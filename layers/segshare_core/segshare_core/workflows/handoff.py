@@ -45,11 +45,15 @@ def predict(
     """The in-request time the cost model predicts for this share, from both projects' counters.
 
     ``source``/``target`` are counts the caller already read (the schedule's fingerprint
-    reads them); the others are read here (one BatchGet each).
+    reads them); the others are read here (one BatchGet each). The read rate is the engine's:
+    ``config.EVALUATION_ITEMS_PER_SECOND`` when set (the local stack's moto), else AWS's.
     """
     source = source or profiles.counts(company_id, shared.source_project_id)
     target = target or profiles.counts(company_id, shared.target_project_id)
-    return scale.predict_in_request(source.profiles, source.index_entries, target.index_entries, shards=config.DEVICE_INDEX_SHARDS)
+    rate = config.EVALUATION_ITEMS_PER_SECOND or scale.ITEMS_PER_SECOND
+    return scale.predict_in_request(
+        source.profiles, source.index_entries, target.index_entries, shards=config.DEVICE_INDEX_SHARDS, items_per_second=rate
+    )
 
 
 def is_large(prediction: scale.Prediction) -> bool:
