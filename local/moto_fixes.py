@@ -87,12 +87,12 @@ import moto.dynamodb.models.table as dynamodb_table
 from moto.core.responses import ActionResult
 from moto.core.utils import get_service_model
 from moto.dynamodb.models import DynamoDBBackend
-from moto.s3.models import FakeKey
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import dynamo_to_dict
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]  # untyped in moto
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.s3.models import FakeKey
 
 
 class TableLocks:
