@@ -808,7 +808,11 @@ def unused_grants(calls: list[tuple[str, str, str]], table: dict[str, Policy] | 
     """Each (action, resource) pair of an Allow statement in the template's own policies no recorded call matched.
 
     AWS managed policies (logs, X-Ray, the SQS poller) and SAM's DeadLetterQueuePolicy are
-    left out: the Lambda service uses them, not the code, and they cannot be narrowed.
+    left out: the Lambda service uses them, not the code, and they cannot be narrowed. So are
+    the state machines' ``ExecutionLogDelivery`` statements: Step Functions uses them to set up
+    the machine's CloudWatch Logs delivery (when it is created or updated), not an execution,
+    and those actions take no resource-level permissions ("Logging in CloudWatch Logs", the
+    Step Functions developer guide).
     """
     known = policies() if table is None else table
     by_function: dict[str, list[tuple[str, str]]] = {}
@@ -821,6 +825,8 @@ def unused_grants(calls: list[tuple[str, str, str]], table: dict[str, Policy] | 
             if statement.effect != "Allow" or statement.source in MANAGED_POLICIES or statement.not_actions:
                 continue
             if statement.source.endswith("/DeadLetterQueuePolicy"):  # Lambda's async invoke sends there, not the code
+                continue
+            if statement.source.endswith("/ExecutionLogDelivery"):  # the log delivery's set-up, never an execution's call
                 continue
             for action in statement.actions:
                 for resource in statement.resources:

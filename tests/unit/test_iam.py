@@ -256,3 +256,13 @@ def test_a_state_machines_child_executions_are_requests_on_its_deployed_arn() ->
     assert all(roles["ImportStateMachine"].decide(r.action, r.resource, dict(r.context)).allowed for r in requests)
     # A machine without a Name gets CloudFormation's generated one, which only a wildcard can match
     assert iam.state_machine_arn("Unnamed", None) == "arn:aws:states:us-east-1:123456789012:stateMachine:Unnamed-local"
+
+
+def test_a_state_machines_log_delivery_grants_are_not_listed_unused() -> None:
+    # Step Functions uses them to set up the machine's log delivery; no execution calls them
+    machines = {k: v for k, v in iam.policies().items() if k.endswith("StateMachine")}
+    assert set(machines) == {"EvaluationStateMachine", "ImportStateMachine", "ScheduledEvaluationStateMachine"}
+    unused = iam.unused_grants([], machines)
+    assert [g for g in unused if g.action.startswith("logs:")] == []
+    # while their other grants, unused by an empty record, are listed
+    assert ("ImportStateMachine", "states:StartExecution") in {(g.function, g.action) for g in unused}
