@@ -1,6 +1,7 @@
 """`import:` bulk import: rows per second through the local stack, a batch worker's peak memory, and a 10M-row projection.
 
-1. Through the local stack (``python -m local`` in a subprocess, empty, on a free port): a
+1. Through the local stack (``python -m local`` in a subprocess, empty, on a free port, started
+   and stopped by ``tests/support/stacks.py`` as the e2e tests do): a
    100k-row JSONL and a 100k-row CSV file (1 iOS + 1 Android device, 5 attributes a row, all
    new profiles) are each POSTed as an import, PUT to the presigned URL and polled until
    SUCCEEDED; rows per second from the start of the PUT to the import's end (S3 event, split,
@@ -22,10 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections import Counter
@@ -44,6 +41,7 @@ from segshare_core.domain.imports import Format, Row
 from segshare_core.store import directory, imports
 from segshare_core.store.models import ALL_MODELS, connection
 from segshare_core.workflows import bulk_import
+from tests.support.stacks import start_stack, stop_stack
 
 ROWS = int(os.environ.get("SEGSHARE_BENCH_IMPORT_ROWS", "100000"))
 OPERATOR = mint("bench-operator", groups=["operators"])
@@ -98,31 +96,6 @@ def csv_file(rows: int) -> bytes:
 
 
 # ------------------------------------------------------------------ 1. through the local stack
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_stack() -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"SEGSHARE_PORT": str(port), "SEGSHARE_DEMO": "0", "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local"], cwd=tpl.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/v1/health", timeout=2).status_code == 200:
-                return process, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("the local stack did not answer within 120 s")
 
 
 def _call(base: str, method: str, path: str, token: str, body: Any = None) -> Any:
@@ -314,7 +287,9 @@ def run() -> None:
     print(f"import: bulk import of {ROWS:,} new profiles (1 iOS + 1 Android device, 3 attributes a row)")
     files = {"jsonl": jsonl_file(ROWS), "csv": csv_file(ROWS)}
     rates: dict[str, float] = {}
-    process, base = _start_stack()
+    # The stack the e2e tests use (empty, free port): its stop also fails on a call a deployed role would deny.
+    stack = start_stack(demo=False)
+    base = stack.base_url
     try:
         _call(base, "POST", "/v1/companies", OPERATOR, {"id": "bench", "name": "Bench"})
         _call(base, "PUT", "/v1/companies/bench/users/bench-admin", OPERATOR, {"role": "company_admin"})
@@ -325,11 +300,7 @@ def run() -> None:
             rates[fmt] = ROWS / seconds
             print(f"    local stack, {fmt:<5} {len(body) / 1e6:6.1f} MB: {seconds:7.1f} s, {rates[fmt]:8,.0f} rows/s (PUT to SUCCEEDED)")
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_stack(stack)
     row_bytes = len(files["jsonl"]) / ROWS
     full_batch = int(bulk_import.BATCH_BYTES / row_bytes)
     # A full batch under tracemalloc takes many minutes on moto; two smaller ones show the slope.

@@ -20,7 +20,6 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -34,10 +33,11 @@ from local.schedule import create_state_machines, start_tick
 from segshare_core.domain.devices import Device
 from segshare_core.domain.profiles import Profile
 from segshare_core.domain.segments import shared_segment_id
-from segshare_core.domain.sharing import SavePlan, new_generation
+from segshare_core.domain.sharing import SavePlan
 from segshare_core.store import directory, keys, profiles, segments
-from segshare_core.store.models import ALL_MODELS, CompanyRow, HistoryRow, SharedRow, connection
+from segshare_core.store.models import ALL_MODELS, HistoryRow, connection
 from segshare_core.workflows import scheduled_evaluation
+from tests.support.shares import seed_live_shares
 
 COMPANIES, LIVE = 100, 10_000
 REAL_COMPANIES, PROJECTS, SEGMENTS, PROFILES = 5, 5, 5, 30  # 5 companies x 5 segments x 4 targets = 100 real shares
@@ -104,31 +104,9 @@ def _real_companies() -> list[dict[str, Any]]:
 
 
 def _filler_shares(real: int) -> None:
-    """Share items (as the share function writes them) up to LIVE across COMPANIES, straight into the table."""
-    moment = datetime.now(UTC)
+    """Live shares up to LIVE across the other COMPANIES, as the schedule's tests seed them (tests/support/shares.py)."""
     base, extra = divmod(LIVE - real, COMPANIES - REAL_COMPANIES)
-    with CompanyRow.batch_write() as companies, SharedRow.batch_write() as shares:
-        for c in range(REAL_COMPANIES, COMPANIES):
-            company = f"co-{c:03d}"
-            per_company = base + (1 if c - REAL_COMPANIES < extra else 0)
-            companies.save(
-                CompanyRow(*keys.company(company), name=company, shared_segments_enabled=True, device_key=b"k" * 32, created_at=moment)
-            )
-            for n in range(per_company):
-                target = f"{company}-p{1 + n % 4}"
-                shared_id = shared_segment_id(company, f"{company}-p0", f"s-{n}", target)
-                shares.save(
-                    SharedRow(
-                        *keys.shared(company, target, shared_id),
-                        source_project_id=f"{company}-p0",
-                        segment_id=f"s-{n}",
-                        name=f"segment number {n}",
-                        shared_at=moment,
-                        generation=new_generation(moment),
-                        live_part=keys.live_part(company),
-                        live_key=keys.live_key(company, target, shared_id),
-                    )
-                )
+    seed_live_shares({f"co-{c:03d}": base + (1 if c - REAL_COMPANIES < extra else 0) for c in range(REAL_COMPANIES, COMPANIES)})
 
 
 def _history(rows: int) -> None:

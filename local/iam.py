@@ -14,6 +14,10 @@ every local test still passes (issue 10: the export function's ``GetQueueUrl``).
 - maps the call to the IAM actions and resource ARNs AWS authorises it by, evaluates them
   (explicit Deny, then Allow, else implicit deny) and, when denied, raises botocore's
   ``ClientError`` with ``AccessDenied``/``AccessDeniedException`` as AWS would;
+- checks the state machines' own calls the same way, as the machine's role: each Task state's
+  integration (Lambda invoke, ``sqs:sendMessage``, any SDK integration), a Distributed Map's
+  ItemReader and ResultWriter objects, and the child executions a Distributed Map starts
+  (``_check_state_machine_calls``);
 - records the calls (``RECORDER``) so the tests fail on a denial even where the handler
   swallows the error, and so ``python -m local.iam unused`` lists the grants no test used.
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -338,10 +343,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class Policy:
-    """The statements that apply to one principal: its role's, and the resource policies' Deny statements."""
+    """The statements that apply to one principal: its role's, and the resource policies' Deny statements.
+
+    ``own_arn`` is the ARN a state machine has when deployed (None for a function): a
+    Distributed Map starts child executions of its own machine, so those calls name it.
+    """
 
     role: str
     statements: tuple[Statement, ...]
+    own_arn: str | None = None
 
     def decide(self, action: str, resource: str, context: dict[str, str] | None = None) -> Decision:
         """IAM's evaluation within one account: an explicit Deny wins, then any Allow, else denied."""
@@ -372,10 +382,12 @@ def compile_policies(cfn: dict[str, Any]) -> dict[str, Policy]:
     policies = {}
     for logical_id, resource in resources.items():
         props = resource.get("Properties", {})
+        own_arn = None
         if resource["Type"] == "AWS::Lambda::Function":
             role_ref = props.get("Role")
         elif resource["Type"] == "AWS::StepFunctions::StateMachine":
             role_ref = props.get("RoleArn")
+            own_arn = state_machine_arn(logical_id, resolver.value(props.get("StateMachineName")))
         else:
             continue
         if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
@@ -391,8 +403,18 @@ def compile_policies(cfn: dict[str, Any]) -> dict[str, Policy]:
             if arn not in MANAGED_POLICIES:
                 raise TemplateError(f"{role_id}: managed policy {arn} is not known locally; add its document to MANAGED_POLICIES")
             statements.extend(Statement.parse(raw, arn) for raw in MANAGED_POLICIES[arn])
-        policies[logical_id] = Policy(role_id, tuple(statements + denies))
+        policies[logical_id] = Policy(role_id, tuple(statements + denies), own_arn)
     return policies
+
+
+def state_machine_arn(logical_id: str, name: str | None) -> str:
+    """The ARN a state machine of this stack has when deployed: its ``Name``, else CloudFormation's generated one.
+
+    Locally every machine is named by its logical id (``local/schedule.py``); deployed it has
+    its declared name (``segshare-local-evaluation``), or ``<LogicalId>-<random suffix>``,
+    which a policy can only match with a wildcard (``-local`` stands for the suffix here).
+    """
+    return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{name or logical_id + '-local'}"
 
 
 def _listed_dicts(value: Any) -> list[dict[str, Any]]:
@@ -605,14 +627,28 @@ def check_call(function: str, model: Any, params: dict[str, Any], table: dict[st
     A function missing from the template is denied everything (it has no role).
     """
     service = model.service_model.signing_name
-    known = policies() if table is None else table
-    policy = known.get(function) or Policy(f"{function}-no-role", ())
-    for request in requests_for(service, model.name, params):
+    authorise(function, service, model.name, requests_for(service, model.name, params), table)
+
+
+def authorise(function: str, service: str, operation: str, requests: list[Request], table: dict[str, Policy] | None = None) -> None:
+    """Decide each request against ``function``'s role; record it; raise AccessDenied at the first one refused.
+
+    ``function`` is a template logical id (a function's or a state machine's); ``service`` the
+    IAM prefix and ``operation`` the API name, for the error AWS would answer with.
+    """
+    policy = role_of(function, table)
+    for request in requests:
         allowed = policy.decide(request.action, request.resource, dict(request.context)).allowed
         _RECORDING.get().add(function, request, allowed)
         if not allowed:
             LOG.warning("iam denied a call", extra={"function": function, "action": request.action, "resource": request.resource})
-            raise access_denied(function, policy, service, model.name, request)
+            raise access_denied(function, policy, service, operation, request)
+
+
+def role_of(function: str, table: dict[str, Policy] | None = None) -> Policy:
+    """The compiled policy of a template logical id; one missing from the template has no role and is denied everything."""
+    known = policies() if table is None else table
+    return known.get(function) or Policy(f"{function}-no-role", ())
 
 
 def _before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -659,25 +695,87 @@ def install() -> None:
         return original_submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
 
     ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
-    _check_state_machine_tasks()
+    _check_state_machine_calls()
 
 
-def _check_state_machine_tasks() -> None:
-    """moto's Step Functions interpreter invokes Lambda as the state machine's role (the machine's name is its logical id).
+def _machine_of(env: Any) -> str:
+    """The state machine an interpreter environment runs: its local name, the logical id (a Map's children carry their parent's)."""
+    return str(env.states.context_object.context_object_data["StateMachine"]["Name"])
 
-    Its task runs in the interpreter's own thread, so the machine is taken from the
-    execution's context object at the one place a Lambda task calls out.
+
+def _as_machine(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method(self, env, ...)`` of moto's interpreter, its AWS calls made as the running machine's role."""
+
+    @functools.wraps(method)
+    def wrapped(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        with acting_as(_machine_of(env)):
+            return method(self, env, *args, **kwargs)
+
+    return wrapped
+
+
+def child_execution_requests(machine: str, map_run_arn: str, table: dict[str, Policy] | None = None) -> list[Request]:
+    """What a Distributed Map's role must be allowed to run its children, as AWS documents it.
+
+    "IAM policies for using Distributed Map states"
+    (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html):
+    ``states:StartExecution`` on the state machine itself (each item runs as a child execution
+    of it) and ``states:DescribeExecution`` / ``states:StopExecution`` on those executions, whose
+    ARNs are ``execution:<machine name>/<Map Run label or id>:<child name>``. ``map_run_arn`` is
+    moto's (``mapRun:<local name>/<label>:<id>``); the Map Run's id stands for a child's name.
+    Every ARN is the deployed one (``Policy.own_arn``), as the machine's policy names it.
     """
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    own = role_of(machine, table).own_arn or f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"
+    run = map_run_arn.split(":mapRun:", 1)[1].split("/", 1)[1]
+    child = own.replace(":stateMachine:", ":execution:", 1) + "/" + run
+    context = (("aws:SecureTransport", "true"), ("aws:RequestedRegion", REGION))
+    return [
+        Request("states:StartExecution", own, context),
+        Request("states:DescribeExecution", child, context),
+        Request("states:StopExecution", child, context),
+    ]
 
-    original = lambda_eval_utils.execute_lambda_function_integration
 
-    def as_state_machine(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
-        machine = env.states.context_object.context_object_data["StateMachine"]["Name"]
-        with acting_as(machine):
-            original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
+def _check_state_machine_calls() -> None:
+    """Check the calls moto's Step Functions interpreter makes as a state machine's role (issue 10).
 
-    lambda_eval_utils.execute_lambda_function_integration = as_state_machine
+    The interpreter makes them with boto3 clients in its own threads, so each place that calls
+    out runs under ``acting_as(<machine>)`` and the botocore hook checks the call itself:
+
+    - every Task state's execution (``StateTaskLambda`` for a function ARN resource,
+      ``StateTaskService`` for ``arn:aws:states:::lambda:invoke``, ``sqs:sendMessage``, ``aws-sdk:*``
+      and the other optimised integrations, their ``.sync`` polling included);
+    - a Distributed Map's ItemReader (``s3:getObject`` is ``s3:GetObject`` on the object,
+      ``s3:listObjectsV2`` is ``s3:ListBucket`` on the bucket with ``s3:prefix``) and its
+      ResultWriter (``s3:PutObject`` under the prefix; moto writes only the manifest).
+
+    A Distributed Map's child executions make no AWS call in moto (they are threads), so the
+    Map Run checks what AWS authorises for them (``child_execution_requests``) before its
+    children start. A denial fails the call with AccessDenied; the interpreter turns that into
+    the state's failure (a Catch on States.ALL catches it in moto, ``TOOLING-NOTES-distributed-map.md``).
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import resource_eval_s3 as reader
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import resource_eval_s3 as writer
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    StateTaskLambda._eval_execution = _as_machine(StateTaskLambda._eval_execution)  # type: ignore[method-assign]
+    StateTaskService._eval_execution = _as_machine(StateTaskService._eval_execution)  # type: ignore[method-assign]
+    reader.ResourceEvalS3.eval_resource = _as_machine(reader.ResourceEvalS3.eval_resource)  # type: ignore[method-assign]
+    writer.ResourceEvalS3.eval_resource = _as_machine(writer.ResourceEvalS3.eval_resource)  # type: ignore[method-assign]
+
+    original_map_run = DistributedIterationComponent._map_run
+
+    @functools.wraps(original_map_run)
+    def _map_run(self: Any, env: Any, eval_input: Any) -> None:
+        machine = _machine_of(env)
+        authorise(machine, "states", "StartExecution", child_execution_requests(machine, eval_input.map_run_record.map_run_arn))
+        original_map_run(self, env, eval_input)
+
+    DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]
 
 
 # ------------------------------------------------------------------ usage file and unused grants
@@ -710,7 +808,11 @@ def unused_grants(calls: list[tuple[str, str, str]], table: dict[str, Policy] | 
     """Each (action, resource) pair of an Allow statement in the template's own policies no recorded call matched.
 
     AWS managed policies (logs, X-Ray, the SQS poller) and SAM's DeadLetterQueuePolicy are
-    left out: the Lambda service uses them, not the code, and they cannot be narrowed.
+    left out: the Lambda service uses them, not the code, and they cannot be narrowed. So are
+    the state machines' ``ExecutionLogDelivery`` statements: Step Functions uses them to set up
+    the machine's CloudWatch Logs delivery (when it is created or updated), not an execution,
+    and those actions take no resource-level permissions ("Logging in CloudWatch Logs", the
+    Step Functions developer guide).
     """
     known = policies() if table is None else table
     by_function: dict[str, list[tuple[str, str]]] = {}
@@ -723,6 +825,8 @@ def unused_grants(calls: list[tuple[str, str, str]], table: dict[str, Policy] | 
             if statement.effect != "Allow" or statement.source in MANAGED_POLICIES or statement.not_actions:
                 continue
             if statement.source.endswith("/DeadLetterQueuePolicy"):  # Lambda's async invoke sends there, not the code
+                continue
+            if statement.source.endswith("/ExecutionLogDelivery"):  # the log delivery's set-up, never an execution's call
                 continue
             for action in statement.actions:
                 for resource in statement.resources:

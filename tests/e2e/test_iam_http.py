@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,32 @@ def test_a_route_whose_role_lacks_a_grant_fails_as_deployed(tmp_path: Path) -> N
     assert health.status_code == 200
     # and the stack reports the denial: function, action and resource
     assert "DirectoryFunction may not dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/DirectoryTable" in reported
+
+
+def test_a_state_machine_whose_role_lacks_a_grant_fails_in_the_stack(tmp_path: Path) -> None:
+    # Given the template with the schedule machine's grant to read its due lists removed
+    body = iam.load_template(iam.tpl.TEMPLATE)
+    policies = body["Resources"]["ScheduledEvaluationStateMachine"]["Properties"]["Policies"]
+    (statements,) = [p["Statement"] for p in policies if any(s.get("Sid") == "DueListReader" for s in p.get("Statement", []))]
+    statements[:] = [s for s in statements if s.get("Sid") != "DueListReader"]
+    narrowed = tmp_path / "template.yaml"
+    narrowed.write_text(yaml.safe_dump(body))
+    log = tmp_path / "stack.log"
+    # When the stack's schedule ticks (every second): its list step writes the due list, its Map reads it
+    stack = start_stack(
+        demo=False,
+        extra_env={"SEGSHARE_IAM_TEMPLATE": str(narrowed), "SEGSHARE_SCHEDULE_SECONDS": "1", "SEGSHARE_LOG_FILE": str(log)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "iam denied a call" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        try:
+            stop_stack(stack)
+            reported = ""
+        except AssertionError as exc:
+            reported = str(exc)
+    # Then the machine's ItemReader is refused as the deployed role would refuse it, and the stack reports it
+    bucket = "segshare-local-data-123456789012-us-east-1"
+    assert f"ScheduledEvaluationStateMachine may not s3:GetObject on arn:aws:s3:::{bucket}/schedule/" in reported, reported

@@ -453,6 +453,28 @@ def test_a_failure_in_the_middle_of_the_upload_leaves_failed_and_no_object(world
     assert world.get(export_id).json["status"] == "FAILED"
 
 
+def test_an_export_that_ended_while_it_was_evaluated_gets_no_file(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from segshare_core.workflows import evaluate_inline
+
+    export_id = world.started({})
+    evaluate = evaluate_inline.evaluate_with_members
+
+    def evaluated_then_dead_lettered(*args: Any, **kwargs: Any) -> Any:
+        done = evaluate(*args, **kwargs)
+        # Meanwhile the dead-letter handler records the export FAILED (its message failed every attempt)
+        assert export_store.mark_failed("acme", "proj-b", export_id, "the export failed every attempt")
+        return done
+
+    monkeypatch.setattr(evaluate_inline, "evaluate_with_members", evaluated_then_dead_lettered)
+    # When the worker, its evaluation done, comes to write the file
+    world.pump.drain()
+    # Then it writes none: the export stays FAILED with the dead-letter handler's error and no object exists
+    failed = world.get(export_id).json
+    assert (failed["status"], failed["error"], failed["downloadUrl"]) == ("FAILED", "the export failed every attempt", None)
+    assert world.objects() == {}
+    assert world.s3.list_multipart_uploads(Bucket=config.DATA_BUCKET).get("Uploads", []) == []
+
+
 def _finalise_directly(world: World, key: str, body: bytes) -> dict[str, Any]:
     """Put an object and hand its own S3 notification (from moto's queue) to the finaliser; run nothing else."""
     world.s3.put_object(Bucket=config.DATA_BUCKET, Key=key, Body=body, Metadata={"row-count": "3"})

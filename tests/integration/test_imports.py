@@ -268,6 +268,27 @@ def test_an_import_run_twice_changes_nothing_more(world: World) -> None:
     assert (again["status"], again["rows"], again["upserted"], again["rejected"]) == ("SUCCEEDED", 30, 30, 0)
 
 
+def test_a_finish_after_the_import_failed_keeps_it_failed_and_logs_so(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an import recorded FAILED (its Catch ran) and a manifest of no batches
+    started = create(world)
+    import_id = started["importId"]
+    assert imports.mark_failed("acme", "proj-a", import_id, "the import failed")
+    manifest = imports.work_prefix("acme", "proj-a", import_id) + "manifest.json"
+    imports.put_file(manifest, b"[]", "application/json")
+    logged: list[tuple[str, str, dict[str, Any]]] = []
+    for level in ("info", "warning"):
+        monkeypatch.setattr(bulk_import.logger, level, lambda message, _level=level, **fields: logged.append((_level, message, fields)))
+    # When the finish task runs for it anyway
+    job = {"companyId": "acme", "projectId": "proj-a", "importId": import_id, "format": "jsonl", "bucket": config.DATA_BUCKET}
+    totals = bulk_import.finish(bulk_import.Finishing(**job, key="k", split={"manifest": manifest, "batches": 0, "rows": 0}))
+    # Then the import stays FAILED, and the log says it was not recorded succeeded (never "import succeeded")
+    assert totals == {"rows": 0, "upserted": 0, "rejected": 0}
+    assert got(world, import_id)["status"] == "FAILED"
+    assert [(level, message, fields.get("status")) for level, message, fields in logged] == [
+        ("warning", "import finished after it ended: not recorded succeeded", "FAILED")
+    ]
+
+
 @pytest.mark.parametrize("function", ["ImportSplitFunction", "ImportBatchFunction", "ImportFinishFunction", "ImportFailFunction"])
 def test_each_import_task_is_its_own_function_with_a_typed_input(world: World, function: str) -> None:
     # Given the task's handler as the template declares it

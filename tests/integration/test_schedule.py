@@ -7,7 +7,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -20,6 +19,7 @@ from local.lambdas import bridge_lambda_invoke
 from local.resources import create_all
 from local.schedule import create_state_machines, start_tick
 from tests.integration.conftest import OPERATOR, event, handler_for, user
+from tests.support.shares import seed_live_shares
 from tests.support.waiting import finished_execution
 
 ADMIN = user("u-admin")
@@ -158,38 +158,6 @@ def test_a_tick_reads_its_due_list_from_s3_and_evaluates_a_few_dozen_shares_once
             assert [(e["trigger"], e["status"], e["matchedProfiles"]) for e in found] == [("schedule", "SUCCEEDED", 1)], one
 
 
-def _seed_live_shares(companies: int, per_company: int) -> None:
-    """Share items as the share function writes them, straight into the table (companies with the feature on)."""
-    from segshare_core.domain.segments import shared_segment_id
-    from segshare_core.domain.sharing import new_generation
-    from segshare_core.store.keys import live_part, project_pk
-    from segshare_core.store.models import CompanyRow, SharedRow
-
-    moment = datetime.now(UTC)
-    with CompanyRow.batch_write() as companies_batch, SharedRow.batch_write() as shares_batch:
-        for c in range(companies):
-            company = f"co-{c:03d}"
-            companies_batch.save(
-                CompanyRow(f"C#{company}", "COMPANY", name=company, shared_segments_enabled=True, device_key=b"k" * 32, created_at=moment)
-            )
-            for n in range(per_company):
-                target = f"p-{n % 7}"
-                shared_id = shared_segment_id(company, "p-src", f"s-{n}", target)
-                shares_batch.save(
-                    SharedRow(
-                        project_pk(company, target),
-                        f"SHARED#{shared_id}",
-                        source_project_id="p-src",
-                        segment_id=f"s-{n}",
-                        name=f"segment number {n}",
-                        shared_at=moment,
-                        generation=new_generation(moment),
-                        live_part=live_part(company),
-                        live_key=f"{company}#{target}#{shared_id}",
-                    )
-                )
-
-
 def _list_step_only(definition: str) -> str:
     """The template's state machine cut after its list step (and the states its Catch goes to)."""
     asl = json.loads(definition)
@@ -205,7 +173,7 @@ def _list_step_only(definition: str) -> str:
 def test_the_list_step_over_10000_shares_keeps_every_state_small(machine: tuple[str, Any]) -> None:
     arn, _ = machine
     # Given 10,000 live shares across 100 companies (plus the fixture's 2)
-    _seed_live_shares(100, 100)
+    seed_live_shares({f"co-{c:03d}": 100 for c in range(100)})
     # and the state machine cut after its list step (same name, so it acts as the same role)
     (scheduled,) = [m for m in tpl.state_machines(tpl.load()) if m.logical_id == "ScheduledEvaluationStateMachine"]
     boto3.client("stepfunctions").update_state_machine(stateMachineArn=arn, definition=_list_step_only(scheduled.definition))

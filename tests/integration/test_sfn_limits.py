@@ -15,21 +15,41 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local import sfn_fixes
+from local import iam, sfn_fixes
 from tests.support.waiting import finished_execution
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 
 
 @pytest.fixture
-def sfn() -> Iterator[Any]:
+def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sfn_fixes.apply()
+    # The local IAM check knows the template's roles only: this test's machines get their own (run()).
+    roles = dict(iam.policies())
+    monkeypatch.setattr(iam, "policies", lambda: roles)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         yield boto3.client("stepfunctions", region_name="us-east-1")
 
 
+def distributed_map_role(name: str) -> iam.Policy:
+    """What AWS documents a Distributed Map's role needs to run its children (local.iam.child_execution_requests)."""
+    machine = f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
+    grants = (
+        iam.Statement(effect="Allow", source="test", actions=("states:StartExecution",), resources=(machine,)),
+        iam.Statement(
+            effect="Allow",
+            source="test",
+            actions=("states:DescribeExecution", "states:StopExecution"),
+            resources=(machine.replace(":stateMachine:", ":execution:") + "/*",),
+        ),
+    )
+    return iam.Policy(f"{name}Role", grants, machine)
+
+
 def run(sfn: Any, definition: dict[str, Any], payload: Any, timeout: float = 120, name: str | None = None) -> dict[str, Any]:
     name = name or f"sm-{time.monotonic_ns()}"
+    roles = iam.policies()  # the sfn fixture's copy
+    roles.setdefault(name, distributed_map_role(name))
     arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
     return finished_execution(execution, timeout, sfn)

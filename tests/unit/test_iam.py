@@ -237,3 +237,32 @@ def test_a_presigned_get_is_checked_as_the_signers_get_object() -> None:
             s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "results/c/p/s/e.json"})
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
     assert [str(d) for d in record.take_denials()] == [f"ExportFunction may not s3:GetObject on arn:aws:s3:::{bucket}/results/c/p/s/e.json"]
+
+
+def test_a_state_machines_child_executions_are_requests_on_its_deployed_arn() -> None:
+    # The machine is named by its logical id locally and by its Name (segshare-local-import) when deployed
+    roles = iam.policies()
+    assert roles["ImportStateMachine"].own_arn == "arn:aws:states:us-east-1:123456789012:stateMachine:segshare-local-import"
+    assert roles["ImportFunction"].own_arn is None
+    run = "arn:aws:states:us-east-1:123456789012:mapRun:ImportStateMachine/UpsertBatches:0f1e"
+    requests = iam.child_execution_requests("ImportStateMachine", run)
+    child = "arn:aws:states:us-east-1:123456789012:execution:segshare-local-import/UpsertBatches:0f1e"
+    assert [r[:2] for r in requests] == [
+        ("states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:segshare-local-import"),
+        ("states:DescribeExecution", child),
+        ("states:StopExecution", child),
+    ]
+    # and the template's role allows each of them
+    assert all(roles["ImportStateMachine"].decide(r.action, r.resource, dict(r.context)).allowed for r in requests)
+    # A machine without a Name gets CloudFormation's generated one, which only a wildcard can match
+    assert iam.state_machine_arn("Unnamed", None) == "arn:aws:states:us-east-1:123456789012:stateMachine:Unnamed-local"
+
+
+def test_a_state_machines_log_delivery_grants_are_not_listed_unused() -> None:
+    # Step Functions uses them to set up the machine's log delivery; no execution calls them
+    machines = {k: v for k, v in iam.policies().items() if k.endswith("StateMachine")}
+    assert set(machines) == {"EvaluationStateMachine", "ImportStateMachine", "ScheduledEvaluationStateMachine"}
+    unused = iam.unused_grants([], machines)
+    assert [g for g in unused if g.action.startswith("logs:")] == []
+    # while their other grants, unused by an empty record, are listed
+    assert ("ImportStateMachine", "states:StartExecution") in {(g.function, g.action) for g in unused}

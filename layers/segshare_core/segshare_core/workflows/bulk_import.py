@@ -254,7 +254,8 @@ def finish(job: Finishing) -> dict[str, int]:
 
     Moves a batch left held are applied first (none, unless a batch wrote and then failed
     its last attempt). Returns ``{"rows", "upserted", "rejected"}``. Raises BatchIncomplete
-    when a batch of the manifest left no result.
+    when a batch of the manifest left no result. An import no longer RUNNING (FAILED
+    meanwhile) stays as it is, and the log says so.
     """
     company_id, project_id, import_id = job.companyId, job.projectId, job.importId
     prefix = imports.work_prefix(company_id, project_id, import_id)
@@ -280,8 +281,19 @@ def finish(job: Finishing) -> dict[str, int]:
         key = imports.errors_key(company_id, project_id, import_id)
         with open(errors, "rb") as body:
             imports.put_file(key, body, "text/csv; charset=utf-8")
-    imports.mark_succeeded(company_id, project_id, import_id, totals["rows"], totals["upserted"], totals["rejected"], key)
-    logger.info("import succeeded", import_id=import_id, rows=totals["rows"], upserted=totals["upserted"], rejected=totals["rejected"])
+    if imports.mark_succeeded(company_id, project_id, import_id, totals["rows"], totals["upserted"], totals["rejected"], key):
+        logger.info("import succeeded", import_id=import_id, rows=totals["rows"], upserted=totals["upserted"], rejected=totals["rejected"])
+    else:
+        # Recorded FAILED meanwhile (or deleted): it keeps that outcome; these counts are not on it.
+        current = imports.get(company_id, project_id, import_id)
+        logger.warning(
+            "import finished after it ended: not recorded succeeded",
+            import_id=import_id,
+            status=current.status if current else None,
+            rows=totals["rows"],
+            upserted=totals["upserted"],
+            rejected=totals["rejected"],
+        )
     return totals
 
 

@@ -123,10 +123,18 @@ def _write_from_evaluation(company_id: str, shared: SharedSegment, record: Expor
 
 
 def _write(company_id: str, record: Export, evaluation_id: str, matched: Iterable[str]) -> None:
-    """Spool the matched profiles still present, then stream the file to S3 (the finaliser marks it READY)."""
+    """Spool the matched profiles still present, then stream the file to S3 (the finaliser marks it READY).
+
+    Writes nothing when the export is no longer RUNNING (``exports.mark_uploading`` is False):
+    another delivery of its message already wrote it (READY), or it ended meanwhile (FAILED by
+    the dead-letter handler, or gone). A second file would replace the one a READY export's row
+    count and size describe, or leave an object no export owns.
+    """
     project_id, export_id = record.project_id, record.export_id
     key = exports.object_key(company_id, project_id, export_id, record.format)
-    exports.mark_uploading(company_id, project_id, export_id, evaluation_id, key)
+    if not exports.mark_uploading(company_id, project_id, export_id, evaluation_id, key):
+        logger.info("export no longer running: file not written", export_id=export_id)
+        return
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+", encoding="utf-8") as spool:
         row_count, keys = _spool(company_id, project_id, matched, spool)
         requested = list(record.attributes) if record.attributes is not None else None
