@@ -475,6 +475,32 @@ def test_an_export_that_ended_while_it_was_evaluated_gets_no_file(world: World, 
     assert world.s3.list_multipart_uploads(Bucket=config.DATA_BUCKET).get("Uploads", []) == []
 
 
+def test_an_export_that_ended_before_its_inline_evaluation_runs_none(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from segshare_core.workflows import evaluate_inline
+
+    export_id = world.started({})
+    # Given the export ended (dead-lettered) after the worker read it PENDING, before it turned RUNNING
+    read = export_store.get
+
+    def read_then_dead_lettered(*args: Any, **kwargs: Any) -> Any:
+        record = read(*args, **kwargs)
+        if record is not None and record.status == "PENDING":
+            assert export_store.mark_failed("acme", "proj-b", export_id, "the export failed every attempt")
+        return record
+
+    evaluated: list[Any] = []
+    monkeypatch.setattr(export_store, "get", read_then_dead_lettered)
+    monkeypatch.setattr(evaluate_inline, "evaluate_with_members", lambda *a, **k: evaluated.append(a))
+    # When the worker takes its message
+    world.pump.drain()
+    monkeypatch.setattr(export_store, "get", read)
+    # Then no evaluation runs for it and it stays FAILED with the dead-letter handler's error, with no file
+    assert evaluated == []
+    failed = world.get(export_id).json
+    assert (failed["status"], failed["error"]) == ("FAILED", "the export failed every attempt")
+    assert world.objects() == {}
+
+
 def _finalise_directly(world: World, key: str, body: bytes) -> dict[str, Any]:
     """Put an object and hand its own S3 notification (from moto's queue) to the finaliser; run nothing else."""
     world.s3.put_object(Bucket=config.DATA_BUCKET, Key=key, Body=body, Metadata={"row-count": "3"})

@@ -85,7 +85,10 @@ def run(company_id: str, project_id: str, export_id: str) -> Export | None:
             handoff.start_running(company_id, shared, running, export_id=export_id)
             logger.info("export evaluation handed off", export_id=export_id, evaluation_id=running.evaluation_id)
         else:
-            exports.mark_running(company_id, project_id, export_id)
+            if not exports.mark_running(company_id, project_id, export_id):
+                # The export ended meanwhile (dead-lettered, expired): nothing to evaluate for.
+                logger.info("export ended before its evaluation", export_id=export_id)
+                return exports.get(company_id, project_id, export_id)
             done, matched = evaluate_inline.evaluate_with_members(company_id, shared, "export")
             if done.status != "SUCCEEDED" or matched is None:
                 raise DomainError(f"the evaluation failed: {done.error or 'unknown error'}")
