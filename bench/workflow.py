@@ -419,7 +419,7 @@ def run_child() -> None:
     profiles = SHAPES["10M x 10M"]
     print(
         f"child: one Map child's work at 10M x 10M with {shards} shards over {children} children "
-        f"({shards // children}+ shards a child; pages decoded as the store decodes them, S3 moto in-process)"
+        f"({len(range(0, shards, children))} shards for child 0; pages decoded as the store decodes them, S3 moto in-process)"
     )
     found = [measure(stage, profiles, shards, children) for stage in ("resolve", "match")]
     for m in found:

@@ -6,9 +6,10 @@ DynamoDB's 1,000 WCU/s a partition caps a bulk import, issue 16); each Map runs
 ``config.EVALUATION_CHILDREN`` children (at most one a shard), and child ``c`` takes the
 shards ``s`` with ``s % children == c`` (``shards_of_child``). A child is a fixed cost (a
 transition, a start, a cold container, its S3 requests grow with the children squared), so
-more partitions do not make more children. Modulo rather than contiguous ranges: a token's
-child is then ``(its shard) % children`` whatever the two counts, each child holds
-``shards // children`` or one more shard.
+more partitions do not make more children. Modulo rather than contiguous ranges: both give
+each child ``shards // children`` shards or one more, but a token's child is then one
+expression, ``(its shard) % children``, on both sides of the join (``partition_tokens``, the
+match child's shards), with no range table to agree on.
 
 The steps, one Lambda task each (``statemachines/evaluation.asl.json``):
 
