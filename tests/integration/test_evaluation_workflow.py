@@ -270,7 +270,9 @@ def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(wo
     assert _members(world) == in_service
 
 
-def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(world: World) -> None:
+@pytest.mark.parametrize("grouped_world", [(SHARDS, SHARDS), (7, 3)], indirect=True, ids=["a child a shard", "7 shards, 3 children"])
+def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(grouped_world: World) -> None:
+    world = grouped_world
     share = handler_for("ShareFunction")
     # Given a static segment of a few source profiles (some of them unknown ids), shared with proj-b
     members = sorted(world.sources)[::7]

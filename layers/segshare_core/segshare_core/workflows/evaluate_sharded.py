@@ -19,7 +19,7 @@ The steps, one Lambda task each (``statemachines/evaluation.asl.json``):
 2. ``resolve_child`` (Map over the children): resolves the source segment on the child's
    source profile shards into device tokens (the tokens each profile row stores, so no key
    and no HMAC) and writes one object, ``tokens/<child>.bin``: an offset table, then the
-   tokens partitioned by target child, each part sorted, 16 binary bytes a token
+   tokens partitioned by match child, each part sorted, 16 binary bytes a token
    (``pack_parts``). One PUT a child rather than one a (source, target) pair: S3 bills a PUT
    12.5 times a GET. The object is written whatever it holds, so a missing one always means
    a failed child.
