@@ -25,6 +25,7 @@ FIGURES: dict[str, Callable[[], None]] = {
     "e2e": workflow_e2e.run,
     "stack": stack.run,
     "import": imports.run,
+    "import-bounds": imports.run_bounds,
     "schedule": schedule.run,
 }
 

@@ -16,6 +16,9 @@
 3. The projection for 10M rows on AWS, from the measured requests of one batch worker and
    the split's CPU per row, and the stated assumptions (latency, concurrency, partition
    throughput, price); it is arithmetic, not a measurement.
+
+``import-bounds:`` only the DynamoDB bounds of step 3 (the partition bound at the configured
+DEVICE_INDEX_SHARDS against 16, and the table quota bound), which need no run: seconds.
 """
 
 from __future__ import annotations
@@ -215,6 +218,60 @@ def split_peak(sizes: list[int], fmt: Format, cpu_out: dict[int, float]) -> dict
         return {n: peaks[n] for n in sizes}
 
 
+#: Index entries a row of the benchmark's shape writes (1 iOS + 1 Android device): the busiest partitions.
+ENTRIES_PER_ROW = 2
+
+
+def partition_bound(shards: int, rows: int = TARGET_ROWS) -> tuple[float, float]:
+    """(rows a second, minutes for ``rows``) that ``shards`` index partitions take, if DynamoDB does not split them for heat.
+
+    Each partition takes PARTITION_WCU (1,000 WCU/s, DynamoDB's documented per-partition limit);
+    a transactional write of an item up to 1 KB costs 2 WCU, and a row writes ENTRIES_PER_ROW
+    entries spread evenly over the shards (a token's hash picks its shard).
+    """
+    per_second = shards * PARTITION_WCU / (2 * ENTRIES_PER_ROW)
+    return per_second, rows / per_second / 60
+
+
+def shards_needed(minutes: float = 15, rows: int = TARGET_ROWS) -> int:
+    """The fewest index partitions that take ``rows`` within ``minutes`` (``partition_bound``'s inverse)."""
+    return math.ceil(rows / (minutes * 60) * 2 * ENTRIES_PER_ROW / PARTITION_WCU)
+
+
+def quota_bound(rows: int = TARGET_ROWS) -> tuple[float, float]:
+    """(rows a second, minutes for ``rows``) the device-index table takes at the default on-demand quota (TABLE_WRU_QUOTA)."""
+    per_second = TABLE_WRU_QUOTA / (2 * ENTRIES_PER_ROW)
+    return per_second, rows / per_second / 60
+
+
+def _bound_lines(shards: int) -> Iterator[str]:
+    rate, minutes = partition_bound(shards)
+    yield (
+        f"    partition bound at {shards} shards ({PARTITION_WCU} WCU a partition, no split for heat):"
+        f" ~{rate:,.0f} rows/s -> {minutes:.1f} min; 15 min needs >= {shards_needed()} shards"
+    )
+    quota_rate, quota_minutes = quota_bound()
+    yield (
+        f"    table bound: the index table at the default {TABLE_WRU_QUOTA:,} WRU/s quota takes ~{quota_rate:,.0f} rows/s"
+        f" -> {quota_minutes:.1f} min; 15 min needs a quota >= {TARGET_ROWS / (15 * 60) * 2 * ENTRIES_PER_ROW:,.0f} WRU/s"
+    )
+
+
+def run_bounds() -> None:
+    """``import-bounds:`` the DynamoDB bounds on a 10M-row import at the configured shard count and at 16 (before issue 16's raise)."""
+    shards = config.DEVICE_INDEX_SHARDS
+    print(f"import-bounds: 10M rows of {ENTRIES_PER_ROW} index entries, transactional (2 WCU an entry); arithmetic, not a run")
+    for n in dict.fromkeys([16, shards]):
+        partition_line, quota_line = _bound_lines(n)
+        print(partition_line)
+    print(quota_line)
+    ours, before = partition_bound(shards)[1], partition_bound(16)[1]
+    print(
+        f"import-bounds: partition bound {ours:.1f} min at {shards} shards vs {before:.1f} min at 16 ({before / ours:.1f}x faster);"
+        f" table quota bound {quota_bound()[1]:.1f} min; 15 min needs >= {shards_needed()} shards"
+    )
+
+
 def _lines(
     stack_rates: dict[str, float],
     worker: dict[str, float],
@@ -241,15 +298,9 @@ def _lines(
     wru = TARGET_ROWS * 2 * items_per_row
     # Partition bound: index entries (2 a row here) are the busiest; each of the project's
     # DEVICE_INDEX_SHARDS index partitions takes PARTITION_WCU, 2 WCU an entry.
-    shards = config.DEVICE_INDEX_SHARDS
-    entries_per_row = 2
-    bound_rows_per_second = shards * PARTITION_WCU / (2 * entries_per_row)
-    minutes_out["partition_bound"] = TARGET_ROWS / bound_rows_per_second / 60
-    needed_shards = math.ceil(TARGET_ROWS / (15 * 60) * 2 * entries_per_row / PARTITION_WCU)
+    minutes_out["partition_bound"] = partition_bound(config.DEVICE_INDEX_SHARDS)[1]
     # Table bound: the device-index table takes the most writes (2 entries a row, 2 WRU each).
-    quota_rows_per_second = TABLE_WRU_QUOTA / (2 * entries_per_row)
-    minutes_out["quota_bound"] = TARGET_ROWS / quota_rows_per_second / 60
-    needed_quota = TARGET_ROWS / (15 * 60) * 2 * entries_per_row
+    minutes_out["quota_bound"] = quota_bound()[1]
     # Reads a row costs: the upsert's BatchGet of the rows (0.5 RRU, eventually consistent) and
     # the consistent BatchGet of its 2 index entries (1 RRU each).
     rru = TARGET_ROWS * 2.5
@@ -271,14 +322,7 @@ def _lines(
         f"    batches: one worker ~{per_worker:,.0f} rows/s; {CONCURRENCY} at a time, {rounds} rounds"
         f" -> {batch_minutes:.1f} min; total {minutes_out['total']:.1f} min (target 15)"
     )
-    yield (
-        f"    partition bound at {shards} shards ({PARTITION_WCU} WCU a partition, no split for heat):"
-        f" ~{bound_rows_per_second:,.0f} rows/s -> {minutes_out['partition_bound']:.0f} min; 15 min needs >= {needed_shards} shards"
-    )
-    yield (
-        f"    table bound: the index table at the default {TABLE_WRU_QUOTA:,} WRU/s quota takes ~{quota_rows_per_second:,.0f} rows/s"
-        f" -> {minutes_out['quota_bound']:.1f} min; 15 min needs a quota >= {needed_quota:,.0f} WRU/s"
-    )
+    yield from _bound_lines(config.DEVICE_INDEX_SHARDS)
     yield f"    DynamoDB: {wru / 1e6:.0f}M WRU + {rru / 1e6:.0f}M RRU = ${wru / 1e6 * WRU_PRICE + rru / 1e6 * RRU_PRICE:,.0f} per 10M rows"
     yield f"    local stack for reference: jsonl {stack_rates.get('jsonl', 0):,.0f} rows/s, csv {stack_rates.get('csv', 0):,.0f} rows/s"
 
@@ -335,5 +379,5 @@ def run() -> None:
         f" batch worker peak ~{full_peak / 2**20:.0f} MiB a {bulk_import.BATCH_BYTES / 2**20:.0f} MiB batch;"
         f" 10M on AWS (projected): {minutes['total']:.1f} min at {CONCURRENCY} workers (target 15);"
         f" bounds: {minutes['quota_bound']:.1f} min at the default table quota,"
-        f" {minutes['partition_bound']:.0f} min if the {config.DEVICE_INDEX_SHARDS} index partitions do not split for heat"
+        f" {minutes['partition_bound']:.1f} min if the {config.DEVICE_INDEX_SHARDS} index partitions do not split for heat"
     )

@@ -1,17 +1,19 @@
-"""``child:`` one shard's work in the evaluation workflow, and ``projection:`` a whole evaluation on AWS.
+"""``child:`` one Map child's work in the evaluation workflow, and ``projection:`` a whole evaluation on AWS.
 
-``child:`` runs the workflow's real step functions (``segshare_core.workflows.evaluate_sharded``) on
-one shard at the 10M x 10M shape with the configured shard count (DEVICE_INDEX_SHARDS):
+``child:`` runs the workflow's real step functions (``segshare_core.workflows.evaluate_sharded``) as
+child 0 at the 10M x 10M shape with the configured shard and children counts (DEVICE_INDEX_SHARDS,
+EVALUATION_CHILDREN): child 0 takes shards/children shards (``shards_of_child``), read one after another.
 
-- resolve: one source profile shard (10M / shards profiles) read from DynamoDB Query pages
-  in DynamoDB's JSON wire form (only the attributes the store projects; pages and read units
-  counted on whole items), served to the store's own client by a before-send hook, so
-  botocore, the store's before-parse decoding and the conversion run as deployed; the
-  segment's rule, the stored tokens partitioned and sorted, one token object written to S3;
-- match: one target index shard (10M x 4/3 devices / shards entries) read the same way into
-  columns, its part of every source shard's object read by ranged GETs, the numpy join, the
-  result written to S3;
-- merge: every shard's result read, the union, the result written.
+- resolve: the child's source profile shards (10M / shards profiles each) read from DynamoDB
+  Query pages in DynamoDB's JSON wire form (only the attributes the store projects; pages and
+  read units counted on whole items), served to the store's own client by a before-send hook,
+  so botocore, the store's before-parse decoding and the conversion run as deployed; the
+  segment's rule, the stored tokens partitioned by match child and sorted, one token object
+  written to S3;
+- match: the child's target index shards (10M x 4/3 devices / shards entries each) read the
+  same way into columns, its part of every resolve child's object read by ranged GETs, the
+  numpy join a shard at a time, the result written to S3;
+- merge: every child's result read, the union, the result written.
 
 The pages are generated beforehand in the parent and read one by one from a file in the
 child (a separate process, so its peak RSS is its own); S3 is moto in-process. Only the
@@ -19,7 +21,10 @@ DynamoDB network wait is absent: ``projection:`` adds it from the page count.
 
 ``projection:`` measures the same children at 1M x 1M and 10M x 10M and adds Step Functions'
 and Lambda's overheads and DynamoDB's page latency and partition throughput, each printed as
-an assumption; requests, read units and the price of one evaluation come from the counts.
+an assumption; requests, read units and the price of one evaluation come from the counts. It
+does so for the configured (shards, children) and, in the same run, for 16 shards / 16 children
+(the layout before issue 16) and 64 / 64 (one child a shard at 64), every one measured; then it
+prints what the shard count costs the in-request path (``domain.scale``'s prediction).
 """
 
 from __future__ import annotations
@@ -86,10 +91,19 @@ TARGET_WALL = {"1M x 1M": 10.0, "10M x 10M": 60.0}
 TARGET_PRICE = 0.05
 
 
-def _shards() -> int:
+def _layout() -> tuple[int, int]:
+    """(shards, children) as configured: DEVICE_INDEX_SHARDS, and the children a Map runs for it."""
     from segshare_core import config
+    from segshare_core.workflows.evaluate_sharded import plan_children
 
-    return config.DEVICE_INDEX_SHARDS
+    return config.DEVICE_INDEX_SHARDS, plan_children(config.DEVICE_INDEX_SHARDS, config.EVALUATION_CHILDREN)
+
+
+def _counter_items(shards: int) -> int:
+    """Counter items a count reads (both kinds): 2 x min(shards, COUNTER_SLOTS)."""
+    from segshare_core.store.profiles import COUNTER_SLOTS
+
+    return 2 * min(shards, COUNTER_SLOTS)
 
 
 # ------------------------------------------------------------------ generated pages
@@ -112,39 +126,50 @@ def _item_bytes(item: dict[str, Any]) -> int:
     return total
 
 
-def _write_pages(path: Path, items: Iterator[dict[str, Any]], projected: set[str]) -> tuple[int, int, int]:
-    """Items into Query pages of at most 1 MB of item bytes, length-prefixed in a file: (items, pages, bytes).
+def _write_pages(path: Path, partitions: list[Iterator[dict[str, Any]]], projected: set[str]) -> tuple[int, int, int]:
+    """Each partition's items into Query pages of at most 1 MB of item bytes, length-prefixed in a file: (items, pages, bytes).
 
+    The partitions' pages follow one another, each partition's last page without a
+    LastEvaluatedKey, as the Queries of a child reading its shards one after another get them.
     Pages and read units are counted on whole items (DynamoDB bills and pages them so); a page
     holds only the ``projected`` attributes, as the store's ProjectionExpression returns them.
     """
     count = pages = total = 0
+    with path.open("ab") as fh:
+        for items in partitions:
+            counted = _write_partition(fh, items, projected)
+            count, pages, total = count + counted[0], pages + counted[1], total + counted[2]
+    return count, pages, total
+
+
+def _write_partition(fh: Any, items: Iterator[dict[str, Any]], projected: set[str]) -> tuple[int, int, int]:
+    """One partition's pages appended to ``fh``: (items, pages, bytes)."""
+    count = pages = total = 0
     page: list[dict[str, Any]] = []
     size = 0
     last_key: dict[str, Any] = {}
-    with path.open("wb") as fh:
 
-        def flush(more: bool) -> None:
-            nonlocal pages
-            body: dict[str, Any] = {"Items": page, "Count": len(page), "ScannedCount": len(page)}
-            if more:  # as DynamoDB pages a partition: every page but the last names where to go on
-                body["LastEvaluatedKey"] = last_key
-            encoded = json.dumps(body, separators=(",", ":")).encode()
-            fh.write(struct.pack(">I", len(encoded)) + encoded)
-            pages += 1
+    def flush(more: bool) -> None:
+        nonlocal pages
+        body: dict[str, Any] = {"Items": page, "Count": len(page), "ScannedCount": len(page)}
+        if more:  # as DynamoDB pages a partition: every page but the last names where to go on
+            body["LastEvaluatedKey"] = last_key
+        encoded = json.dumps(body, separators=(",", ":")).encode()
+        fh.write(struct.pack(">I", len(encoded)) + encoded)
+        pages += 1
 
-        for item in items:
-            b = _item_bytes(item)
-            if page and size + b > PAGE_BYTES:
-                flush(more=True)
-                page, size = [], 0
-            page.append({k: v for k, v in item.items() if k in projected})
-            last_key = {"pk": item["pk"], "sk": item["sk"]}
-            size += b
-            count += 1
-            total += b
-        if page or not pages:
-            flush(more=False)
+    for item in items:
+        b = _item_bytes(item)
+        if page and size + b > PAGE_BYTES:
+            flush(more=True)
+            page, size = [], 0
+        page.append({k: v for k, v in item.items() if k in projected})
+        last_key = {"pk": item["pk"], "sk": item["sk"]}
+        size += b
+        count += 1
+        total += b
+    if page or not pages:
+        flush(more=False)
     return count, pages, total
 
 
@@ -187,13 +212,14 @@ def _profile_items(profiles: int, shard: int, rng: random.Random) -> Iterator[di
         yield _wire(row)
 
 
-def _index_items(tokens: np.ndarray, rng: random.Random) -> Iterator[dict[str, Any]]:
+def _index_items(tokens: np.ndarray, rng: random.Random, shard: int = 0, first_owner: int = 0) -> Iterator[dict[str, Any]]:
+    """One index shard's entries in token order; holders ``u-<n>`` from ``first_owner`` on (distinct across a child's shards)."""
     from segshare_core.store.models import DeviceIndexRow
 
-    pk = f"C#{COMPANY}#P#{TARGET}#S#000"
+    pk = f"C#{COMPANY}#P#{TARGET}#S#{shard:03d}"
     order = np.argsort(tokens.view("S16").ravel())  # a Query returns a shard in token order
     for n, i in enumerate(order.tolist()):
-        owner = i * 3 // 4
+        owner = first_owner + i * 3 // 4
         holders = {f"u-{owner:09d}", f"u-{owner + 1:09d}"} if n % 100 == 0 else {f"u-{owner:09d}"}
         platform = "ios" if rng.random() < 0.6 else "android"
         yield _wire(DeviceIndexRow(pk, tokens[i].tobytes().hex(), platform=platform, profiles=holders))
@@ -235,8 +261,8 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
-    """Runs in the child process: the step function of ``stage`` on shard 0, timed; what it measured."""
+def _child(stage: str, work: str, shards: int, children: int) -> dict[str, Any]:
+    """Runs in the child process: the step function of ``stage`` as Map child 0, timed; what it measured."""
     import time
 
     from local import in_process
@@ -288,30 +314,30 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
             sourceProjectId=SOURCE,
             segmentId="s-all",
             shards=shards,
+            children=children,
             targetProfiles=0,
             bucket=config.DATA_BUCKET,
             prefix=evaluate_sharded.work_prefix(run),
-            sourceShardsKey="-",
-            targetShardsKey="-",
+            childrenKey="-",
         )
         extra: dict[str, Any] = {}
         if stage == "match":
-            for s in range(shards):
-                # Each source shard's object holds the part for target shard 0 (the one matched) and empty others.
-                part = Path(work, f"tokens-{s:03d}.bin").read_bytes()
-                body = evaluate_sharded.pack_parts([part] + [b""] * (shards - 1))
-                s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.tokens_key(context, s), Body=body)
+            for c in range(children):
+                # Each resolve child's object holds the part for match child 0 (the one measured) and empty others.
+                part = Path(work, f"tokens-{c:03d}.bin").read_bytes()
+                body = evaluate_sharded.pack_parts([part] + [b""] * (children - 1))
+                s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.tokens_key(context, c), Body=body)
 
             def call() -> Any:
-                return evaluate_sharded.match_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage="match"))
+                return evaluate_sharded.match_child(evaluate_sharded.ChildItem(context=context, child=0, stage="match"))
         elif stage == "resolve":
 
             def call() -> Any:
-                return evaluate_sharded.resolve_shard(evaluate_sharded.ShardItem(context=context, shard=0, stage="resolve"))
+                return evaluate_sharded.resolve_child(evaluate_sharded.ChildItem(context=context, child=0, stage="resolve"))
         else:
-            for s in range(shards):
-                body = Path(work, f"matched-{s:03d}.json").read_bytes()
-                s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.matched_key(context, s), Body=body)
+            for c in range(children):
+                body = Path(work, f"matched-{c:03d}.json").read_bytes()
+                s3.put_object(Bucket=config.DATA_BUCKET, Key=evaluate_sharded.matched_key(context, c), Body=body)
             running = Evaluation("e-bench", "x-bench", "manual", "RUNNING", "2026-11-29T00:00:00Z", None, None, None, None, None, {})
             evaluations.get = lambda *_: running  # type: ignore[assignment]
             evaluations.succeed = lambda *_, **__: running  # type: ignore[assignment]
@@ -330,12 +356,13 @@ def _child(stage: str, work: str, shards: int) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu, "peak_mb": _rss_mb(), "base_mb": base, "extra": extra}
 
 
-def _spawn(stage: str, work: str, shards: int) -> dict[str, Any]:
+def _spawn(stage: str, work: str, shards: int, children: int) -> dict[str, Any]:
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": f"{root / 'layers' / 'segshare_core'}:{root}"}
     done = subprocess.run(  # noqa: S603 - our own interpreter and module, arguments we built
-        [sys.executable, "-m", "bench.workflow", stage, work, str(shards)], env=env, capture_output=True, text=True, check=False, cwd=root
-    )
+        [sys.executable, "-m", "bench.workflow", stage, work, str(shards), str(children)],
+        env=env, capture_output=True, text=True, check=False, cwd=root,
+    )  # fmt: skip
     if done.returncode:
         raise RuntimeError(f"the {stage} child failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -343,39 +370,41 @@ def _spawn(stage: str, work: str, shards: int) -> dict[str, Any]:
 
 
 @cache
-def measure(stage: str, profiles: int, shards: int) -> Measured:
-    """One shard's child of ``stage`` ("resolve", "match" or "merge") at ``profiles`` x ``profiles``."""
+def measure(stage: str, profiles: int, shards: int, children: int) -> Measured:
+    """Map child 0 of ``stage`` ("resolve", "match" or "merge") at ``profiles`` x ``profiles``, ``shards`` over ``children``."""
+    from segshare_core.workflows.evaluate_sharded import shards_of_child
+
     rng = random.Random(14)
+    mine = list(shards_of_child(0, children, shards))
+    per_shard = profiles // shards
     with tempfile.TemporaryDirectory(prefix="segshare-bench-") as work:
         items = pages = item_bytes = 0
         if stage == "resolve":
-            items, pages, item_bytes = _write_pages(
-                Path(work, "pages.bin"), _profile_items(profiles // shards, 0, rng), _profile_projection()
-            )
+            partitions = [_profile_items(per_shard, s, rng) for s in mine]
+            items, pages, item_bytes = _write_pages(Path(work, "pages.bin"), partitions, _profile_projection())
         elif stage == "match":
-            entries = round(profiles * DEVICE_PER_SHARD_FACTOR / shards)
+            entries = round(profiles * DEVICES_PER_PROFILE / shards)
             gen = np.random.default_rng(14)
-            target = gen.integers(0, 2**63, size=(entries, 2), dtype=np.uint64).astype(">u8")
-            common = target[: int(entries * OVERLAP)]
-            others = gen.integers(0, 2**63, size=(entries - len(common), 2), dtype=np.uint64).astype(">u8")
-            source = np.concatenate([common, others]).astype(">u8")  # concatenate returns native byte order
-            for s, part in enumerate(np.array_split(source, shards)):
+            targets = [gen.integers(0, 2**63, size=(entries, 2), dtype=np.uint64).astype(">u8") for _ in mine]
+            # OVERLAP of every target shard's tokens are source tokens; the source is as large as the target.
+            common = [t[: int(entries * OVERLAP)] for t in targets]
+            others = gen.integers(0, 2**63, size=(entries * len(mine) - sum(map(len, common)), 2), dtype=np.uint64)
+            source = np.concatenate([*common, others.astype(">u8")]).astype(">u8")  # concatenate returns native byte order
+            for c, part in enumerate(np.array_split(source, children)):
                 ordered = part[np.lexsort((part[:, 1], part[:, 0]))]
-                Path(work, f"tokens-{s:03d}.bin").write_bytes(ordered.astype(">u8").tobytes())
-            items, pages, item_bytes = _write_pages(Path(work, "pages.bin"), _index_items(target, rng), _index_projection())
+                Path(work, f"tokens-{c:03d}.bin").write_bytes(ordered.astype(">u8").tobytes())
+            partitions = [_index_items(t, rng, s, first_owner=n * per_shard) for n, (s, t) in enumerate(zip(mine, targets, strict=True))]
+            items, pages, item_bytes = _write_pages(Path(work, "pages.bin"), partitions, _index_projection())
         else:
-            # Each target shard's matched ids: about 1 - (1 - OVERLAP)^(4/3) of its profiles.
-            per_shard = round(profiles / shards * (1 - (1 - OVERLAP) ** DEVICES_PER_PROFILE))
-            for s in range(shards):
-                ids = sorted(f"u-{rng.randrange(profiles):09d}" for _ in range(per_shard))
-                body = {"profiles": ids, "matchedDevices": per_shard, "matchedByPlatform": {"ios": per_shard, "android": 0}}
-                Path(work, f"matched-{s:03d}.json").write_text(json.dumps(body, separators=(",", ":")))
-            items = per_shard * shards
-        found = _spawn(stage, work, shards)
+            # Each match child's matched ids: about 1 - (1 - OVERLAP)^(4/3) of its profiles.
+            per_child = round(profiles / children * (1 - (1 - OVERLAP) ** DEVICES_PER_PROFILE))
+            for c in range(children):
+                ids = sorted(f"u-{rng.randrange(profiles):09d}" for _ in range(per_child))
+                body = {"profiles": ids, "matchedDevices": per_child, "matchedByPlatform": {"ios": per_child, "android": 0}}
+                Path(work, f"matched-{c:03d}.json").write_text(json.dumps(body, separators=(",", ":")))
+            items = per_child * children
+        found = _spawn(stage, work, shards, children)
     return Measured(stage, found["wall"], found["cpu"], found["peak_mb"], found["base_mb"], items, pages, item_bytes, found["extra"])
-
-
-DEVICE_PER_SHARD_FACTOR = DEVICES_PER_PROFILE
 
 
 def _line(m: Measured) -> str:
@@ -386,119 +415,178 @@ def _line(m: Measured) -> str:
 
 
 def run_child() -> None:
-    shards = _shards()
+    shards, children = _layout()
     profiles = SHAPES["10M x 10M"]
-    print(f"child: one shard's work at 10M x 10M with {shards} shards (pages decoded as the store decodes them, S3 moto in-process)")
-    found = [measure(stage, profiles, shards) for stage in ("resolve", "match")]
+    print(
+        f"child: one Map child's work at 10M x 10M with {shards} shards over {children} children "
+        f"({len(range(0, shards, children))} shards for child 0; pages decoded as the store decodes them, S3 moto in-process)"
+    )
+    found = [measure(stage, profiles, shards, children) for stage in ("resolve", "match")]
     for m in found:
         print(_line(m))
     resolve, match = found
     print(
         f"child: resolve {resolve.wall:.1f} s / {resolve.peak_mb:.0f} MB, match {match.wall:.1f} s / {match.peak_mb:.0f} MB "
-        f"per shard at 10M x 10M, {shards} shards (local CPU, no network wait)"
+        f"per child at 10M x 10M, {shards} shards / {children} children (local CPU, no network wait)"
     )
 
 
-#: A larger DeviceIndexShards the projection also shows (children scaled from the measured ones).
-SCALED_SHARDS = 64
+#: The layouts the projection compares with the configured one, in the same run: before issue 16
+#: (16 shards, a child a shard) and 64 shards with a child a shard (what raising the shards alone gives).
+COMPARED_LAYOUTS = ((16, 16), (64, 64))
 
 
-def _scaled(m: Measured, factor: float) -> Measured:
-    """A child's figures with ``factor`` times more shards: its items, pages, bytes and times divided by it."""
-    return Measured(
-        m.stage, m.wall / factor, m.cpu / factor, m.peak_mb, m.base_mb, round(m.items / factor),
-        math.ceil(m.pages / factor), round(m.item_bytes / factor), m.extra,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class Projected:
+    """One evaluation on AWS at one shape and layout: wall seconds and dollars."""
+
+    wall: float
+    price: float
+
+
+def project(name: str, profiles: int, shards: int, children: int) -> Projected:
+    """Measure the three stages' child 0 at this shape and layout, print the projection of one evaluation; its figures."""
+    resolve, match, merge = (measure(stage, profiles, shards, children) for stage in ("resolve", "match", "merge"))
+
+    def child_wall(m: Measured, s3_requests: int) -> float:
+        # CPU time, not wall: this machine's cores are shared, a Lambda's vCPU is its own. Pages
+        # are fetched ahead (store.pages), so the network wait overlaps the work on the page before;
+        # a child reads its shards one after another, so their pages and bytes add up.
+        network = max(m.pages * PAGE_SECONDS, m.item_bytes / PARTITION_BYTES_PER_SECOND)
+        return max(m.cpu, network) + s3_requests * S3_SECONDS
+
+    # S3 requests one after another: resolve its one PUT; match its two ranged GETs per resolve
+    # child, S3_THREADS at a time, and its PUT; merge every child's result, S3_THREADS at a time.
+    resolve_wall = child_wall(resolve, 1)
+    match_wall = child_wall(match, math.ceil(2 * children / S3_THREADS) + 1)
+    merge_wall = merge.cpu + math.ceil(children / S3_THREADS) * S3_SECONDS + merge.extra["resultBytes"] / S3_BYTES_PER_SECOND
+    plan_wall = 0.3
+    transitions_parent = 6
+    # Cold starts: the plan, the resolve stage and the merge; the match stage runs on the
+    # containers the resolve stage warmed (one function for both Maps, EvaluationShardFunction).
+    fixed = transitions_parent * TRANSITION_SECONDS + 3 * COLD_START_SECONDS + plan_wall + 2 * MAP_START_SECONDS
+    wall = fixed + resolve_wall + match_wall + merge_wall
+    # Requests and units: every child's pages, both sides; the counters by BatchGet, three times
+    # (the request's prediction reads both projects', the plan the target's), 0.5 unit an item.
+    counters = _counter_items(shards)
+    pages = children * (resolve.pages + match.pages)
+    source_units = children * resolve.item_bytes / 4096 * 0.5
+    target_units = children * match.item_bytes / 4096 * 0.5
+    read_units = source_units + target_units + 3 * counters * 0.5
+    dynamo_requests = pages + 3 * math.ceil(counters / 100) + 4
+    # PUTs: the children list, a token object and a result a child, the result's two objects.
+    s3_puts = 1 + 2 * children + 2
+    # GETs: the list by both Maps' ItemReaders, two ranged GETs a (resolve, match) pair of children, the results.
+    s3_gets = 2 + 2 * children * children + children
+    transitions = transitions_parent + 2 * children * 2
+    gb_seconds = (
+        children * (resolve_wall + match_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB
+        + (plan_wall + COLD_START_SECONDS) * PLAN_MEMORY_GB
+        + (merge_wall + COLD_START_SECONDS) * MERGE_MEMORY_GB
+    )
+    invocations = 2 * children + 2
+    price = {
+        "Lambda": gb_seconds * PRICE_LAMBDA_GB_SECOND + invocations * PRICE_LAMBDA_REQUEST,
+        "Step Functions": transitions * PRICE_TRANSITION,
+        "DynamoDB": read_units * PRICE_READ_UNIT,
+        "S3": s3_puts * PRICE_S3_PUT + s3_gets * PRICE_S3_GET,
+    }
+    total = sum(price.values())
+    per_child = len(range(0, shards, children))
+    print(f"  {name}, {shards} shards over {children} children ({per_child} shard{'s' if per_child > 1 else ''} a child):")
+    for m, projected in ((resolve, resolve_wall), (match, match_wall), (merge, merge_wall)):
+        print(_line(m))
+        print(f"             -> {projected:.2f} s on AWS with its network wait")
+    print(f"    wall {wall:.1f} s (target {TARGET_WALL[name]:.0f} s)")
+    print(
+        f"    where the time goes: fixed {fixed:.1f} s (3 cold starts {3 * COLD_START_SECONDS:.1f}, 2 Map starts "
+        f"{2 * MAP_START_SECONDS:.1f}, plan and transitions {plan_wall + transitions_parent * TRANSITION_SECONDS:.1f}), "
+        f"resolve {resolve_wall:.1f} s, match {match_wall:.1f} s, merge {merge_wall:.1f} s"
+    )
+    print(f"    DynamoDB {dynamo_requests:,} requests, {read_units:,.0f} read units; S3 {s3_puts} PUT + {s3_gets} GET")
+    prices = ", ".join(f"{k} ${v:.4f}" for k, v in price.items())
+    print(f"    {transitions} transitions, {gb_seconds:.0f} GB-s; price ${total:.4f} ({prices})")
+    profile_bytes = resolve.item_bytes / max(resolve.items, 1)
+    entry_bytes = match.item_bytes / max(match.items, 1)
+    print(
+        f"    where the money goes: DynamoDB source rows ${source_units * PRICE_READ_UNIT:.4f} ({profile_bytes:.0f} B an item), "
+        f"target index ${target_units * PRICE_READ_UNIT:.4f} ({entry_bytes:.0f} B an entry); Lambda "
+        f"{children * (resolve_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB:.0f} GB-s resolve, "
+        f"{children * match_wall * CHILD_MEMORY_GB:.0f} GB-s match"
+    )
+    return Projected(wall, total)
+
+
+#: Project sizes (profiles a project, as many devices as bench.data's shape) the in-request lines show.
+REQUEST_SIZES = (1_000, 10_000, 50_000, 100_000, 200_000)
+
+
+def _in_request(shards: tuple[int, ...]) -> None:
+    """What the shard count costs the in-request path: domain.scale's prediction at each size, for each count."""
+    from segshare_core import config
+    from segshare_core.domain.scale import predict_in_request
+
+    print(
+        f"  in request (domain.scale, a source and a target of n profiles, {DEVICES_PER_PROFILE:.2f} devices each; "
+        f"EVALUATION_INLINE_SECONDS {config.EVALUATION_INLINE_SECONDS:g} s):"
+    )
+    for n in REQUEST_SIZES:
+        entries = round(n * DEVICES_PER_PROFILE)
+        found = {s: predict_in_request(n, entries, entries, shards=s) for s in shards}
+        cells = ", ".join(f"{s} shards {p.seconds:.2f} s ({p.requests} requests, {p.plan})" for s, p in found.items())
+        ratio = found[shards[-1]].seconds / found[shards[0]].seconds
+        print(f"    {n:>7,} x {n:<7,}: {cells}; {ratio:.2f}x")
+    for s in shards:
+        # The largest n x n still answered inside the request (201) at this shard count.
+        low, high = 1, 10_000_000
+        while low < high:
+            mid = (low + high + 1) // 2
+            entries = round(mid * DEVICES_PER_PROFILE)
+            if predict_in_request(mid, entries, entries, shards=s).seconds <= config.EVALUATION_INLINE_SECONDS:
+                low = mid
+            else:
+                high = mid - 1
+        print(f"    {s} shards: evaluated inside the request up to {low:,} x {low:,} profiles")
 
 
 def run_projection() -> None:
-    shards = _shards()
-    print(f"projection: one evaluation on AWS from measured children, {shards} shards, all of a stage's children in parallel")
+    shards, children = _layout()
+    print(
+        f"projection: one evaluation on AWS from measured children, {shards} shards over {children} children "
+        "(and the compared layouts), all of a stage's children in parallel"
+    )
     print(
         f"    assumptions: cold start {COLD_START_SECONDS} s (plan, resolve stage, merge; match reuses resolve's warm containers), "
         f"Map run start {MAP_START_SECONDS} s, transition "
         f"{TRANSITION_SECONDS} s, Query page {PAGE_SECONDS} s, S3 request {S3_SECONDS} s, S3 stream {S3_BYTES_PER_SECOND / 1e6:.0f} MB/s,"
     )
     per_partition = PARTITION_BYTES_PER_SECOND / 1e6
-    print(f"    a partition serves {per_partition:.1f} MB/s eventually consistent (3,000 RCU), a 1,769 MB Lambda = one local core")
+    print(
+        f"    a partition serves {per_partition:.1f} MB/s eventually consistent (3,000 RCU), a child reads its shards one after "
+        "another, a 1,769 MB Lambda = one local core"
+    )
     print(
         f"    prices (us-east-1): Lambda arm64 ${PRICE_LAMBDA_GB_SECOND}/GB-s + $0.20/M requests, Step Functions Standard $0.025/1,000 "
         f"transitions, DynamoDB on-demand $0.125/M read units, S3 PUT $0.005/1,000, GET $0.0004/1,000"
     )
+    layouts = list(dict.fromkeys([(shards, children), *COMPARED_LAYOUTS]))
+    found: dict[tuple[str, int, int], Projected] = {}
+    for name, profiles in SHAPES.items():
+        for s, c in layouts:
+            found[(name, s, c)] = project(name, profiles, s, c)
+    _in_request(tuple(sorted({shards, *(s for s, _ in COMPARED_LAYOUTS)})))
     summary = []
-    cases = [(name, profiles, shards, shards) for name, profiles in SHAPES.items()]
-    cases.append(("10M x 10M", SHAPES["10M x 10M"], shards, SCALED_SHARDS))
-    for name, profiles, measured_at, shards in cases:
-        resolve, match, merge = (measure(stage, profiles, measured_at) for stage in ("resolve", "match", "merge"))
-        if shards != measured_at:
-            # Each child's items, pages, bytes and CPU shrink with its shard: scaled, not measured.
-            resolve, match = _scaled(resolve, shards / measured_at), _scaled(match, shards / measured_at)
-
-        def child_wall(m: Measured, s3_requests: int) -> float:
-            # CPU time, not wall: this machine's cores are shared, a Lambda's vCPU is its own. Pages
-            # are fetched ahead (store.pages), so the network wait overlaps the work on the page before.
-            network = max(m.pages * PAGE_SECONDS, m.item_bytes / PARTITION_BYTES_PER_SECOND)
-            return max(m.cpu, network) + s3_requests * S3_SECONDS
-
-        # S3 requests one after another: resolve its one PUT; match its two ranged GETs per source
-        # shard, S3_THREADS at a time, and its PUT; merge every shard's result, S3_THREADS at a time.
-        resolve_wall = child_wall(resolve, 1)
-        match_wall = child_wall(match, math.ceil(2 * shards / S3_THREADS) + 1)
-        merge_wall = merge.cpu + math.ceil(shards / S3_THREADS) * S3_SECONDS + merge.extra["resultBytes"] / S3_BYTES_PER_SECOND
-        plan_wall = 0.3
-        transitions_parent = 6
-        # Cold starts: the plan, the resolve stage and the merge; the match stage runs on the
-        # containers the resolve stage warmed (one function for both Maps, EvaluationShardFunction).
-        fixed = transitions_parent * TRANSITION_SECONDS + 3 * COLD_START_SECONDS + plan_wall + 2 * MAP_START_SECONDS
-        wall = fixed + resolve_wall + match_wall + merge_wall
-        # Requests and units: every shard's pages, both sides; counters (2 x shards items, twice) by BatchGet.
-        pages = shards * (resolve.pages + match.pages)
-        source_units = shards * resolve.item_bytes / 4096 * 0.5
-        target_units = shards * match.item_bytes / 4096 * 0.5
-        read_units = source_units + target_units + 4 * shards * 0.5
-        dynamo_requests = pages + 4 * math.ceil(2 * shards / 100) + 4
-        s3_puts = 2 + shards + shards + 2
-        s3_gets = 2 + 2 * shards * shards + shards
-        transitions = transitions_parent + 2 * shards * 2
-        gb_seconds = (
-            shards * (resolve_wall + match_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB
-            + (plan_wall + COLD_START_SECONDS) * PLAN_MEMORY_GB
-            + (merge_wall + COLD_START_SECONDS) * MERGE_MEMORY_GB
-        )
-        invocations = 2 * shards + 2
-        price = {
-            "Lambda": gb_seconds * PRICE_LAMBDA_GB_SECOND + invocations * PRICE_LAMBDA_REQUEST,
-            "Step Functions": transitions * PRICE_TRANSITION,
-            "DynamoDB": read_units * PRICE_READ_UNIT,
-            "S3": s3_puts * PRICE_S3_PUT + s3_gets * PRICE_S3_GET,
-        }
-        total = sum(price.values())
-        scaled = f", children scaled from {measured_at} shards" if shards != measured_at else ""
-        print(f"  {name}, {shards} shards{scaled}:")
-        for m, projected in ((resolve, resolve_wall), (match, match_wall), (merge, merge_wall)):
-            print(_line(m))
-            print(f"             -> {projected:.2f} s on AWS with its network wait")
-        print(f"    wall {wall:.1f} s (target {TARGET_WALL[name]:.0f} s)")
-        print(
-            f"    where the time goes: fixed {fixed:.1f} s (3 cold starts {3 * COLD_START_SECONDS:.1f}, 2 Map starts "
-            f"{2 * MAP_START_SECONDS:.1f}, plan and transitions {plan_wall + transitions_parent * TRANSITION_SECONDS:.1f}), "
-            f"resolve {resolve_wall:.1f} s, match {match_wall:.1f} s, merge {merge_wall:.1f} s"
-        )
-        print(f"    DynamoDB {dynamo_requests:,} requests, {read_units:,.0f} read units; S3 {s3_puts} PUT + {s3_gets} GET")
-        prices = ", ".join(f"{k} ${v:.4f}" for k, v in price.items())
-        print(f"    {transitions} transitions, {gb_seconds:.0f} GB-s; price ${total:.4f} ({prices})")
-        profile_bytes = resolve.item_bytes / max(resolve.items, 1)
-        entry_bytes = match.item_bytes / max(match.items, 1)
-        print(
-            f"    where the money goes: DynamoDB source rows ${source_units * PRICE_READ_UNIT:.4f} ({profile_bytes:.0f} B an item), "
-            f"target index ${target_units * PRICE_READ_UNIT:.4f} ({entry_bytes:.0f} B an entry); Lambda "
-            f"{shards * (resolve_wall + COLD_START_SECONDS) * CHILD_MEMORY_GB:.0f} GB-s resolve, "
-            f"{shards * match_wall * CHILD_MEMORY_GB:.0f} GB-s match"
-        )
-        summary.append(f"{name} ({shards} shards{', scaled' if scaled else ''}) {wall:.0f} s ${total:.3f}")
+    for name in SHAPES:
+        mine = found[(name, shards, children)]
+        others = [
+            f"{s}/{c} {p.wall:.1f} s ${p.price:.4f} (ours {mine.wall / p.wall:.2f}x the time, {mine.price / p.price:.2f}x the price)"
+            for (n, s, c), p in found.items()
+            if n == name and (s, c) != (shards, children)
+        ]
+        summary.append(f"{name} at {shards}/{children} {mine.wall:.1f} s ${mine.price:.4f}; vs " + ", ".join(others))
     targets = f"targets: 1M x 1M 10 s, 10M x 10M 60 s and ${TARGET_PRICE}"
-    print("projection: " + "; ".join(summary) + f" ({targets}; projected from local CPU times, not measured on AWS)")
+    print("projection: " + "; ".join(summary) + f" (shards/children; {targets}; projected from local CPU times, not measured on AWS)")
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+    print(json.dumps(_child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))

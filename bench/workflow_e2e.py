@@ -24,6 +24,7 @@ from local import template as tpl
 from local.lambdas import bridge_lambda_invoke
 from local.resources import create_all
 from local.schedule import create_state_machines
+from segshare_core import config
 from segshare_core.domain.segments import SharedSegment
 from segshare_core.store import evaluations, results
 from segshare_core.workflows import evaluate_inline, evaluate_sharded, handoff
@@ -87,7 +88,12 @@ def run() -> None:
         flow_seconds = time.perf_counter() - start
     print(f"e2e: one evaluation, {end_to_end.SOURCE:,} x {end_to_end.TARGET:,} profiles, moto in-process (wall clock, shared machine)")
     print(f"    in-request (201 path): {inline_seconds:6.1f} s  {inline_status}  matched {len(inline_ids):,}")
-    print(f"    workflow (202 path):   {flow_seconds:6.1f} s  {flow_status}  matched {len(flow_ids):,}  (16 + 16 children on 2 cores)")
+    shards = config.DEVICE_INDEX_SHARDS
+    children = evaluate_sharded.plan_children(shards, config.EVALUATION_CHILDREN)
+    print(
+        f"    workflow (202 path):   {flow_seconds:6.1f} s  {flow_status}  matched {len(flow_ids):,}  "
+        f"({children} + {children} children over {shards} shards, on 2 cores)"
+    )
     same = inline_ids == expected and flow_ids == expected
     print(
         f"e2e: workflow {flow_seconds:.1f} s vs in-request {inline_seconds:.1f} s ({flow_seconds / inline_seconds:.2f}x) at 20k x 20k; "

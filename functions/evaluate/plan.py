@@ -1,4 +1,4 @@
-"""The evaluation workflow's first task: check the share, write the shard lists, return the context."""
+"""The evaluation workflow's first task: check the share, write the children list the Maps read, return the context."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The evaluation workflow's Map children: one source profile shard resolved, or one target index shard matched.
+"""The evaluation workflow's Map children: one child's source profile shards resolved, or its target index shards matched.
 
 One function for both Maps (the item's ``stage`` says which), so the match stage's children
 run in the containers the resolve stage warmed rather than starting cold.
@@ -19,7 +19,7 @@ from segshare_core.workflows import evaluate_sharded
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    item = parse(event=event, model=evaluate_sharded.ShardItem)
+    item = parse(event=event, model=evaluate_sharded.ChildItem)
     if item.stage == "resolve":
-        return evaluate_sharded.resolve_shard(item)
-    return evaluate_sharded.match_shard(item)
+        return evaluate_sharded.resolve_child(item)
+    return evaluate_sharded.match_child(item)

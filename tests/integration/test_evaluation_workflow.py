@@ -49,8 +49,20 @@ def _upsert(directory: Any, project_id: str, rows: list[dict[str, Any]]) -> None
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """proj-a (source, segment "country IE") shared with proj-b (target), random overlapping devices."""
-    monkeypatch.setattr(config, "DEVICE_INDEX_SHARDS", SHARDS)
+    """proj-a (source, segment "country IE") shared with proj-b (target), random overlapping devices; SHARDS shards."""
+    yield from _world(monkeypatch, SHARDS)
+
+
+@pytest.fixture
+def grouped_world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[World]:
+    """The same world with ``request.param`` = (shards, children): EVALUATION_CHILDREN apart from DEVICE_INDEX_SHARDS."""
+    shards, children = request.param
+    monkeypatch.setattr(config, "EVALUATION_CHILDREN", children)
+    yield from _world(monkeypatch, shards)
+
+
+def _world(monkeypatch: pytest.MonkeyPatch, shards: int) -> Iterator[World]:
+    monkeypatch.setattr(config, "DEVICE_INDEX_SHARDS", shards)
     with mock_aws(config=INTERPRETER):  # type: ignore[arg-type]
         template = tpl.load()
         create_all(template)
@@ -114,17 +126,17 @@ def _members(w: World) -> tuple[str, list[str]] | None:
 
 
 def _fail_target_shard_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The workflow's child matching target shard 1 raises; every other child works."""
+    """The workflow's match child 1 (target shard 1 among others) raises; every other child works."""
     from segshare_core.workflows import evaluate_sharded
 
-    real = evaluate_sharded.match_shard
+    real = evaluate_sharded.match_child
 
-    def failing(item: evaluate_sharded.ShardItem) -> dict[str, int]:
-        if item.shard == 1:
+    def failing(item: evaluate_sharded.ChildItem) -> dict[str, int]:
+        if item.child == 1:
             raise RuntimeError("injected failure")
         return real(item)
 
-    monkeypatch.setattr(evaluate_sharded, "match_shard", failing)
+    monkeypatch.setattr(evaluate_sharded, "match_child", failing)
 
 
 def test_the_workflow_finds_what_a_brute_force_finds(world: World) -> None:
@@ -178,6 +190,68 @@ def test_a_profile_with_matched_devices_in_two_shards_counts_once(world: World) 
     assert done.matched_by_platform["android"] >= 2
 
 
+def _work_objects(evaluation_id: str) -> dict[str, int]:
+    """Objects of one run's work prefix by kind (``tokens``, ``matched``, ``children.json``): how many children each Map ran."""
+    s3 = boto3.client("s3")
+    found: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.DATA_BUCKET, Prefix="work/"):
+        for obj in page.get("Contents", []):
+            parts = obj["Key"].split("/")
+            if evaluation_id in parts:
+                kind = parts[parts.index(evaluation_id) + 1]
+                found[kind] = found.get(kind, 0) + 1
+    return found
+
+
+@pytest.mark.parametrize("grouped_world", [(7, 3)], indirect=True, ids=["7 shards, 3 children"])
+def test_shards_grouped_into_fewer_children_find_what_a_brute_force_finds(grouped_world: World) -> None:
+    from segshare_core.domain.devices import normalise, shard_of, token
+    from segshare_core.store import directory
+
+    w = grouped_world
+    # Given a target profile whose two devices, both in the segment, live in shards 0 and 3: both read by child 0
+    key = directory.company_key(COMPANY)
+    member = sorted(w.irish)[0]
+    by_shard: dict[int, dict[str, str]] = {}
+    for n in range(2000, 2200):
+        d = {"platform": "android", "id": f"{n:x}"}
+        by_shard.setdefault(shard_of(token(key, normalise(d["platform"], d["id"])), 7), d)
+    two = [by_shard[0], by_shard[3]]
+    w.sources[member] = w.sources[member] + two
+    w.targets["b-both"] = two
+    _upsert(handler_for("DirectoryFunction"), "proj-a", [_profile(member, "IE", w.sources[member])])
+    _upsert(handler_for("DirectoryFunction"), "proj-b", [_profile("b-both", "IE", two)])
+    expected = _brute_force(w)
+    assert 0 < len(expected) < len(w.targets)
+    # When the workflow evaluates the share
+    execution, done = _run(w)
+    # Then it succeeded with exactly the brute force's profiles, the one with two shards' devices once
+    assert execution["status"] == "SUCCEEDED", execution
+    assert done.matched_profiles == len(expected)
+    assert _members(w) == (done.evaluation_id, sorted(expected))
+    # And its device counts are those of the in-request path (7 shards read whole)
+    from segshare_core.store import segments
+    from segshare_core.workflows import evaluate_inline
+
+    summary, matched = evaluate_inline.match_shared(COMPANY, segments.get_shared_in(COMPANY, "proj-b", w.shared_id))  # type: ignore[arg-type]
+    assert matched == sorted(expected)
+    assert (done.matched_devices, done.matched_by_platform) == (summary.matched_devices, summary.matched_by_platform)
+    # And each Map ran 3 children, not 7: one token object and one result a child
+    assert _work_objects(done.evaluation_id) == {"children.json": 1, "tokens": 3, "matched": 3}
+
+
+@pytest.mark.parametrize("grouped_world", [(3, 5)], indirect=True, ids=["3 shards, 5 children asked for"])
+def test_more_children_than_shards_run_one_child_a_shard(grouped_world: World) -> None:
+    # Given more children asked for than there are shards
+    expected = _brute_force(grouped_world)
+    # When the workflow evaluates the share
+    execution, done = _run(grouped_world)
+    # Then it succeeded with the brute force's profiles, and each Map ran one child a shard (none idle)
+    assert execution["status"] == "SUCCEEDED", execution
+    assert _members(grouped_world) == (done.evaluation_id, sorted(expected))
+    assert _work_objects(done.evaluation_id) == {"children.json": 1, "tokens": 3, "matched": 3}
+
+
 def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
     # Given a succeeded evaluation in service
@@ -196,7 +270,9 @@ def test_one_failing_child_fails_the_evaluation_and_keeps_the_previous_result(wo
     assert _members(world) == in_service
 
 
-def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(world: World) -> None:
+@pytest.mark.parametrize("grouped_world", [(SHARDS, SHARDS), (7, 3)], indirect=True, ids=["a child a shard", "7 shards, 3 children"])
+def test_a_static_segment_is_resolved_shard_by_shard_to_the_brute_force(grouped_world: World) -> None:
+    world = grouped_world
     share = handler_for("ShareFunction")
     # Given a static segment of a few source profiles (some of them unknown ids), shared with proj-b
     members = sorted(world.sources)[::7]

@@ -111,12 +111,15 @@ upserts = st.lists(
 deletes = st.sampled_from(PROFILE_POOL).map(lambda profile_id: ("delete", profile_id))
 
 
+@pytest.mark.parametrize(("shards", "slots"), [(3, profiles.COUNTER_SLOTS), (5, 2)], ids=["a counter a shard", "shards sharing counters"])
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=st.lists(st.one_of(upserts, deletes), min_size=1, max_size=8))
-def test_counters_equal_the_true_counts_after_any_writes(operations: list[tuple[str, Any]]) -> None:
-    # Given a fresh project over 3 shards (few shards, so several profiles and entries share a counter)
+def test_counters_equal_the_true_counts_after_any_writes(operations: list[tuple[str, Any]], shards: int, slots: int) -> None:
+    # Given a fresh project over few shards (so several profiles and entries share a counter), or
+    # over more shards than counter slots (so shards 0, 2, 4 and shards 1, 3 each count on one item)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(config, "DEVICE_INDEX_SHARDS", 3)
+        patch.setattr(config, "DEVICE_INDEX_SHARDS", shards)
+        patch.setattr(profiles, "COUNTER_SLOTS", slots)
         project = new_project()
         model: dict[str, set[str]] = {}  # what the project should hold: profile -> devices
         seq = profiles.counts(COMPANY, project, consistent_read=True).seq
@@ -153,9 +156,9 @@ def test_counters_equal_the_true_counts_after_any_writes(operations: list[tuple[
 
 
 def test_a_projects_profiles_are_spread_over_every_shard_and_read_back_completely() -> None:
-    # Given 200 profiles of one project, each with a device
+    # Given 1,000 profiles of one project, each with a device (enough that no shard of 64 is left empty)
     project = new_project()
-    written = [profile(f"user-{n:04d}", f"{n + 1:x}") for n in range(200)]
+    written = [profile(f"user-{n:04d}", f"{n + 1:x}") for n in range(1000)]
     profiles.upsert_profiles(COMPANY, project, KEY, written)
     ids = {p.profile_id for p in written}
     shards = config.DEVICE_INDEX_SHARDS
@@ -174,10 +177,24 @@ def test_a_projects_profiles_are_spread_over_every_shard_and_read_back_completel
     assert sent.ops == {"Query": shards}
     assert sent.queried == {profile_pk(COMPANY, project, s): 1 for s in range(shards)}
     assert threading.active_count() == before
-    # And reads by id find them in their shards; the counters say 200
+    # And reads by id find them in their shards; the counters say 1,000
     assert set(profiles.get_profiles(COMPANY, project, [*sorted(ids)[:150], "nobody"])) == set(sorted(ids)[:150])
     assert profiles.get_profile(COMPANY, project, "user-0042") == written[42]
-    assert profiles.counts(COMPANY, project).profiles == 200
+    assert profiles.counts(COMPANY, project).profiles == 1000
+
+
+def test_a_count_is_one_batch_get_however_many_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given 64 shards (the template's, issue 16) and 400 profiles with 2 devices each, over every shard
+    monkeypatch.setattr(config, "DEVICE_INDEX_SHARDS", 64)
+    project = new_project()
+    profiles.upsert_profiles(COMPANY, project, KEY, [profile(f"user-{n:04d}", f"a{n:x}", f"b{n:x}") for n in range(400)])
+    assert set(stored_rows(project).values()) == set(range(64))
+    # When the project's counts are read
+    with Sent() as sent:
+        counts = profiles.counts(COMPANY, project, consistent_read=True)
+    # Then they are exact, from one BatchGetItem (2 x 16 counter items: BatchGetItem takes 100 keys, 2 x 64 would be two)
+    assert (counts.profiles, counts.index_entries) == (400, 800)
+    assert sent.ops == {"BatchGetItem": 1}
 
 
 def test_a_read_runs_shards_in_parallel_and_closing_it_early_stops_its_threads() -> None:

@@ -97,3 +97,31 @@ def test_an_inline_threshold_of_zero_hands_every_evaluation_to_the_workflow() ->
     # The 202 tests and the console's running-evaluation screen start stacks with 0 (it was refused).
     done = _import_config({**tpl.environment(TEMPLATE), "EVALUATION_INLINE_SECONDS": "0"})
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-4", "many", "1000"])
+def test_a_children_count_that_no_map_can_run_stops_the_import_with_its_name(value: str) -> None:
+    # Given a workflow children count below 1, not a number, or past the 3 digits a work object names it with
+    env = {**tpl.environment(TEMPLATE), "EVALUATION_CHILDREN": value}
+    # When the config is imported
+    done = _import_config(env)
+    # Then the import fails with a configuration error that names it
+    assert done.returncode != 0
+    assert "ConfigurationError" in done.stderr
+    assert "EVALUATION_CHILDREN" in done.stderr
+
+
+def test_the_template_groups_its_storage_shards_into_fewer_workflow_children() -> None:
+    # Given the template's defaults as the functions get them (issue 16: partitions for the write bound)
+    env = tpl.environment(TEMPLATE)
+    done = _import_config(env)
+    assert done.returncode == 0, done.stderr
+    shards, children = int(env["DEVICE_INDEX_SHARDS"]), int(env["EVALUATION_CHILDREN"])
+    # Then 10M rows of 2 index entries (2 WCU each) fit 15 minutes under 1,000 WCU a partition,
+    # and the evaluation Maps run fewer children than there are shards, each child a whole number of them
+    assert shards * 1_000 * 15 * 60 >= 10_000_000 * 2 * 2
+    assert 1 <= children < shards
+    assert shards % children == 0
+    # And only the plan is given the children count: the children read it from the run's context
+    given = [name for name, r in FUNCTIONS.items() if "EVALUATION_CHILDREN" in r["Properties"].get("Environment", {}).get("Variables", {})]
+    assert given == ["EvaluationPlanFunction"]

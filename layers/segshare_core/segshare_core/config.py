@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     IDEMPOTENCY_TABLE: NonEmpty
     DATA_BUCKET: NonEmpty
     #: Shards of a project's profile and device-index partitions; keys write it in 3 digits.
+    #: The storage partition count: DynamoDB serves 1,000 WCU/s a partition (issue 16's write bound).
     DEVICE_INDEX_SHARDS: Annotated[int, Field(ge=1, le=999)]
     #: Days an evaluation record (and a tick claim, a lease) is kept: the evaluations table's TTL.
     EVALUATION_RETENTION_DAYS: Annotated[int, Field(ge=1)]
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     EVALUATION_ITEMS_PER_SECOND: Annotated[int, Field(ge=1)] | None = None
     #: Most shares of one company a schedule tick evaluates; the rest rotate into later ticks.
     SCHEDULE_MAX_PER_COMPANY: Annotated[int, Field(ge=1)] = 2000
+    #: Children of each Map of the evaluation workflow, whatever DEVICE_INDEX_SHARDS is (a child
+    #: takes several shards; fewer children than asked when there are fewer shards:
+    #: ``evaluate_sharded.plan_children``). Work objects name a child in 3 digits.
+    EVALUATION_CHILDREN: Annotated[int, Field(ge=1, le=999)] = 16
 
 
 def load() -> Settings:
@@ -109,6 +114,7 @@ MAX_BODY_BYTES = _settings.MAX_BODY_BYTES
 EVALUATION_INLINE_SECONDS = _settings.EVALUATION_INLINE_SECONDS
 EVALUATION_ITEMS_PER_SECOND = _settings.EVALUATION_ITEMS_PER_SECOND
 SCHEDULE_MAX_PER_COMPANY = _settings.SCHEDULE_MAX_PER_COMPANY
+EVALUATION_CHILDREN = _settings.EVALUATION_CHILDREN
 
 OneFunctionVariable = Literal["EXPORT_QUEUE_URL", "IMPORT_STATE_MACHINE_ARN", "EVALUATION_STATE_MACHINE_ARN"]
 

@@ -339,8 +339,8 @@ PAGE_BYTES = 1_000_000
 READ_UNIT_BYTES = 4096
 #: Size of one index item in DynamoDB's accounting (key names and values, platform, one profile id).
 AVG_ENTRY_BYTES = 100
-#: The device index's shard count by default (config.DEVICE_INDEX_SHARDS); callers pass the configured one.
-DEFAULT_SHARDS = 16
+#: The device index's shard count by default (template.yaml's DeviceIndexShards); callers pass the configured one.
+DEFAULT_SHARDS = 64
 #: What one request weighs against one read unit when the plans are compared. DynamoDB bills
 #: read units, not requests; a request costs a round trip instead. A ~10 ms round trip of a
 #: 1 GB arm64 Lambda costs about $1.3e-7, one on-demand read unit $1.25e-7, so one to one.

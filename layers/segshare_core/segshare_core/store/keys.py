@@ -16,8 +16,9 @@ Profiles table:
 
 - profile: pk ``C#<companyId>#P#<projectId>#S#<shard>``, sk the profile id
   (the shard: ``domain.profiles.shard_of_profile``)
-- shard counter: pk ``C#<companyId>#P#<projectId>#N#<P|I>#<shard>``, sk ``N``
-  (``P`` counts a profile shard, ``I`` an index shard)
+- counter: pk ``C#<companyId>#P#<projectId>#N#<P|I>#<slot>``, sk ``N``
+  (``P`` counts profiles, ``I`` index entries; shard ``s`` counts on slot
+  ``s % profiles.COUNTER_SLOTS``, so a project has at most 16 of each kind)
 - counter moves held by a writer (an import batch): pk ``C#<companyId>#P#<projectId>#N#HELD``,
   sk the writer (``<importId>#<batch>``)
 
@@ -173,9 +174,9 @@ def index_entry(company_id: str, project_id: str, device_token: str, shards: int
     return index_pk(company_id, project_id, shard_of(device_token, shards)), device_token
 
 
-def counter(company_id: str, project_id: str, kind: str, shard: int) -> Key:
-    """The counter item of one shard; each has its own partition, so counters spread like the shards."""
-    return f"{project_pk(company_id, project_id)}#N#{kind}#{shard:03d}", COUNTER_SK
+def counter(company_id: str, project_id: str, kind: str, slot: int) -> Key:
+    """The counter item of one slot (``store.profiles.counter_slot`` of a shard); each has its own partition, so counters spread."""
+    return f"{project_pk(company_id, project_id)}#N#{kind}#{slot:03d}", COUNTER_SK
 
 
 def held_moves_pk(company_id: str, project_id: str) -> str:

@@ -2,8 +2,9 @@
 
 Layout: a project's profiles are spread over ``config.DEVICE_INDEX_SHARDS`` partitions by a
 hash of the profile id (``keys.profile``), its index over as many by the token
-(``keys.index_entry``). Every profile shard and every index shard has a counter item
-(``models.CounterRow``: total and change sequence). One profile write is one transaction
+(``keys.index_entry``). Its counts live on ``COUNTER_SLOTS`` counter items a kind at most
+(``models.CounterRow``: total and change sequence): shard ``s`` of profiles or of the index
+counts on slot ``s % COUNTER_SLOTS`` of its kind. One profile write is one transaction
 holding its row, each index entry it adds or removes (an entry whose last profile leaves is
 deleted there, conditioned on still holding only that profile) and the ADDs to the
 counters it moves, so the counters are always the exact counts (issue 14).
@@ -51,10 +52,26 @@ _WRITE_ATTEMPTS = 4
 #: Threads reading profile shards: requests wait on the network, so several overlap well even
 #: on one vCPU; botocore's connection pool holds 10.
 MAX_READ_THREADS = 8
+#: Counter items a kind (profiles, index entries), whatever the shard count: more shards share
+#: them (``counter_slot``). 2 x 16 keys are one BatchGetItem (at most 100 keys a request), so a
+#: count is one request, and a transaction's counter items stay at most 32 of its 100, however
+#: many storage partitions DEVICE_INDEX_SHARDS spreads a project over (issue 16 raised it to 64
+#: for the write bound; a counter item per shard would have been 128 keys, two requests a count).
+COUNTER_SLOTS = 16
 #: Profiles handed from a reading thread to the consumer at a time, and how many such chunks
 #: may wait: bounds memory whatever the project's size.
 _CHUNK = 500
 _QUEUED_CHUNKS = 16
+
+
+def counter_slot(shard: int) -> int:
+    """The counter item (of its kind) a profile or index shard counts on: ``shard % COUNTER_SLOTS``."""
+    return shard % COUNTER_SLOTS
+
+
+def counter_slots() -> int:
+    """Counter items a kind for the configured shard count: ``min(DEVICE_INDEX_SHARDS, COUNTER_SLOTS)``."""
+    return min(_shards(), COUNTER_SLOTS)
 
 
 def _size_is(path: Any, op: str, value: int) -> Condition:
@@ -117,10 +134,10 @@ class _Change:
 
     def counters(self, shards: int) -> set[tuple[str, int]]:
         """Every counter this change may move (index counters only move when an entry appears or goes)."""
-        return {(PROFILE_COUNTER, self.shard)} | {(INDEX_COUNTER, shard_of(t, shards)) for t in self.tokens}
+        return {(PROFILE_COUNTER, counter_slot(self.shard))} | {(INDEX_COUNTER, counter_slot(shard_of(t, shards))) for t in self.tokens}
 
 
-#: (kind, shard) -> [delta of total, steps of seq]: what one or more transactions move on the counters.
+#: (kind, counter slot) -> [delta of total, steps of seq]: what one or more transactions move on the counters.
 Moves = dict[tuple[str, int], list[int]]
 
 
@@ -260,12 +277,13 @@ def _commit(company_id: str, project_id: str, group: list[_Change], held: HeldMo
     """
     shards = _shards()
     holders = _holders(company_id, project_id, (t for change in group for t in change.tokens))
-    # (kind, shard) -> [delta of total, steps of seq]: one ADD per counter item.
+    # (kind, counter slot) -> [delta of total, steps of seq]: one ADD per counter item.
     moves: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
 
     def move(kind: str, shard: int, delta: int) -> None:
-        moves[(kind, shard)][0] += delta
-        moves[(kind, shard)][1] += 1
+        slot = (kind, counter_slot(shard))
+        moves[slot][0] += delta
+        moves[slot][1] += 1
 
     profiles = DeviceIndexRow.profiles
     with TransactWrite(connection=connection()) as tx:
@@ -297,9 +315,9 @@ def _commit(company_id: str, project_id: str, group: list[_Change], held: HeldMo
                     tx.save(DeviceIndexRow(pk, sk, platform=platform, profiles={change.profile_id}), condition=profiles.does_not_exist())
                     move(INDEX_COUNTER, shard_of(device_token, shards), +1)
         if held is None:
-            for (kind, shard), (delta, steps) in moves.items():
+            for (kind, slot), (delta, steps) in moves.items():
                 tx.update(
-                    CounterRow(*counter(company_id, project_id, kind, shard)),
+                    CounterRow(*counter(company_id, project_id, kind, slot)),
                     actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
                 )
         else:
@@ -441,9 +459,9 @@ def _release_some(held: HeldMoves) -> None:
     now_applied, rest = pending[: _TX_ITEMS - 1], dict(pending[_TX_ITEMS - 1 :])
     pk, _ = held_moves(held.company_id, held.project_id, held.owner)
     with TransactWrite(connection=connection()) as tx:
-        for (kind, shard), (delta, steps) in now_applied:
+        for (kind, slot), (delta, steps) in now_applied:
             tx.update(
-                CounterRow(*counter(held.company_id, held.project_id, kind, shard)),
+                CounterRow(*counter(held.company_id, held.project_id, kind, slot)),
                 actions=[CounterRow.total.add(delta), CounterRow.seq.add(steps)],
             )
         if rest:
@@ -632,7 +650,7 @@ def iter_profiles_by_id(company_id: str, project_id: str, profile_ids: Iterable[
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """A project's exact sizes, summed from its shard counters.
+    """A project's exact sizes, summed from its counter items.
 
     ``profiles``: profiles stored; ``index_entries``: device-index entries (distinct
     matchable devices); ``seq``: the sum of the profile shards' change sequences, which moves
@@ -645,13 +663,13 @@ class Counts:
 
 
 def counts(company_id: str, project_id: str, *, consistent_read: bool = False) -> Counts:
-    """The project's counts from its 2 x DEVICE_INDEX_SHARDS counter items: one BatchGet, never a Query of rows.
+    """The project's counts from its 2 x ``counter_slots()`` counter items (at most 32): one BatchGet, never a Query of rows.
 
     A counter that was never written counts zero. Eventually consistent by default, as the
     reads of an evaluation are.
     """
-    shards = _shards()
-    kinds = {counter(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(shards)}
+    slots = counter_slots()
+    kinds = {counter(company_id, project_id, kind, s): kind for kind in (PROFILE_COUNTER, INDEX_COUNTER) for s in range(slots)}
     totals: defaultdict[str, int] = defaultdict(int)
     seq = 0
     for row in CounterRow.batch_get(list(kinds), consistent_read=consistent_read):

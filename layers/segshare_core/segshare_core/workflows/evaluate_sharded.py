@@ -1,22 +1,34 @@
 """Evaluation as a workflow (issue 14): a hash join on the Step Functions Distributed Map.
 
+Storage partitions and Map children are two numbers. A project's profiles and its index
+entries are each spread over ``config.DEVICE_INDEX_SHARDS`` partition keys (the write bound:
+DynamoDB's 1,000 WCU/s a partition caps a bulk import, issue 16); each Map runs
+``config.EVALUATION_CHILDREN`` children (at most one a shard), and child ``c`` takes the
+shards ``s`` with ``s % children == c`` (``shards_of_child``). A child is a fixed cost (a
+transition, a start, a cold container, its S3 requests grow with the children squared), so
+more partitions do not make more children. Modulo rather than contiguous ranges: both give
+each child ``shards // children`` shards or one more, but a token's child is then one
+expression, ``(its shard) % children``, on both sides of the join (``partition_tokens``, the
+match child's shards), with no range table to agree on.
+
 The steps, one Lambda task each (``statemachines/evaluation.asl.json``):
 
-1. ``plan``: checks the share, reads the target's counters, writes the two shard lists the
+1. ``plan``: checks the share, reads the target's counters, writes the list of children the
    Maps read (ItemReader ``s3:getObject``, JSON) and returns a small context: no list of
    any length travels in a state (Step Functions' 256 KB limit).
-2. ``resolve_shard`` (Map over the source's profile shards): resolves the source segment on
-   one shard into device tokens (the tokens each profile row stores, so no key and no HMAC)
-   and writes one object, ``tokens/<source shard>.bin``: an offset table, then the tokens
-   partitioned by target index shard, each part sorted, 16 binary bytes a token
+2. ``resolve_child`` (Map over the children): resolves the source segment on the child's
+   source profile shards into device tokens (the tokens each profile row stores, so no key
+   and no HMAC) and writes one object, ``tokens/<child>.bin``: an offset table, then the
+   tokens partitioned by match child, each part sorted, 16 binary bytes a token
    (``pack_parts``). One PUT a child rather than one a (source, target) pair: S3 bills a PUT
    12.5 times a GET. The object is written whatever it holds, so a missing one always means
    a failed child.
-3. ``match_shard`` (Map over the target's index shards): reads its index shard (straight into
-   the core's columns) and its part of every source shard's object (two ranged GETs: the
-   offsets, then the part), joins them with the numpy core (``domain.match.join``) and writes
-   ``matched/<shard>.json``: the matched profile ids and the device counts by platform.
-4. ``merge``: checks that every shard's result is there (a missing one fails the
+3. ``match_child`` (Map over the children): reads its part of every resolve child's object
+   (two ranged GETs each: the offsets, then the part), then each of its target index shards
+   (straight into the core's columns, one shard at a time), joins them with the numpy core
+   (``domain.match.join``) and writes ``matched/<child>.json``: the matched profile ids and
+   the device counts by platform.
+4. ``merge``: checks that every child's result is there (a missing one fails the
    evaluation: moto's interpreter lets a Map succeed with a failed child, AWS fails it),
    unions the ids (a profile whose devices fall in two shards counts once; a device lives in
    one shard, so device counts add up), writes the result (``results.put``) and commits
@@ -56,7 +68,7 @@ from segshare_core.store import device_index, directory, evaluations, profiles, 
 
 
 class IncompleteEvaluation(DomainError):
-    """A shard's result is missing at the merge: a child failed, so the evaluation does."""
+    """A match child's result is missing at the merge: a child failed, so the evaluation does."""
 
     code = "INCOMPLETE_EVALUATION"
 
@@ -96,21 +108,24 @@ class Context(Run):
 
     sourceProjectId: str
     segmentId: str
+    #: Partitions of each project's profiles and index (config.DEVICE_INDEX_SHARDS when planned).
     shards: int
+    #: Children of each Map (``plan_children``): child c takes the shards ``shards_of_child``.
+    children: int
     targetProfiles: int
     bucket: str
     prefix: str
-    sourceShardsKey: str
-    targetShardsKey: str
+    #: The list both Maps read (ItemReader): ``[{"child": 0}, ..., {"child": children - 1}]``.
+    childrenKey: str
 
 
-class ShardItem(BaseModel):
-    """One Map child's input (``ItemSelector``): the context, one shard and the Map's stage."""
+class ChildItem(BaseModel):
+    """One Map child's input (``ItemSelector``): the context, the child's number and the Map's stage."""
 
     model_config = ConfigDict(extra="ignore")
     context: Context
-    shard: int
-    #: Which Map: resolve a source profile shard, or match a target index shard (one function runs both).
+    child: int
+    #: Which Map: resolve the child's source profile shards, or match its target index shards (one function runs both).
     stage: Literal["resolve", "match"]
 
 
@@ -134,9 +149,25 @@ def work_prefix(run: Run) -> str:
     return f"work/{run.companyId}/{run.projectId}/{run.sharedSegmentId}/{run.evaluationId}/"
 
 
-def tokens_key(context: Context, source_shard: int) -> str:
-    """The one object a resolve child writes: its tokens for every target shard (``pack_parts``)."""
-    return f"{context.prefix}tokens/{source_shard:03d}.bin"
+def plan_children(shards: int, wanted: int) -> int:
+    """Children a Map runs for ``shards`` partitions when ``wanted`` (config.EVALUATION_CHILDREN) are asked for.
+
+    At most one a shard: a child without a shard would cost a start and a transition for
+    nothing. Both are at least 1 (config validates them); ValueError otherwise.
+    """
+    if shards < 1 or wanted < 1:
+        raise ValueError("shards and children are at least 1")
+    return min(shards, wanted)
+
+
+def shards_of_child(child: int, children: int, shards: int) -> range:
+    """The shards child ``child`` (0 to children - 1) reads: ``s`` with ``s % children == child``, ascending."""
+    return range(child, shards, children)
+
+
+def tokens_key(context: Context, child: int) -> str:
+    """The one object a resolve child writes: its tokens for every match child (``pack_parts``)."""
+    return f"{context.prefix}tokens/{child:03d}.bin"
 
 
 #: An offset in a token object's table: 8 bytes, big-endian.
@@ -154,8 +185,9 @@ def pack_parts(parts: list[bytes]) -> bytes:
     return offsets.tobytes() + b"".join(parts)
 
 
-def matched_key(context: Context, target_shard: int) -> str:
-    return f"{context.prefix}matched/{target_shard:03d}.json"
+def matched_key(context: Context, child: int) -> str:
+    """The result a match child writes (its matched ids and device counts)."""
+    return f"{context.prefix}matched/{child:03d}.json"
 
 
 def _put(key: str, body: bytes, content_type: str) -> None:
@@ -194,162 +226,170 @@ def _segment(company_id: str, project_id: str, shared_id: str, generation: str) 
 
 
 def plan(run: Run) -> Context:
-    """Check the share, write both shard lists to S3 (``[{"shard": 0}, ...]``), return the context.
+    """Check the share, write the children list to S3 (``[{"child": 0}, ...]``), return the context.
 
     Raises SourceGone when the share or its source segment is gone.
     """
     source_project, segment = _segment(run.companyId, run.projectId, run.sharedSegmentId, run.generation)
     shards = config.DEVICE_INDEX_SHARDS
+    children = plan_children(shards, config.EVALUATION_CHILDREN)
     target = profiles.counts(run.companyId, run.projectId)
     prefix = work_prefix(run)
-    listing = json.dumps([{"shard": s} for s in range(shards)]).encode()
-    source_key, target_key = f"{prefix}source-shards.json", f"{prefix}target-shards.json"
-    # Both stages have one item per shard: profiles and index entries share the shard count.
-    _put(source_key, listing, "application/json")
-    _put(target_key, listing, "application/json")
-    logger.info("evaluation planned", evaluation_id=run.evaluationId, shards=shards, target_profiles=target.profiles)
+    # Both Maps have one item per child: profiles and index entries share the shard count, so
+    # the source's and the target's shards group alike.
+    children_key = f"{prefix}children.json"
+    _put(children_key, json.dumps([{"child": c} for c in range(children)]).encode(), "application/json")
+    logger.info("evaluation planned", evaluation_id=run.evaluationId, shards=shards, children=children, target_profiles=target.profiles)
     return Context(
         **run.model_dump(),
         sourceProjectId=source_project,
         segmentId=segment.segment_id,
         shards=shards,
+        children=children,
         targetProfiles=target.profiles,
         bucket=config.DATA_BUCKET,
         prefix=prefix,
-        sourceShardsKey=source_key,
-        targetShardsKey=target_key,
+        childrenKey=children_key,
     )
 
 
-# ---------------------------------------------------------------- 2. resolve one source shard
+# ---------------------------------------------------------------- 2. resolve one child's source shards
 
 
-def _member_tokens(company_id: str, segment: Segment, shard: int, shards: int) -> Iterator[bytes]:
-    """The device tokens (16 binary bytes each, concatenated) of each current member whose row lives in this shard, as read.
+def _member_tokens(company_id: str, segment: Segment, mine: range, shards: int) -> Iterator[bytes]:
+    """The device tokens (16 binary bytes each, concatenated) of each current member whose row lives in one of the shards ``mine``.
 
-    A rule segment reads the shard whole with the tokens its rows store; a static one (at most
-    5,000 ids) reads its members by id and keys their devices here.
+    A rule segment reads those shards whole, one after another, with the tokens their rows
+    store; a static one (at most 5,000 ids) reads its members by id and keys their devices here.
     """
     if segment.kind == "static":
-        mine = [p for p in segment.profile_ids if shard_of_profile(p, shards) == shard]
+        ids = [p for p in segment.profile_ids if shard_of_profile(p, shards) in mine]
         key = directory.company_key(company_id)
-        for profile in profiles.get_profiles(company_id, segment.project_id, mine).values():
+        for profile in profiles.get_profiles(company_id, segment.project_id, ids).values():
             yield bytes.fromhex("".join(token(key, device) for device in profile.matchable_devices()))
         return
-    for profile, tokens in profiles.iter_profile_shard_tokens(company_id, segment.project_id, shard):
-        if segment.contains(profile):
-            yield tokens
+    for shard in mine:
+        for profile, tokens in profiles.iter_profile_shard_tokens(company_id, segment.project_id, shard):
+            if segment.contains(profile):
+                yield tokens
 
 
-def partition_tokens(raw: bytes | bytearray, shards: int) -> list[bytes]:
-    """Binary tokens (16 bytes each) split by index shard, each part sorted and without repeats.
+def partition_tokens(raw: bytes | bytearray, shards: int, children: int) -> list[bytes]:
+    """Binary tokens (16 bytes each) split by the match child of their index shard, each part sorted and without repeats.
 
-    Part ``i`` holds the tokens ``domain.devices.shard_of`` puts in index shard ``i`` (the
-    first 32 bits of a token, modulo ``shards``), as 16-byte big-endian tokens in byte order.
+    A token's index shard is ``domain.devices.shard_of`` (the first 32 bits of a token,
+    modulo ``shards``); part ``c`` (of ``children``) holds the tokens whose shard is one of
+    ``shards_of_child(c, ...)``, as 16-byte big-endian tokens in byte order.
     """
     hi, lo = matching.words_of(bytes(raw))
-    part = (hi >> np.uint64(32)) % np.uint64(shards)
+    part = (hi >> np.uint64(32)) % np.uint64(shards) % np.uint64(children)
     out = []
-    for s in range(shards):
-        chosen = part == s
+    for c in range(children):
+        chosen = part == c
         tokens = matching.TokenSet.from_words(hi[chosen], lo[chosen])
         out.append(np.stack([tokens.hi, tokens.lo], axis=1).astype(">u8").tobytes())
     return out
 
 
-def resolve_shard(item: ShardItem) -> dict[str, int]:
-    """Resolve the source segment on one profile shard; write its tokens for every target shard in one object.
+def resolve_child(item: ChildItem) -> dict[str, int]:
+    """Resolve the source segment on the child's profile shards; write its tokens for every match child in one object.
 
-    Returns ``{"shard", "tokens"}`` (tokens written, all partitions). Raises SourceGone when
-    the segment went away since the plan.
+    Returns ``{"child", "tokens"}`` (tokens written, all parts). Raises SourceGone when the
+    segment went away since the plan.
     """
     context = item.context
     _source, segment = _segment(context.companyId, context.projectId, context.sharedSegmentId, context.generation)
     # Tokens are gathered as bytes while the pages stream past: memory holds tokens, not profiles.
     gathered = bytearray()
     members = 0
-    for tokens in _member_tokens(context.companyId, segment, item.shard, context.shards):
+    for tokens in _member_tokens(context.companyId, segment, shards_of_child(item.child, context.children, context.shards), context.shards):
         members += 1
         gathered += tokens
-    parts = partition_tokens(gathered, context.shards)
-    _put(tokens_key(context, item.shard), pack_parts(parts), "application/octet-stream")
+    parts = partition_tokens(gathered, context.shards, context.children)
+    _put(tokens_key(context, item.child), pack_parts(parts), "application/octet-stream")
     written = sum(len(b) for b in parts) // 16
-    logger.info("source shard resolved", evaluation_id=context.evaluationId, shard=item.shard, members=members, tokens=written)
-    return {"shard": item.shard, "tokens": written}
+    logger.info("source shards resolved", evaluation_id=context.evaluationId, child=item.child, members=members, tokens=written)
+    return {"child": item.child, "tokens": written}
 
 
-# ---------------------------------------------------------------- 3. match one target shard
+# ---------------------------------------------------------------- 3. match one child's target shards
 
 
 class MissingTokens(DomainError):
-    """A source shard's token file for this target shard is missing: its resolve child failed."""
+    """A resolve child's token file is missing: that child failed."""
 
     code = "INCOMPLETE_EVALUATION"
 
 
-def _part(context: Context, source_shard: int, target_shard: int) -> bytes:
-    """The tokens a source shard resolved for one target shard: two ranged GETs (offsets, part); MissingTokens when absent."""
-    key = tokens_key(context, source_shard)
-    table = _get(key, 0, _OFFSET.itemsize * (context.shards + 1) - 1)
+def _part(context: Context, resolve_child: int, match_child: int) -> bytes:
+    """The tokens a resolve child wrote for one match child: two ranged GETs (offsets, part); MissingTokens when absent."""
+    key = tokens_key(context, resolve_child)
+    table = _get(key, 0, _OFFSET.itemsize * (context.children + 1) - 1)
     if table is None:
-        raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
+        raise MissingTokens(f"the tokens of resolve child {resolve_child} are missing")
     offsets = np.frombuffer(table, dtype=_OFFSET)
-    start, end = int(offsets[target_shard]), int(offsets[target_shard + 1])
+    start, end = int(offsets[match_child]), int(offsets[match_child + 1])
     if start == end:
         return b""
     body = _get(key, start, end - 1)
     if body is None:
-        raise MissingTokens(f"the tokens of source shard {source_shard} are missing")
+        raise MissingTokens(f"the tokens of resolve child {resolve_child} are missing")
     return body
 
 
-def match_shard(item: ShardItem) -> dict[str, int]:
-    """Join one target index shard with the source tokens of that shard; write ``matched/<shard>.json``.
+def match_child(item: ChildItem) -> dict[str, int]:
+    """Join the child's target index shards with the source tokens of those shards; write ``matched/<child>.json``.
 
     The object is ``{"profiles": [sorted ids], "matchedDevices": n, "matchedByPlatform":
-    {platform: n}}``. Raises MissingTokens when a source shard's token file is absent.
+    {platform: n}}``; a profile matched in two of the child's shards is listed once. Raises
+    MissingTokens when a resolve child's token file is absent.
     """
-    context, shard = item.context, item.shard
-    # S3 requests wait on the network: several in flight (map keeps the source shards' order).
+    context, child = item.context, item.child
+    # S3 requests wait on the network: several in flight (map keeps the resolve children's order).
     with ThreadPoolExecutor(max_workers=S3_THREADS, thread_name_prefix="token-parts") as pool:
-        parts = list(pool.map(lambda source_shard: _part(context, source_shard, shard), range(context.shards)))
+        parts = list(pool.map(lambda resolver: _part(context, resolver, child), range(context.children)))
     source = matching.TokenSet.from_words(*matching.words_of(b"".join(parts)))
+    matched: set[str] = set()
+    devices = 0
+    by_platform: Counter[str] = Counter(dict.fromkeys(PLATFORMS, 0))
     if len(source):
-        target = device_index.query_shard_columns(context.companyId, context.projectId, shard)
-    else:
-        target = matching.TargetIndex.from_entries([])
-    joined = matching.join(source, target)
+        # One shard's columns at a time: memory holds the largest shard, not the child's union.
+        # The source holds tokens of the child's other shards too; they cannot meet this
+        # shard's tokens (a token lives in one shard), so joining against all of it is exact.
+        for shard in shards_of_child(child, context.children, context.shards):
+            target = device_index.query_shard_columns(context.companyId, context.projectId, shard)
+            joined = matching.join(source, target)
+            matched.update(target.ids(joined.profiles))
+            # A device lives in one shard, so the shards' device counts add up.
+            devices += joined.matched_devices
+            by_platform.update(joined.matched_by_platform)
     body = json.dumps(
-        {
-            "profiles": sorted(target.ids(joined.profiles)),
-            "matchedDevices": joined.matched_devices,
-            "matchedByPlatform": joined.matched_by_platform,
-        },
+        {"profiles": sorted(matched), "matchedDevices": devices, "matchedByPlatform": dict(by_platform)},
         separators=(",", ":"),
     ).encode()
-    _put(matched_key(context, shard), body, "application/json")
-    logger.info("target shard matched", evaluation_id=context.evaluationId, shard=shard, matched=len(joined.profiles))
-    return {"shard": shard, "matched": len(joined.profiles)}
+    _put(matched_key(context, child), body, "application/json")
+    logger.info("target shards matched", evaluation_id=context.evaluationId, child=child, matched=len(matched))
+    return {"child": child, "matched": len(matched)}
 
 
 # ---------------------------------------------------------------- 4. merge and commit
 
 
 def merge(context: Context) -> dict[str, Any]:
-    """Every shard's result present, unioned, written and committed; ``{"evaluationId", "status"}``.
+    """Every child's result present, unioned, written and committed; ``{"evaluationId", "status"}``.
 
-    Raises IncompleteEvaluation when a shard's result is missing (the evaluation then fails
+    Raises IncompleteEvaluation when a child's result is missing (the evaluation then fails
     through the Catch, and the previous result stays in service).
     """
     matched: set[str] = set()
     by_platform: Counter[str] = Counter(dict.fromkeys(PLATFORMS, 0))
     devices = 0
     with ThreadPoolExecutor(max_workers=S3_THREADS, thread_name_prefix="shard-results") as pool:
-        # Fetched S3_THREADS at a time ahead of the union, in shard order.
-        bodies = pool.map(lambda shard: _get(matched_key(context, shard)), range(context.shards))
-        for shard, body in enumerate(bodies):
+        # Fetched S3_THREADS at a time ahead of the union, in child order.
+        bodies = pool.map(lambda child: _get(matched_key(context, child)), range(context.children))
+        for child, body in enumerate(bodies):
             if body is None:
-                raise IncompleteEvaluation(f"the result of target shard {shard} is missing")
+                raise IncompleteEvaluation(f"the result of match child {child} is missing")
             part = json.loads(body)
             matched.update(part["profiles"])
             devices += int(part["matchedDevices"])
