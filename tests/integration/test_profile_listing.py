@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -118,3 +119,23 @@ def test_the_listing_is_scoped_to_the_callers_projects(acme: Any) -> None:
     upsert(acme, "proj-b", ["b-1"])
     assert page(acme, "proj-a", claims=PA).status == 200
     assert_error(page(acme, "proj-b", claims=PA), 404, "NOT_FOUND")
+
+
+def test_a_small_projects_page_reads_the_next_shards_side_by_side(acme: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a project of three profiles spread over 64 shards (most shards empty)
+    upsert(acme, "proj-a", ["u-1", "u-2", "u-3"])
+    # When a page is asked for, with two of the later shards' Queries each waiting for the other
+    met = threading.Barrier(2, timeout=10)
+    read = profiles._shard_page
+
+    def waits_for_its_neighbour(company_id: str, project_id: str, shard: int, after_id: str, limit: int) -> list[Any]:
+        if shard in (1, 2):
+            met.wait()  # read one shard after another, this wait breaks (BrokenBarrierError)
+        return read(company_id, project_id, shard, after_id, limit)
+
+    monkeypatch.setattr(profiles, "_shard_page", waits_for_its_neighbour)
+    response = page(acme, limit="100")
+    # Then both were in flight at once, and the page is every profile, the last one
+    assert response.status == 200, response.json
+    assert sorted(p["profileId"] for p in response.json["profiles"]) == ["u-1", "u-2", "u-3"]
+    assert response.json["nextCursor"] is None

@@ -186,4 +186,5 @@ def test_the_tables_a_bulk_import_writes_can_be_pre_warmed_and_are_not_by_defaul
     assert TEMPLATE.body["Conditions"]["PreWarmTables"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableWarmWriteUnits"}, 0]}]}
     for table in ("ProfilesTable", "DeviceIndexTable"):
         condition, warm, cold = RESOURCES[table]["Properties"]["WarmThroughput"]["Fn::If"]
-        assert (condition, warm, cold) == ("PreWarmTables", {"WriteUnitsPerSecond": {"Ref": "TableWarmWriteUnits"}}, {"Ref": "AWS::NoValue"})
+        assert condition == "PreWarmTables"
+        assert (warm, cold) == ({"WriteUnitsPerSecond": {"Ref": "TableWarmWriteUnits"}}, {"Ref": "AWS::NoValue"})
