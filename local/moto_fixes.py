@@ -1,4 +1,4 @@
-"""Fixes for moto 5.2.5 (its DynamoDB, and one of S3) that keep its behaviour: concurrency, rollback cost, query speed, memory.
+"""Fixes for moto 5.2.5 (its DynamoDB, and two of S3) that keep its behaviour: concurrency, rollback cost, query speed, memory.
 
 1. One DynamoDB action at a time on a table. moto's DynamoDB backend is not safe under
 concurrent requests: ``transact_write_items`` restores its rollback copy over writes other
@@ -66,6 +66,12 @@ S3's ``FakeKey`` is the same: every object version ever put, its bytes included.
 made without that list (moto's reset still disposes the keys its buckets hold, and a
 dropped key disposes of itself when collected); every other model keeps it.
 
+9. One ObjectCreated event a multipart upload. moto's ``complete_multipart_upload`` stores the
+object through its ``put_object``, which sends ``ObjectCreated:Put``, and then sends
+``ObjectCreated:CompleteMultipartUpload`` as S3 does: every multipart object (each export)
+reached its S3 event handler twice. The ``Put`` event of an object made by a multipart upload
+is dropped; S3 sends only the ``CompleteMultipartUpload`` one.
+
 Applied by the local stack, the tests and the benchmarks (``apply()``, once per process);
 remove each when moto does the same.
 """
@@ -92,7 +98,9 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import dynamo_to_dict
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]  # untyped in moto
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.s3 import notifications as s3_notifications
 from moto.s3.models import FakeKey
+from moto.s3.notifications import S3NotificationEvent
 
 
 class TableLocks:
@@ -378,6 +386,18 @@ def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
     return query_partition
 
 
+def _one_event_a_multipart_upload(send_event: Callable[..., None]) -> Callable[..., None]:
+    """moto's ``send_event`` without the ``ObjectCreated:Put`` of a key a multipart upload made (9.)."""
+
+    @functools.wraps(send_event)
+    def send(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        if event_name == S3NotificationEvent.OBJECT_CREATED_PUT_EVENT and getattr(key, "multipart", None) is not None:
+            return
+        send_event(account_id, event_name, bucket, key)
+
+    return send
+
+
 def _untracked(cls: type[Any], *_: Any, **__: Any) -> Any:
     """A model's own ``__new__``: an instance, not added to moto's ``instances_tracked`` (8.)."""
     return object.__new__(cls)
@@ -386,6 +406,7 @@ def _untracked(cls: type[Any], *_: Any, **__: Any) -> Any:
 @cache  # once per process: a second call does nothing
 def apply() -> None:
     """Patch moto (once per process; later calls do nothing). See the module's docstring."""
+    s3_notifications.send_event = _one_event_a_multipart_upload(s3_notifications.send_event)
     for model in (Item, FakeKey):
         model.__new__ = staticmethod(_untracked)  # type: ignore[method-assign,assignment]
     dynamodb_models.copy = _COPIES  # type: ignore[attr-defined,assignment]

@@ -54,6 +54,8 @@ EDGE_CODES |= {431: "HEADERS_TOO_LARGE", 500: "INTERNAL", 501: "NOT_IMPLEMENTED"
 # SIGTERM: seconds the stack waits for its own clean stop before the process exits anyway
 # (a handler thread still running cannot be stopped, and must not keep the process alive).
 STOP_GRACE_SECONDS = 10.0
+#: How often the main thread wakes to run a signal handler another thread received (see main()).
+SIGNAL_POLL_SECONDS = 0.25
 # The functions' and moto's output (Powertools log and metric JSON) goes here, not to the console.
 LOG_FILE = Path(os.environ.get("SEGSHARE_LOG_FILE", Path(__file__).resolve().parent.parent / ".local-stack.log"))
 
@@ -384,7 +386,7 @@ def main() -> int:
         stopping.set()
         threading.Thread(target=stack.stop, name="stop", daemon=True).start()
         # Leave in time whatever the main thread then blocks in (a console pipe nobody reads, a
-        # lock a handler thread holds): under load a busy stack once outlived SIGTERM by 25 s.
+        # lock a handler thread holds).
         watchdog = threading.Timer(STOP_GRACE_SECONDS + 5, os._exit, args=(0,))
         watchdog.daemon = True
         watchdog.start()
@@ -397,7 +399,12 @@ def main() -> int:
     # goes to the log file too (Python prints those to stderr), so nothing piles up in a
     # console nobody reads (a test's pipe that fills would block the stack mid-write).
     sys.stderr = sys.stdout
-    stopping.wait()
+    # Woken now and then, not blocked for good: a process-directed signal may be delivered to
+    # any thread (Linux picks another when the main thread cannot take it at once), and then
+    # only the main thread's next bytecode runs the Python handler; a main thread blocked in
+    # a bare wait() never gets there (this is how a busy stack once outlived SIGTERM).
+    while not stopping.wait(SIGNAL_POLL_SECONDS):
+        pass
     stopped = stack.stopped.wait(STOP_GRACE_SECONDS)
     note = "" if stopped else " (requests still running were dropped)"
     print(f"segshare local stack stopped{note}", file=console, flush=True)

@@ -284,3 +284,29 @@ def test_an_overwritten_s3_object_is_freed() -> None:
         gc.collect()
         assert first() is None
         assert s3.get_object(Bucket="moto-fixes-bucket", Key="k")["Body"].read() == b"b" * 1000
+
+
+def test_a_multipart_upload_sends_one_object_created_event() -> None:
+    with mock_aws():
+        s3, sqs = boto3.client("s3"), boto3.client("sqs")
+        queue = sqs.create_queue(QueueName="moto-fixes-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket="moto-fixes-events")
+        s3.put_bucket_notification_configuration(
+            Bucket="moto-fixes-events",
+            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+        )
+        # When an object is made by a multipart upload (as each export is) and another by one PUT
+        upload = s3.create_multipart_upload(Bucket="moto-fixes-events", Key="multi")["UploadId"]
+        part = s3.upload_part(Bucket="moto-fixes-events", Key="multi", UploadId=upload, PartNumber=1, Body=b"x" * 10)
+        s3.complete_multipart_upload(
+            Bucket="moto-fixes-events", Key="multi", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+        )
+        s3.put_object(Bucket="moto-fixes-events", Key="single", Body=b"y")
+        events: list[tuple[str, str]] = []
+        while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                events += [(r["eventName"], r["s3"]["object"]["key"]) for r in json.loads(message["Body"]).get("Records", [])]
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        # Then each sends one event, as S3 does (moto sent the multipart object's twice: Put, then CompleteMultipartUpload)
+        assert sorted(events) == [("ObjectCreated:CompleteMultipartUpload", "multi"), ("ObjectCreated:Put", "single")]

@@ -180,7 +180,7 @@ def test_every_queue_source_reports_partial_batch_failures(logical_id: str) -> N
 
 def test_the_tables_a_bulk_import_writes_can_be_pre_warmed_and_are_not_by_default() -> None:
     # A new on-demand table serves 4,000 write units a second at first; a 10M-row import needs
-    # ~45,000 on the index table (README "Bulk import"), so the deployer can ask for it up front.
+    # ~55,000 on the index table (README "Bulk import"), so the deployer can ask for it up front.
     parameter = TEMPLATE.body["Parameters"]["TableWarmWriteUnits"]
     assert (parameter["Default"], parameter["MinValue"]) == (0, 0)
     assert TEMPLATE.body["Conditions"]["PreWarmTables"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableWarmWriteUnits"}, 0]}]}
