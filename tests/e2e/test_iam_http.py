@@ -10,9 +10,18 @@ import yaml
 
 from local import iam
 from local.tokens import mint
-from tests.support.stacks import start_stack, stop_stack
+from tests.support.stacks import LocalStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
+
+
+def _stopped_and_reported(stack: LocalStack) -> str:
+    """Stop the stack; the denials it reports at its stop (``stop_stack``'s AssertionError), or "" for none."""
+    try:
+        stop_stack(stack)
+    except AssertionError as exc:
+        return str(exc)
+    return ""
 
 
 def test_a_route_whose_role_lacks_a_grant_fails_as_deployed(tmp_path: Path) -> None:
@@ -32,11 +41,7 @@ def test_a_route_whose_role_lacks_a_grant_fails_as_deployed(tmp_path: Path) -> N
         # and asks for health, which makes no AWS call
         health = stack.call("GET", "/v1/health")
     finally:
-        try:
-            stop_stack(stack)
-            reported = ""
-        except AssertionError as exc:
-            reported = str(exc)
+        reported = _stopped_and_reported(stack)
     # Then the call fails as the deployed function would, with API.md's error body and nothing internal
     assert me.status_code == 500, me.text
     assert me.json()["error"]["code"] == "INTERNAL", me.text
@@ -65,11 +70,7 @@ def test_a_state_machine_whose_role_lacks_a_grant_fails_in_the_stack(tmp_path: P
         while "iam denied a call" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
-        try:
-            stop_stack(stack)
-            reported = ""
-        except AssertionError as exc:
-            reported = str(exc)
+        reported = _stopped_and_reported(stack)
     # Then the machine's ItemReader is refused as the deployed role would refuse it, and the stack reports it
     bucket = "segshare-local-data-123456789012-us-east-1"
     assert f"ScheduledEvaluationStateMachine may not s3:GetObject on arn:aws:s3:::{bucket}/schedule/" in reported, reported
