@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -433,3 +434,29 @@ def test_the_workflows_fast_reads_give_what_the_store_reads_give(world: World) -
 
         assert rows(columns) == rows(expected)
         assert int(columns.first.sum()) == int(expected.first.sum())  # each device counts once
+
+
+def test_a_large_export_whose_workflow_died_unseen_is_failed_once_its_evaluation_times_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.events import Pump
+    from segshare_core.store import evaluations as evaluation_store
+    from segshare_core.workflows import handoff
+
+    # Given a large export whose workflow died before its last state (its execution never ran,
+    # so nothing queues the export again): it started 16 minutes ago
+    monkeypatch.setattr(config, "EVALUATION_INLINE_SECONDS", -1.0)
+    monkeypatch.setattr(handoff, "start", lambda run: "arn:aws:states:us-east-1:123456789012:execution:died:" + run.evaluationId)
+    pump = Pump(tpl.load())
+    export_fn = handler_for("ExportFunction")
+    path = {"projectId": "proj-b", "sharedSegmentId": world.shared_id}
+    started_at = evaluation_store.now
+    monkeypatch.setattr(evaluation_store, "now", lambda: started_at() - timedelta(minutes=16))
+    export_id = export_fn(event("create_export", path=path, body={"format": "csv"}, claims=ADMIN)).json["exportId"]
+    pump.drain()
+    monkeypatch.setattr(evaluation_store, "now", started_at)
+    # When its owner reads it
+    got = export_fn(event("get_export", path={"projectId": "proj-b", "exportId": export_id}, claims=ADMIN)).json
+    # Then it is FAILED with its evaluation's error (the evaluation timed out), not RUNNING until the 4-hour rule
+    assert (got["status"], got["downloadUrl"]) == ("FAILED", None), got
+    assert got["error"].startswith("the evaluation failed: ") and "timed out" in got["error"], got

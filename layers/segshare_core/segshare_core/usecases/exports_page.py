@@ -12,8 +12,9 @@ from segshare_core.domain.clock import iso, now
 from segshare_core.domain.errors import NotFound
 from segshare_core.domain.exports import Export
 from segshare_core.domain.filenames import file_name
+from segshare_core.domain.segments import SharedSegment
 from segshare_core.observability import tracer
-from segshare_core.store import directory, exports, segments
+from segshare_core.store import directory, evaluations, exports, segments
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ def export_with_link(scope: ProjectScope, export_id: str) -> tuple[Export, Downl
     shared = segments.get_shared_in(scope.company_id, scope.project_id, export.shared_segment_id) if export else None
     if export is None or shared is None or shared.generation != export.generation:
         raise NotFound(f"export {export_id!r} not found")
+    if export.status == "RUNNING" and export.evaluation_id and not export.object_key:
+        export = _failed_with_its_evaluation(scope.company_id, shared, export)
     if export.status != "READY" or not export.object_key:
         return export, None
     expires_at = iso(now() + timedelta(seconds=config.DOWNLOAD_URL_SECONDS))
@@ -53,6 +56,22 @@ def export_with_link(scope: ProjectScope, export_id: str) -> tuple[Export, Downl
     # Named after the segment as it is called now (a rename shows at once, API.md PATCH), not the grant's copy.
     (named,) = segments.with_source_names(scope.company_id, [shared])
     return export, DownloadLink(exports.download_url(export.object_key, file_name(named.name, day, export.format)), expires_at)
+
+
+def _failed_with_its_evaluation(company_id: str, shared: SharedSegment, export: Export) -> Export:
+    """The export as it stands once its workflow's evaluation is read: FAILED with it if that evaluation failed.
+
+    A large export waits RUNNING for the evaluation workflow to queue it again at its end. A
+    workflow that died before its last state queues nothing, but its evaluation reads FAILED
+    ("timed out") 15 minutes after its start (``store.evaluations``): the export is FAILED with
+    it at its next read, not at the 4-hour rule (``domain.exports.EXPORT_DEADLINE``). FAILED is
+    written only while the export is still RUNNING, so a worker that got there first wins.
+    """
+    evaluation = evaluations.get(company_id, shared, export.evaluation_id) if export.evaluation_id else None
+    if evaluation is None or evaluation.status != "FAILED":
+        return export
+    exports.mark_failed(company_id, export.project_id, export.export_id, f"the evaluation failed: {evaluation.error or 'unknown error'}")
+    return exports.get(company_id, export.project_id, export.export_id) or export
 
 
 @tracer.capture_method
