@@ -246,7 +246,9 @@ RAISED_WRU_QUOTA = 60_000
 ASSUMED_SPLIT_MINUTES = 2.8
 ASSUMED_BATCH_MINUTES = 7.4
 #: What a new on-demand table serves before it scales (DynamoDB's documented warm throughput).
-NEW_TABLE_WRU = 4_000
+NEW_TABLE_WRU, NEW_TABLE_RRU = 4_000, 12_000
+#: Reads a row costs the device-index table: the upsert's consistent BatchGet of its 2 entries.
+INDEX_RRU_PER_ROW = 2
 
 
 def quota_bound(rows: int = TARGET_ROWS, quota: int = TABLE_WRU_QUOTA) -> tuple[float, float]:
@@ -280,6 +282,12 @@ def _end_to_end_lines(split_minutes: float, batch_minutes: float, shards: int) -
         f" {shards} partitions {partition_bound(shards)[1]:.1f}, table quota) -> {default:.1f} min at the default"
         f" {TABLE_WRU_QUOTA:,} WRU/s, {raised:.1f} min at {RAISED_WRU_QUOTA:,} WRU/s pre-warmed (TableWarmWriteUnits={RAISED_WRU_QUOTA});"
         f" 15 min needs a table quota >= {quota_needed(split_minutes):,.0f} WRU/s and >= {shards_needed(15 - split_minutes)} shards"
+    )
+    rate = quota_bound(quota=RAISED_WRU_QUOTA)[0]
+    yield (
+        f"    reads at that rate: the index table ~{rate * INDEX_RRU_PER_ROW:,.0f} RRU/s ({INDEX_RRU_PER_ROW} a row, each row's"
+        f" entries read consistently); a new table serves {NEW_TABLE_RRU:,}: TableWarmReadUnits={rate * INDEX_RRU_PER_ROW:.0f}"
+        " (under the default 40,000 RRU/s table quota)"
     )
 
 

@@ -179,12 +179,19 @@ def test_every_queue_source_reports_partial_batch_failures(logical_id: str) -> N
 
 
 def test_the_tables_a_bulk_import_writes_can_be_pre_warmed_and_are_not_by_default() -> None:
-    # A new on-demand table serves 4,000 write units a second at first; a 10M-row import needs
-    # ~55,000 on the index table (README "Bulk import"), so the deployer can ask for it up front.
-    parameter = TEMPLATE.body["Parameters"]["TableWarmWriteUnits"]
-    assert (parameter["Default"], parameter["MinValue"]) == (0, 0)
-    assert TEMPLATE.body["Conditions"]["PreWarmTables"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableWarmWriteUnits"}, 0]}]}
+    # A new on-demand table serves 4,000 write and 12,000 read units a second at first; a 10M-row
+    # import in 15 minutes needs ~55,000 writes and ~30,000 reads a second on the index table
+    # (README "Bulk import"), so the deployer can ask for either up front.
+    for name in ("TableWarmWriteUnits", "TableWarmReadUnits"):
+        assert (TEMPLATE.body["Parameters"][name]["Default"], TEMPLATE.body["Parameters"][name]["MinValue"]) == (0, 0)
+    conditions = TEMPLATE.body["Conditions"]
+    assert conditions["WarmWrites"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableWarmWriteUnits"}, 0]}]}
+    assert conditions["WarmReads"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableWarmReadUnits"}, 0]}]}
+    reads, writes = {"Ref": "TableWarmReadUnits"}, {"Ref": "TableWarmWriteUnits"}
     for table in ("ProfilesTable", "DeviceIndexTable"):
-        condition, warm, cold = RESOURCES[table]["Properties"]["WarmThroughput"]["Fn::If"]
-        assert condition == "PreWarmTables"
-        assert (warm, cold) == ({"WriteUnitsPerSecond": {"Ref": "TableWarmWriteUnits"}}, {"Ref": "AWS::NoValue"})
+        writes_set, reads_only = RESOURCES[table]["Properties"]["WarmThroughput"]["Fn::If"][1:]
+        assert RESOURCES[table]["Properties"]["WarmThroughput"]["Fn::If"][0] == "WarmWrites"
+        assert writes_set == {
+            "Fn::If": ["WarmReads", {"ReadUnitsPerSecond": reads, "WriteUnitsPerSecond": writes}, {"WriteUnitsPerSecond": writes}]
+        }
+        assert reads_only == {"Fn::If": ["WarmReads", {"ReadUnitsPerSecond": reads}, {"Ref": "AWS::NoValue"}]}
