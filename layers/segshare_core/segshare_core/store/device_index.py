@@ -25,7 +25,7 @@ from segshare_core.domain.devices import PLATFORMS, Platform
 from segshare_core.domain.match import IndexEntry, TargetIndex, hex_words
 from segshare_core.store.keys import index_entry, index_pk
 from segshare_core.store.models import DeviceIndexRow
-from segshare_core.store.pages import query_pages
+from segshare_core.store.pages import partition_query, query_pages
 
 #: Threads querying shards: requests wait on the network, so a few overlap well even on one vCPU;
 #: botocore's connection pool holds 10.
@@ -83,15 +83,9 @@ def query_shard_columns(company_id: str, project_id: str, shard: int) -> TargetI
     not the join, is the cost of a shard).
     """
     row = DeviceIndexRow
-    names = {"#t": row.sk.attr_name, "#p": row.platform.attr_name, "#h": row.profiles.attr_name}
-    params = {
-        "TableName": row.Meta.table_name,
-        "KeyConditionExpression": "#k = :pk",
-        "ProjectionExpression": "#t, #p, #h",
-        "ExpressionAttributeNames": {**names, "#k": row.pk.attr_name},
-        "ExpressionAttributeValues": {":pk": {"S": index_pk(company_id, project_id, shard)}},
-    }
-    token_name, platform_name, holders_name = names.values()
+    params, (token_name, platform_name, holders_name) = partition_query(
+        row, index_pk(company_id, project_id, shard), [row.sk, row.platform, row.profiles]
+    )
     codes = {platform: code for code, platform in enumerate(PLATFORMS)}
     tokens: list[str] = []
     platforms: list[int] = []

@@ -10,7 +10,7 @@ Two costs dominate a workflow child that reads a whole shard (issue 14, bench ``
   handler (botocore's documented event of that name) takes the ``Items`` out of the body and
   decodes them with ``json`` (4-5x faster); botocore parses the rest (counts, the
   ``LastEvaluatedKey``) as always. Items keep DynamoDB's typed form (``{"S": ...}``); binary
-  values would stay base64 text, and these reads select no binary attribute.
+  values stay the wire's base64 text (the caller decodes them).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import contextvars
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -40,6 +40,24 @@ def _take_items(response_dict: dict[str, Any], customized_response_dict: dict[st
     page = json.loads(response_dict["body"])
     customized_response_dict[_ITEMS] = page.pop("Items", [])
     response_dict["body"] = json.dumps(page).encode()
+
+
+def partition_query(model: Any, pk: str, attributes: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
+    """``query_pages``' parameters for every item of partition ``pk`` of a pynamodb ``model``'s table.
+
+    Only ``attributes`` (the model's pynamodb attributes) are projected; returns the parameters
+    and those attributes' stored names, in order (the keys of the items the pages hold).
+    """
+    stored = [attribute.attr_name for attribute in attributes]
+    names = {f"#a{n}": name for n, name in enumerate(stored)}
+    params = {
+        "TableName": model.Meta.table_name,
+        "KeyConditionExpression": "#k = :pk",
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#k": model.pk.attr_name},
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+    }
+    return params, stored
 
 
 @cache

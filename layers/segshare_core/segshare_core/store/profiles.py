@@ -45,7 +45,7 @@ from segshare_core.domain.profiles import Profile, shard_of_profile
 from segshare_core.store.errors import condition_failed, is_retryable
 from segshare_core.store.keys import INDEX_COUNTER, PROFILE_COUNTER, counter, held_moves, held_moves_pk, index_entry, profile, profile_pk
 from segshare_core.store.models import CounterRow, DeviceIndexRow, HeldMovesRow, ProfileRow, connection
-from segshare_core.store.pages import query_pages
+from segshare_core.store.pages import partition_query, query_pages
 
 #: A concurrent writer of the same profile or index entry makes our conditional write fail; read and try again.
 _WRITE_ATTEMPTS = 4
@@ -530,15 +530,9 @@ def iter_profile_shard_tokens(company_id: str, project_id: str, shard: int) -> I
     fetched ahead and decoded by ``json`` (``store.pages``).
     """
     row = ProfileRow
-    names = {"#i": row.sk.attr_name, "#a": row.attributes.attr_name, "#d": row.devices.attr_name, "#t": row.tokens.attr_name}
-    params = {
-        "TableName": row.Meta.table_name,
-        "KeyConditionExpression": "#k = :pk",
-        "ProjectionExpression": "#i, #a, #d, #t",
-        "ExpressionAttributeNames": {**names, "#k": row.pk.attr_name},
-        "ExpressionAttributeValues": {":pk": {"S": profile_pk(company_id, project_id, shard)}},
-    }
-    id_name, attributes_name, devices_name, tokens_name = names.values()
+    params, (id_name, attributes_name, devices_name, tokens_name) = partition_query(
+        row, profile_pk(company_id, project_id, shard), [row.sk, row.attributes, row.devices, row.tokens]
+    )
     for items in query_pages(params):
         for item in items:
             devices = tuple(Device(platform, device_id) for platform, device_id in json.loads(item[devices_name]["S"]))
