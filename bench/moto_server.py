@@ -15,15 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from local import template as tpl
+from tests.support.stacks import free_port
 
 #: moto's server with ``local.moto_fixes`` applied (without them a transaction copies whole tables).
 WITH_FIXES = "import sys; from local import moto_fixes; moto_fixes.apply(); from moto.server import main; main(sys.argv[1:])"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -34,7 +29,7 @@ def moto_endpoint(code: str | None = None, caches: tuple[Callable[[], object], .
     ``cache_clear`` of cached clients) are cleared on entry and exit so no client outlives its
     endpoint. Raises RuntimeError when the server does not listen within 30 s.
     """
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "moto.server"]
     env = {**os.environ, "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}"}
     process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server

@@ -1,7 +1,7 @@
 """`stack:` The local stack's cost as data and requests grow: load time and resident memory (issue 10, item 5).
 
 Starts ``python -m local`` (demo data, so a company, its projects and an admin exist) as a
-subprocess, its output to a file, and reads its resident set size (VmRSS) from /proc:
+subprocess (``tests.support.stacks.start_stack``), and reads its resident set size (VmRSS) from /proc:
 
 1. Load ``PROFILES`` profiles into Alpha Quest and as many into Beta Racer through
    ``PUT /v1/projects/{projectId}/profiles``, 500 a call (API.md's most), one call at a time.
@@ -23,11 +23,6 @@ import itertools
 import os
 import queue
 import random
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -38,7 +33,7 @@ from typing import Any
 import requests
 
 from local import demo
-from local import template as tpl
+from tests.support.stacks import LocalStack, start_stack, stop_stack
 
 PROFILES = int(os.environ.get("SEGSHARE_BENCH_STACK_PROFILES", "20000"))
 REQUESTS = int(os.environ.get("SEGSHARE_BENCH_STACK_REQUESTS", "1000"))
@@ -72,62 +67,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15 of proc(5))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Stack:
-    """``python -m local`` with demo data on a free port, its output in a temporary file."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="segshare-bench-stack-", suffix=".log", delete=False)  # noqa: SIM115 - kept open while it runs
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(
-            {
-                "SEGSHARE_PORT": str(self.port),
-                "SEGSHARE_DEMO": "1",
-                "SEGSHARE_SCHEDULE_SECONDS": "86400",  # no scheduled evaluation of 20k profiles mid-measurement
-                "PYTHONPATH": f"{tpl.ROOT / 'layers' / 'segshare_core'}:{tpl.ROOT}",
-            }
-        )
-        self.process = subprocess.Popen([sys.executable, "-m", "local"], cwd=tpl.ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 300) -> None:
-        """Until the stack prints ``ready`` (demo data loaded); RuntimeError if it exits or takes longer."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"local stack exited early:\n{Path(self.log.name).read_text()[-3000:]}")
-            if any(line.strip() == "ready" for line in Path(self.log.name).read_text().splitlines()):
-                return
-            time.sleep(0.5)
-        raise RuntimeError(f"local stack not ready within {timeout:.0f} s")
-
-    def rss(self) -> float:
-        return rss_mb(self.process.pid)
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # A busy stack can ignore SIGTERM (issue 10, item 4): killed below, figures still printed.
-            print("    (the stack did not stop within 30 s of SIGTERM; killed)")
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self.log.close()
-            os.unlink(self.log.name)
-
-
 def _device(rng: random.Random) -> dict[str, str]:
     if rng.random() < 0.6:
         return {"platform": "ios", "id": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
@@ -158,7 +97,7 @@ def _ok(response: requests.Response, *statuses: int) -> Any:
     return response.json() if response.content else None
 
 
-def load(stack: Stack, session: requests.Session, headers: dict[str, str]) -> tuple[float, float, float]:
+def load(stack: LocalStack, session: requests.Session, headers: dict[str, str]) -> tuple[float, float, float]:
     """Load the profiles; (seconds, RSS MB after the first 1,000, RSS MB at the end)."""
     shared_rng = random.Random(7)
     shared = [_device(shared_rng) for _ in range(max(10, PROFILES // 10))]
@@ -175,11 +114,11 @@ def load(stack: Stack, session: requests.Session, headers: dict[str, str]) -> tu
                 raise RuntimeError(f"profiles rejected: {answer['rejected'][:3]}")
             loaded += len(part)
             if not rss_first and loaded >= FIRST_PROFILES:
-                rss_first = stack.rss()
-    return time.perf_counter() - start, rss_first or stack.rss(), stack.rss()
+                rss_first = rss_mb(stack.process.pid)
+    return time.perf_counter() - start, rss_first or rss_mb(stack.process.pid), rss_mb(stack.process.pid)
 
 
-def _requests(stack: Stack, headers: dict[str, str], shared_id: str) -> list[tuple[str, str, Any, tuple[int, ...]]]:
+def _requests(stack: LocalStack, headers: dict[str, str], shared_id: str) -> list[tuple[str, str, Any, tuple[int, ...]]]:
     """The mix: (method, path, body, statuses accepted), deterministic."""
     rng = random.Random(11)
     sharing = f"/v1/projects/proj-a/segments/{SEGMENT}/sharing"
@@ -208,7 +147,7 @@ def _requests(stack: Stack, headers: dict[str, str], shared_id: str) -> list[tup
     return made
 
 
-def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, float, Counter[str]]:
+def concurrent(stack: LocalStack, headers: dict[str, str]) -> tuple[float, float, float, Counter[str]]:
     """REQUESTS requests at concurrency 20; (RSS MB after the first 100, after all, seconds, failures by method and status)."""
     session = requests.Session()
     source: dict[str, Any] = {"id": SEGMENT, "name": "Bench", "rule": {"all": [{"attribute": "country", "op": "eq", "value": "IE"}]}}
@@ -246,7 +185,7 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
         finally:
             sessions.put(client)
         if next(done) == FIRST_REQUESTS:
-            rss_first.append(stack.rss())
+            rss_first.append(rss_mb(stack.process.pid))
 
     start = time.perf_counter()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
@@ -260,7 +199,7 @@ def concurrent(stack: Stack, headers: dict[str, str]) -> tuple[float, float, flo
         f" {evaluations[202]} handed to the workflow (202), {sum(evaluations.values()) - evaluations[201] - evaluations[202]} other"
         " (the stack's cost model reads at moto's rate, local.stack.MOTO_ITEMS_PER_SECOND)"
     )
-    return (rss_first[0] if rss_first else stack.rss()), stack.rss(), seconds, failed
+    return (rss_first[0] if rss_first else rss_mb(stack.process.pid)), rss_mb(stack.process.pid), seconds, failed
 
 
 def _verdict(ok: bool) -> str:
@@ -291,21 +230,21 @@ def run() -> None:
     )
     if not full:
         print("    (smaller than the full size: the targets are for 2 x 20,000 profiles and 1,000 requests)")
-    stack = Stack()
+    # The stack the e2e tests start (free port, demo data loaded); its stop fails on a call a deployed role would deny.
+    stack = start_stack(demo=True, extra_env={"SEGSHARE_SCHEDULE_SECONDS": "86400"})  # no scheduled evaluation mid-measurement
     try:
-        stack.wait_ready()
         headers = {"Authorization": f"Bearer {demo.COMPANY_ADMIN.token()}"}
-        rss_start = stack.rss()
-        cpu_start = stack.cpu()
+        rss_start = rss_mb(stack.process.pid)
+        cpu_start = cpu_seconds(stack.process.pid)
         with requests.Session() as session:
             seconds, rss_1k, rss_end = load(stack, session, headers)
-        load_cpu = stack.cpu() - cpu_start
+        load_cpu = cpu_seconds(stack.process.pid) - cpu_start
         _print_load(rss_start, seconds, load_cpu, rss_1k, rss_end)
-        cpu_start = stack.cpu()
+        cpu_start = cpu_seconds(stack.process.pid)
         rss_100, rss_all, req_seconds, failed = concurrent(stack, headers)
-        req_cpu = stack.cpu() - cpu_start
+        req_cpu = cpu_seconds(stack.process.pid) - cpu_start
     finally:
-        stack.stop()
+        stop_stack(stack)
     load_ratio, req_ratio = rss_end / rss_1k, rss_all / rss_100
     total = PROFILES * len(PROJECTS)
     rate = REQUESTS / req_seconds

@@ -59,7 +59,8 @@ class Started:
 STARTED: list[Started] = []
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (the OS picks it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -73,7 +74,7 @@ def start_stack(
     `extra_env` adds or overrides environment variables (SEGSHARE_*, limits). Raises
     RuntimeError when the process exits early or does not answer within START_SECONDS.
     """
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     # The stack checks each call against the deployed roles and writes what it saw here at stop.
     record = tempfile.NamedTemporaryFile(prefix="segshare-iam-", suffix=".json", delete=False)  # noqa: SIM115
