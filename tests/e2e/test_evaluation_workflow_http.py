@@ -10,7 +10,7 @@ from local import template as tpl
 from local.stack import MOTO_ITEMS_PER_SECOND
 from local.tokens import mint
 from segshare_core.domain import scale
-from tests.support.http import OPERATOR_TOKEN, fresh_id, ok, seed_irish_share, share_segment
+from tests.support.http import fresh_id, new_company, ok, seed_irish_share, share_segment
 from tests.support.stacks import LocalStack, running_stack
 from tests.support.waiting import wait_for
 
@@ -74,11 +74,8 @@ def test_the_local_stack_predicts_at_motos_speed_and_hands_off_what_moto_would_n
     assert aws.seconds < threshold < on_moto.seconds
     with running_stack(demo=False, extra_env={"EVALUATION_INLINE_SECONDS": f"{threshold:.6f}"}) as stack:
         company, source, target = fresh_id("rate"), fresh_id("rate-a"), fresh_id("rate-b")
-        admin = mint("e2e-rate-admin")
-        ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": company, "sharedSegmentsEnabled": True}), 201)
-        ok(stack.call("PUT", f"/v1/companies/{company}/users/e2e-rate-admin", OPERATOR_TOKEN, {"role": "company_admin"}))
+        admin = new_company(stack, "e2e-rate-admin", company, [(source, source), (target, target)])
         for project in (source, target):
-            ok(stack.call("POST", f"/v1/companies/{company}/projects", admin, {"id": project, "name": project}), 201)
             # 200 profiles of one Android device each, the same devices on both sides: 200 index entries a project
             people = [
                 {"profileId": f"p-{n:03d}", "attributes": {"level": n}, "devices": [{"platform": "android", "id": f"a{n:015x}"}]}

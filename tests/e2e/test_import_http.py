@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from local.tokens import mint
-from tests.support.http import OPERATOR_TOKEN, fresh_id, ok
+from tests.support.http import fresh_id, new_company, ok
 from tests.support.stacks import LocalStack
 from tests.support.waiting import wait_for
 
@@ -32,9 +32,7 @@ HEADER = ["line", "profileId", "code", "message"]
 def project(stack: LocalStack) -> str:
     """A company and project of this module's own on the shared stack; the project's id."""
     company, project = fresh_id("imp-co"), fresh_id("imp-a")
-    ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": "Imports"}), 201)
-    ok(stack.call("PUT", f"/v1/companies/{company}/users/imp-admin", OPERATOR_TOKEN, {"role": "company_admin"}))
-    ok(stack.call("POST", f"/v1/companies/{company}/projects", ADMIN, {"id": project, "name": "A"}), 201)
+    new_company(stack, "imp-admin", company, [(project, "A")], name="Imports", shared_segments=False)
     return project
 
 

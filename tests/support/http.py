@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -51,6 +52,23 @@ def share_segment(stack: LocalStack, token: str, project: str, segment: dict[str
 SHARED_IOS = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
 
 
+def new_company(
+    stack: LocalStack, admin_user: str, company: str, projects: Sequence[tuple[str, str]], *, name: str = "", shared_segments: bool = True
+) -> str:
+    """A company (named ``name``, else its id) with ``admin_user`` its company admin and ``projects`` ((id, name) each); the admin's token.
+
+    Created through the API as an operator would (API.md, Directory); shared segments are
+    turned on unless ``shared_segments`` is False.
+    """
+    admin = mint(admin_user)
+    body = {"id": company, "name": name or company, **({"sharedSegmentsEnabled": True} if shared_segments else {})}
+    ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, body), 201)
+    ok(stack.call("PUT", f"/v1/companies/{company}/users/{admin_user}", OPERATOR_TOKEN, {"role": "company_admin"}))
+    for project_id, project_name in projects:
+        ok(stack.call("POST", f"/v1/companies/{company}/projects", admin, {"id": project_id, "name": project_name}), 201)
+    return admin
+
+
 def seed_irish_share(
     stack: LocalStack, admin_user: str, company: str, projects: tuple[tuple[str, str], tuple[str, str]], segment_name: str = "Irish"
 ) -> tuple[str, str]:
@@ -61,11 +79,7 @@ def seed_irish_share(
     Target: b-1 (the IDFV in lower case), b-2 (f00d, held by the FR profile only), b-3 (ABC1 and
     another Android device): b-1 and b-3 are members, 2 of 3. Returns (target project, shared segment id).
     """
-    admin = mint(admin_user)
-    ok(stack.call("POST", "/v1/companies", OPERATOR_TOKEN, {"id": company, "name": company, "sharedSegmentsEnabled": True}), 201)
-    ok(stack.call("PUT", f"/v1/companies/{company}/users/{admin_user}", OPERATOR_TOKEN, {"role": "company_admin"}))
-    for pid, name in projects:
-        ok(stack.call("POST", f"/v1/companies/{company}/projects", admin, {"id": pid, "name": name}), 201)
+    admin = new_company(stack, admin_user, company, projects)
     (source_project, _), (target_project, _) = projects
     source = [
         {"profileId": "a-1", "attributes": {"country": "IE"}, "devices": [{"platform": "ios", "id": SHARED_IOS}]},
