@@ -354,11 +354,6 @@ def _lines(
     # Writes: transactional, 2 WRU an item of up to 1 KB. Items a row: measured (rows, index entries, held moves).
     items_per_row = worker["items"] / worker_rows
     wru = TARGET_ROWS * 2 * items_per_row
-    # Partition bound: index entries (2 a row here) are the busiest; each of the project's
-    # DEVICE_INDEX_SHARDS index partitions takes PARTITION_WCU, 2 WCU an entry.
-    minutes_out["partition_bound"] = partition_bound(config.DEVICE_INDEX_SHARDS)[1]
-    # Table bound: the device-index table takes the most writes (2 entries a row, 2 WRU each).
-    minutes_out["quota_bound"] = quota_bound()[1]
     # Reads a row costs: the upsert's BatchGet of the rows (0.5 RRU, eventually consistent) and
     # the consistent BatchGet of its 2 index entries (1 RRU each).
     rru = TARGET_ROWS * 2.5
